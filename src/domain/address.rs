@@ -1,0 +1,310 @@
+//! Postal address and contact fields, each parsed into a type with a message
+//! the shopper can act on.
+
+use super::field_errors::FieldErrors;
+use serde::{Deserialize, Serialize};
+
+/// Countries the shop delivers to: ISO code and display name. A `Country`
+/// is an index into this list, so it is always one of them.
+pub const COUNTRIES: &[(&str, &str)] = &[
+    ("AT", "Austria"),
+    ("BE", "Belgium"),
+    ("CH", "Switzerland"),
+    ("DE", "Germany"),
+    ("DK", "Denmark"),
+    ("FR", "France"),
+    ("IT", "Italy"),
+    ("LU", "Luxembourg"),
+    ("NL", "Netherlands"),
+    ("SE", "Sweden"),
+];
+
+fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        Err(format!("Please enter your {what}."))
+    } else if value.chars().count() > max {
+        Err(format!("{} can be at most {max} characters long.", capitalize(what)))
+    } else if value.chars().any(char::is_control) {
+        Err(format!("{} contains characters that are not allowed.", capitalize(what)))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn optional_text(raw: &str, what: &str, max: usize) -> Result<Option<String>, String> {
+    if raw.trim().is_empty() {
+        Ok(None)
+    } else {
+        required_text(raw, what, max).map(Some)
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err("Please enter your email address.".into());
+        }
+        let invalid = || format!("'{value}' is not a valid email address.");
+        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        // Domains are case-insensitive; the local part is kept as typed.
+        Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Country(usize);
+
+impl Country {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err("Please choose a country.".into());
+        }
+        COUNTRIES
+            .iter()
+            .position(|(c, _)| *c == code)
+            .map(Country)
+            .ok_or_else(|| "We do not deliver to this country.".into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        COUNTRIES[self.0].0
+    }
+
+    pub fn name(&self) -> &'static str {
+        COUNTRIES[self.0].1
+    }
+}
+
+impl TryFrom<String> for Country {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Country> for String {
+    fn from(value: Country) -> Self {
+        value.code().to_owned()
+    }
+}
+
+/// A postcode checked against the format of its country.
+pub fn parse_postcode(raw: &str, country: Option<Country>) -> Result<String, String> {
+    let value = raw.trim().to_ascii_uppercase();
+    if value.is_empty() {
+        return Err("Please enter your postcode.".into());
+    }
+    let digits = |n: usize| value.len() == n && value.bytes().all(|b| b.is_ascii_digit());
+    let ok = match country.map(|c| c.code()) {
+        Some("DE" | "FR" | "IT") => digits(5),
+        Some("AT" | "BE" | "CH" | "DK" | "LU") => digits(4),
+        Some("SE") => {
+            let compact: String = value.chars().filter(|c| *c != ' ').collect();
+            compact.len() == 5 && compact.bytes().all(|b| b.is_ascii_digit())
+        }
+        Some("NL") => {
+            let compact: String = value.chars().filter(|c| *c != ' ').collect();
+            compact.len() == 6
+                && compact[..4].bytes().all(|b| b.is_ascii_digit())
+                && compact[4..].bytes().all(|b| b.is_ascii_uppercase())
+        }
+        _ => {
+            (2..=10).contains(&value.len())
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
+        }
+    };
+    if ok {
+        Ok(value)
+    } else {
+        Err(format!(
+            "'{}' is not a valid postcode for {}.",
+            raw.trim(),
+            country.map(|c| c.name()).unwrap_or("this country")
+        ))
+    }
+}
+
+pub fn parse_house_number(raw: &str) -> Result<String, String> {
+    let value = required_text(raw, "house number", 20)?;
+    if value.starts_with(|c: char| c.is_ascii_digit()) {
+        Ok(value)
+    } else {
+        Err("A house number starts with a digit, for example 12 or 12a.".into())
+    }
+}
+
+pub fn parse_phone(raw: &str) -> Result<Option<String>, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let allowed = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-/()".contains(c));
+    if allowed && (6..=20).contains(&digits) {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err("Please enter a phone number with 6 to 20 digits, for example +49 30 1234567.".into())
+    }
+}
+
+/// The raw text of an address form, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressInput {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: String,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub city: String,
+    pub country: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: Option<String>,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub city: String,
+    pub country: Country,
+    pub phone: Option<String>,
+}
+
+impl Address {
+    /// Parses every field, recording problems under `<prefix>_<field>`.
+    pub fn parse(input: &AddressInput, prefix: &str, errors: &mut FieldErrors) -> Option<Self> {
+        let name = |field: &str| format!("{prefix}_{field}");
+        let first_name = errors.take(
+            &name("first_name"),
+            required_text(&input.first_name, "first name", 100),
+        );
+        let last_name = errors.take(
+            &name("last_name"),
+            required_text(&input.last_name, "last name", 100),
+        );
+        let company = errors.take(
+            &name("company"),
+            optional_text(&input.company, "company", 100),
+        );
+        let street = errors.take(&name("street"), required_text(&input.street, "street", 200));
+        let house_number = errors.take(&name("house_number"), parse_house_number(&input.house_number));
+        let country = errors.take(&name("country"), Country::parse(&input.country));
+        let postcode = errors.take(&name("postcode"), parse_postcode(&input.postcode, country));
+        let city = errors.take(&name("city"), required_text(&input.city, "city", 100));
+        let phone = errors.take(&name("phone"), parse_phone(&input.phone));
+        Some(Self {
+            first_name: first_name?,
+            last_name: last_name?,
+            company: company?,
+            street: street?,
+            house_number: house_number?,
+            postcode: postcode?,
+            city: city?,
+            country: country?,
+            phone: phone?,
+        })
+    }
+
+    pub fn to_input(&self) -> AddressInput {
+        AddressInput {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            company: self.company.clone().unwrap_or_default(),
+            street: self.street.clone(),
+            house_number: self.house_number.clone(),
+            postcode: self.postcode.clone(),
+            city: self.city.clone(),
+            country: self.country.code().to_owned(),
+            phone: self.phone.clone().unwrap_or_default(),
+        }
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_requires_local_part_and_dotted_domain() {
+        assert!(Email::parse("ann@example.com").is_ok());
+        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "Ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn postcode_follows_country() {
+        let de = Country::parse("de").ok();
+        assert_eq!(parse_postcode("10115", de).unwrap(), "10115");
+        assert!(parse_postcode("1011", de).is_err());
+        let nl = Country::parse("NL").ok();
+        assert!(parse_postcode("1012 ab", nl).is_ok());
+        assert!(parse_postcode("ab12 34", nl).is_err());
+    }
+
+    #[test]
+    fn address_reports_each_missing_field() {
+        let mut errors = FieldErrors::default();
+        assert!(Address::parse(&AddressInput::default(), "billing", &mut errors).is_none());
+        for field in ["first_name", "last_name", "street", "house_number", "postcode", "city", "country"] {
+            assert!(errors.get(&format!("billing_{field}")).is_some(), "{field}");
+        }
+        assert!(errors.get("billing_company").is_none());
+        assert!(errors.get("billing_phone").is_none());
+    }
+
+    #[test]
+    fn phone_is_optional_but_checked() {
+        assert_eq!(parse_phone("").unwrap(), None);
+        assert!(parse_phone("+49 30 1234567").unwrap().is_some());
+        assert!(parse_phone("call me").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! A cart line as the shopper put it in, next to the product as it is now, and
+//! the rules that say whether the cart can still be ordered.
+
+use super::catalogue::Product;
+use super::money::{Currency, Money};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub product_id: String,
+    pub quantity: i64,
+    /// The price the shopper saw when adding the item.
+    pub unit_price: Money,
+    /// The product as it is now; `None` when it was deleted.
+    pub product: Option<Product>,
+}
+
+impl CartLine {
+    pub fn name(&self) -> &str {
+        self.product
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .unwrap_or(&self.product_id)
+    }
+
+    pub fn total(&self) -> Money {
+        self.unit_price.times(self.quantity)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CartProblem {
+    Empty,
+    Unavailable {
+        name: String,
+    },
+    OutOfStock {
+        name: String,
+        requested: i64,
+        available: i64,
+    },
+    Repriced {
+        name: String,
+        was: Money,
+        now: Money,
+    },
+}
+
+impl fmt::Display for CartProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "Your cart is empty."),
+            Self::Unavailable { name } => {
+                write!(f, "{name} is no longer available. Please remove it from your cart.")
+            }
+            Self::OutOfStock {
+                name,
+                requested,
+                available: 0,
+            } => write!(
+                f,
+                "{name} is out of stock (you asked for {requested}). Please remove it from your cart."
+            ),
+            Self::OutOfStock {
+                name,
+                requested,
+                available,
+            } => write!(
+                f,
+                "Only {available} of {name} are in stock (you asked for {requested}). Please lower the quantity."
+            ),
+            Self::Repriced { name, was, now } => write!(
+                f,
+                "The price of {name} changed from {was} to {now}. Please confirm the new price in your cart."
+            ),
+        }
+    }
+}
+
+/// Every reason the cart cannot be ordered as it is; empty when it can.
+pub fn validate(lines: &[CartLine]) -> Vec<CartProblem> {
+    if lines.is_empty() {
+        return vec![CartProblem::Empty];
+    }
+    lines
+        .iter()
+        .filter_map(|line| {
+            let name = line.name().to_owned();
+            match &line.product {
+                None => Some(CartProblem::Unavailable { name }),
+                Some(p) if !p.active => Some(CartProblem::Unavailable { name }),
+                Some(p) if p.stock < line.quantity => Some(CartProblem::OutOfStock {
+                    name,
+                    requested: line.quantity,
+                    available: p.stock.max(0),
+                }),
+                Some(p) if p.price != line.unit_price => Some(CartProblem::Repriced {
+                    name,
+                    was: line.unit_price,
+                    now: p.price,
+                }),
+                Some(_) => None,
+            }
+        })
+        .collect()
+}
+
+pub fn item_count(lines: &[CartLine]) -> i64 {
+    lines.iter().map(|l| l.quantity).sum()
+}
+
+pub fn subtotal(lines: &[CartLine], currency: Currency) -> Money {
+    lines
+        .iter()
+        .fold(Money::zero(currency), |sum, line| sum.add(line.total()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("EUR").unwrap())
+    }
+
+    fn line(stock: i64, active: bool, price: i64, paid: i64, quantity: i64) -> CartLine {
+        CartLine {
+            product_id: "mug".into(),
+            quantity,
+            unit_price: eur(paid),
+            product: Some(Product {
+                id: "mug".into(),
+                name: "Mug".into(),
+                description: String::new(),
+                price: eur(price),
+                vat_rate_bp: 1900,
+                stock,
+                active,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_good_cart_has_no_problems() {
+        assert!(validate(&[line(5, true, 900, 900, 2)]).is_empty());
+    }
+
+    #[test]
+    fn each_problem_is_reported() {
+        assert_eq!(validate(&[]), vec![CartProblem::Empty]);
+        assert!(matches!(
+            validate(&[line(5, false, 900, 900, 1)])[0],
+            CartProblem::Unavailable { .. }
+        ));
+        assert!(matches!(
+            validate(&[line(1, true, 900, 900, 2)])[0],
+            CartProblem::OutOfStock { available: 1, .. }
+        ));
+        assert!(matches!(
+            validate(&[line(5, true, 950, 900, 1)])[0],
+            CartProblem::Repriced { .. }
+        ));
+        let mut deleted = line(5, true, 900, 900, 1);
+        deleted.product = None;
+        assert!(matches!(validate(&[deleted])[0], CartProblem::Unavailable { .. }));
+    }
+
+    #[test]
+    fn messages_name_the_product() {
+        let problem = &validate(&[line(0, true, 900, 900, 2)])[0];
+        assert!(problem.to_string().contains("Mug is out of stock"));
+    }
+}

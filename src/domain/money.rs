@@ -1,0 +1,145 @@
+//! Money as integer minor units plus an ISO 4217 code. Never floats.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, String> {
+        let bytes = code.as_bytes();
+        if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_uppercase) {
+            Ok(Self([bytes[0], bytes[1], bytes[2]]))
+        } else {
+            Err(format!("'{code}' is not a three-letter currency code"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII upper-case letters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(value: Currency) -> Self {
+        value.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Self::new(0, currency)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.minor == 0
+    }
+
+    /// Amounts of different currencies never mix in one cart, so a mismatch is a bug.
+    pub fn add(self, other: Money) -> Money {
+        debug_assert_eq!(self.currency, other.currency);
+        Money::new(self.minor + other.minor, self.currency)
+    }
+
+    pub fn sub(self, other: Money) -> Money {
+        debug_assert_eq!(self.currency, other.currency);
+        Money::new(self.minor - other.minor, self.currency)
+    }
+
+    pub fn times(self, quantity: i64) -> Money {
+        Money::new(self.minor * quantity, self.currency)
+    }
+
+    /// `self * percent / 100`, rounded half away from zero.
+    pub fn percent(self, percent: i64) -> Money {
+        Money::new(div_round(self.minor * percent, 100), self.currency)
+    }
+
+    /// The VAT contained in a gross amount at `rate_bp` basis points (1900 = 19 %).
+    pub fn included_vat(self, rate_bp: i64) -> Money {
+        Money::new(
+            div_round(self.minor * rate_bp, 10_000 + rate_bp),
+            self.currency,
+        )
+    }
+}
+
+/// Integer division rounding half away from zero; `d` is positive.
+fn div_round(n: i64, d: i64) -> i64 {
+    if n >= 0 {
+        (n + d / 2) / d
+    } else {
+        -((-n + d / 2) / d)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("EUR").unwrap())
+    }
+
+    #[test]
+    fn formats_minor_units() {
+        assert_eq!(eur(123_456).to_string(), "1234.56 EUR");
+        assert_eq!(eur(5).to_string(), "0.05 EUR");
+        assert_eq!(eur(-250).to_string(), "-2.50 EUR");
+    }
+
+    #[test]
+    fn percent_rounds_half_away_from_zero() {
+        assert_eq!(eur(999).percent(10), eur(100));
+        assert_eq!(eur(994).percent(10), eur(99));
+        assert_eq!(eur(1999).percent(100), eur(1999));
+    }
+
+    #[test]
+    fn included_vat_of_gross_price() {
+        assert_eq!(eur(11_900).included_vat(1900), eur(1900));
+        assert_eq!(eur(10_700).included_vat(700), eur(700));
+        assert_eq!(eur(0).included_vat(1900), eur(0));
+    }
+
+    #[test]
+    fn rejects_bad_currency_codes() {
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("EURO").is_err());
+        assert!(Currency::parse("EUR").is_ok());
+    }
+}

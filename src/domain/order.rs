@@ -1,0 +1,76 @@
+//! A placed order: its readable number and its status.
+
+use std::fmt;
+
+/// The number printed on the confirmation, e.g. K-000123.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderNumber(String);
+
+impl OrderNumber {
+    pub fn from_sequence(n: i64) -> Self {
+        Self(format!("K-{n:06}"))
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let digits = raw.strip_prefix("K-")?;
+        (digits.len() >= 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Accepted; goods will ship (cash on delivery, free orders).
+    Placed,
+    /// Waiting for the money before anything ships (cash in advance).
+    OnHold,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+            Self::OnHold => "on_hold",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Placed, Self::OnHold, Self::Cancelled]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Placed => "Placed",
+            Self::OnHold => "On hold until payment arrives",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_padded_and_parsed() {
+        assert_eq!(OrderNumber::from_sequence(123).as_str(), "K-000123");
+        assert_eq!(OrderNumber::from_sequence(1_234_567).as_str(), "K-1234567");
+        assert!(OrderNumber::parse("K-000123").is_some());
+        assert!(OrderNumber::parse("K-12").is_none());
+        assert!(OrderNumber::parse("X-000123").is_none());
+    }
+}
