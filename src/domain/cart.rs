@@ -2,6 +2,7 @@
 //! the rules that say whether the cart can still be ordered.
 
 use super::catalogue::Product;
+use super::checkout::CheckoutDetails;
 use super::money::{Currency, Money};
 use std::fmt;
 
@@ -26,6 +27,64 @@ impl CartLine {
     pub fn total(&self) -> Money {
         self.unit_price.times(self.quantity)
     }
+}
+
+/// A shopper's cart with the checkout details entered so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cart {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub status: CartStatus,
+    pub checkout: Option<CheckoutDetails>,
+    /// The shopper confirmed the order (review or checkout without review).
+    pub confirmed: bool,
+    pub order_id: Option<String>,
+    pub version: i64,
+    pub lines: Vec<CartLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CartStatus {
+    Open,
+    /// Turned into an order; never changes again.
+    Ordered,
+}
+
+impl CartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Ordered => "ordered",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Open, Self::Ordered].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+impl Cart {
+    pub fn item_count(&self) -> i64 {
+        item_count(&self.lines)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status == CartStatus::Open
+    }
+}
+
+/// Whether `quantity` of `product` may be in one cart.
+pub fn check_quantity(product: &Product, quantity: i64) -> Result<(), String> {
+    if !product.active {
+        return Err(format!("{} is no longer available.", product.name));
+    }
+    if quantity > product.stock {
+        return Err(match product.stock {
+            0 => format!("{} is out of stock.", product.name),
+            n => format!("Only {n} of {} are in stock.", product.name),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,9 @@
 //! A placed order: its readable number and its status.
 
+use super::checkout::CheckoutDetails;
+use super::money::Money;
+use super::payment::{IdempotencyKey, PaymentStatus};
+use super::pricing::Totals;
 use std::fmt;
 
 /// The number printed on the confirmation, e.g. K-000123.
@@ -73,4 +77,48 @@ mod tests {
         assert!(OrderNumber::parse("K-12").is_none());
         assert!(OrderNumber::parse("X-000123").is_none());
     }
+}
+
+/// A placed order as stored: a snapshot that later price changes don't touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: String,
+    pub number: OrderNumber,
+    /// The secret of the confirmation link.
+    pub token: String,
+    pub status: OrderStatus,
+    pub details: CheckoutDetails,
+    pub lines: Vec<OrderLine>,
+    pub totals: Totals,
+    pub shipping_method: String,
+    pub payment: Option<Payment>,
+    pub created_at: time::PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub vat_rate_bp: i64,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub gateway: String,
+    pub method: String,
+    pub amount: Money,
+    pub status: PaymentStatus,
+}
+
+/// How the gateway settled the payment of an order about to be placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentPlan {
+    pub gateway: String,
+    pub method: String,
+    pub idempotency_key: IdempotencyKey,
+    pub payment_status: PaymentStatus,
+    pub order_status: OrderStatus,
 }

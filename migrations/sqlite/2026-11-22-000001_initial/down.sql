@@ -1,0 +1,10 @@
+DROP TABLE payments;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE counters;
+DROP TABLE cart_lines;
+DROP TABLE carts;
+DROP TABLE users;
+DROP TABLE vouchers;
+DROP TABLE shipping_methods;
+DROP TABLE products;

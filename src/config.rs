@@ -1,0 +1,269 @@
+//! Settings: built-in defaults < `kassa.toml` (or `--config PATH`) <
+//! `KASSA_*` environment variables, where `__` separates sections
+//! (`KASSA_CHECKOUT__SKIP_REVIEW_ACTION=true`).
+
+use crate::domain::checkout::CheckoutInput;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address the shop listens on.
+    pub bind: String,
+    /// Where the embedded database and the session key live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub session: SessionSettings,
+    pub shop: ShopSettings,
+    pub checkout: CheckoutSettings,
+    pub payment: PaymentSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH`; empty means `<data_dir>/kassa.db`.
+    pub url: String,
+    pub pool_size: usize,
+    /// How long a SQLite writer waits for the write lock.
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Send the cookie over HTTPS only. Turn on behind TLS.
+    pub secure_cookie: bool,
+    /// Idle sessions end after this many minutes.
+    pub ttl_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettings {
+    pub name: String,
+    pub currency: String,
+    /// Seed the demo catalogue into an empty database at start.
+    pub demo_data: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutSettings {
+    pub skip_start_action: bool,
+    pub skip_review_action: bool,
+    pub show_review_step_after_payment_error: bool,
+    pub show_empty_cart_page_if_no_items: bool,
+    pub redirect_to_cart_on_invalid_cart: bool,
+    pub use_delivery_forms: bool,
+    pub use_personal_data_form: bool,
+    pub privacy_policy_required: bool,
+    pub enable_offline_payment_provider: bool,
+    /// Asked with `use_personal_data_form`.
+    pub minimum_age: u8,
+    /// Prefill values for form fields, by field name.
+    pub defaults: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentSettings {
+    pub offline: OfflinePaymentSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflinePaymentSettings {
+    /// Cash on delivery is refused above this total (minor units); 0 = no limit.
+    pub cash_on_delivery_limit_minor: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseSettings {
+                url: String::new(),
+                pool_size: 8,
+                busy_timeout_ms: 5_000,
+            },
+            session: SessionSettings {
+                secure_cookie: false,
+                ttl_minutes: 60 * 24 * 7,
+            },
+            shop: ShopSettings {
+                name: "Kassa Demo Shop".into(),
+                currency: "EUR".into(),
+                demo_data: true,
+            },
+            checkout: CheckoutSettings {
+                skip_start_action: false,
+                skip_review_action: false,
+                show_review_step_after_payment_error: false,
+                show_empty_cart_page_if_no_items: false,
+                redirect_to_cart_on_invalid_cart: false,
+                use_delivery_forms: true,
+                use_personal_data_form: false,
+                privacy_policy_required: false,
+                enable_offline_payment_provider: true,
+                minimum_age: 18,
+                defaults: BTreeMap::new(),
+            },
+            payment: PaymentSettings {
+                offline: OfflinePaymentSettings {
+                    cash_on_delivery_limit_minor: 100_000,
+                },
+            },
+        }
+    }
+}
+
+/// A setting that cannot be used, named by its key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Loads the layers. `file` is `--config`; without it `kassa.toml` in the
+    /// working directory is read when present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "the config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("kassa.toml")),
+        }
+        Self::from_figment(figment.merge(Self::env()))
+    }
+
+    /// The environment layer. `KASSA_TEST_*` belongs to the test suite.
+    fn env() -> Env {
+        Env::prefixed("KASSA_")
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+            .split("__")
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError(messages.join("; "))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, problem: String| Err(ConfigError(format!("{key}: {problem}")));
+        if self.bind.parse::<SocketAddr>().is_err() {
+            return fail(
+                "bind",
+                format!("'{}' is not an address like 127.0.0.1:8080", self.bind),
+            );
+        }
+        if let Err(problem) = crate::domain::money::Currency::parse(&self.shop.currency) {
+            return fail("shop.currency", problem);
+        }
+        if self.database.pool_size == 0 {
+            return fail("database.pool_size", "must be at least 1".into());
+        }
+        if !self.database.url.is_empty() && !self.database.url.starts_with("sqlite://") {
+            return fail(
+                "database.url",
+                "only sqlite://PATH is supported (PostgreSQL is not built yet)".into(),
+            );
+        }
+        if self.session.ttl_minutes <= 0 {
+            return fail("session.ttl_minutes", "must be positive".into());
+        }
+        if self.payment.offline.cash_on_delivery_limit_minor < 0 {
+            return fail(
+                "payment.offline.cash_on_delivery_limit_minor",
+                "must be 0 (no limit) or positive".into(),
+            );
+        }
+        let known = CheckoutInput::field_names();
+        if let Some(key) = self.checkout.defaults.keys().find(|k| !known.contains(k)) {
+            return fail(
+                &format!("checkout.defaults.{key}"),
+                "is not a field of the checkout form".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The SQLite file the shop uses.
+    pub fn sqlite_path(&self) -> PathBuf {
+        match self.database.url.strip_prefix("sqlite://") {
+            Some(path) => PathBuf::from(path),
+            None => self.data_dir.join("kassa.db"),
+        }
+    }
+
+    /// The form prefill from `[checkout.defaults]`.
+    pub fn checkout_defaults(&self) -> CheckoutInput {
+        serde_json::to_value(&self.checkout.defaults)
+            .and_then(serde_json::from_value)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_toml(toml: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    #[test]
+    fn defaults_follow_flamingo_with_offline_payment_on() {
+        let s = with_toml("").unwrap();
+        assert!(s.checkout.use_delivery_forms);
+        assert!(s.checkout.enable_offline_payment_provider);
+        assert!(!s.checkout.skip_review_action);
+        assert_eq!(s.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = with_toml("[checkout]\nskip_review_action = \"maybe\"").unwrap_err();
+        assert!(err.to_string().contains("skip_review_action"), "{err}");
+        let err = with_toml("bind = \"nowhere\"").unwrap_err();
+        assert!(err.to_string().contains("bind"), "{err}");
+        let err = with_toml("[checkout]\nskip_reviw_action = true").unwrap_err();
+        assert!(err.to_string().contains("skip_reviw_action"), "{err}");
+        let err = with_toml("[checkout.defaults]\nbilling_town = \"Berlin\"").unwrap_err();
+        assert!(err.to_string().contains("checkout.defaults.billing_town"), "{err}");
+    }
+
+    #[test]
+    fn defaults_prefill_the_form() {
+        let s = with_toml("[checkout.defaults]\nbilling_country = \"DE\"").unwrap();
+        assert_eq!(s.checkout_defaults().billing_country, "DE");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("kassa.toml", "[checkout]\nskip_review_action = false")?;
+            jail.set_env("KASSA_CHECKOUT__SKIP_REVIEW_ACTION", "true");
+            jail.set_env("KASSA_BIND", "127.0.0.1:9999");
+            jail.set_env("KASSA_TEST_DATABASE_URL", "postgres://ignored");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(s.checkout.skip_review_action);
+            assert_eq!(s.bind, "127.0.0.1:9999");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,279 @@
+//! Carts and their lines. Every change bumps the cart's version and takes
+//! back the shopper's confirmation, so an order is never placed for a cart
+//! other than the one reviewed.
+
+use super::rows::{CartLineRow, CartRow, ProductRow};
+use super::schema::{cart_lines, carts, products};
+use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
+use crate::domain::cart::{Cart, CartLine, CartStatus, check_quantity};
+use crate::domain::checkout::CheckoutDetails;
+use crate::domain::money::{Currency, Money};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// What became of a change to the cart's lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineChange {
+    Done,
+    /// The change was refused with a message for the shopper.
+    Refused(String),
+    /// The cart is no longer open (already ordered).
+    CartClosed,
+}
+
+type LineWithProduct = (CartLineRow, Option<ProductRow>);
+
+pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<Cart> {
+    let lines = lines
+        .into_iter()
+        .map(|(line, product)| {
+            let product = product.map(ProductRow::into_domain).transpose()?;
+            // A line keeps the currency of its product; the shop has one.
+            let currency = match &product {
+                Some(p) => p.price.currency,
+                None => Currency::parse("EUR").map_err(StoreError::Corrupt)?,
+            };
+            Ok(CartLine {
+                product_id: line.product_id,
+                quantity: line.quantity,
+                unit_price: Money::new(line.unit_price_minor, currency),
+                product,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let checkout = row
+        .checkout
+        .as_deref()
+        .map(serde_json::from_str::<CheckoutDetails>)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("cart {} checkout: {e}", row.id)))?;
+    Ok(Cart {
+        status: CartStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("cart status {}", row.status)))?,
+        id: row.id,
+        user_id: row.user_id,
+        checkout,
+        confirmed: row.confirmed,
+        order_id: row.order_id,
+        version: row.version,
+        lines,
+    })
+}
+
+/// Loads a cart and its lines on an open connection (inside or outside a
+/// transaction).
+macro_rules! load_cart {
+    ($c:expr, $id:expr) => {{
+        let row: Option<CartRow> = carts::table
+            .find($id)
+            .select(CartRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        match row {
+            None => None,
+            Some(row) => {
+                let lines: Vec<(CartLineRow, Option<ProductRow>)> = cart_lines::table
+                    .left_join(products::table.on(products::id.eq(cart_lines::product_id)))
+                    .filter(cart_lines::cart_id.eq($id))
+                    .order(cart_lines::added_at.asc())
+                    .select((CartLineRow::as_select(), Option::<ProductRow>::as_select()))
+                    .load($c)
+                    .await?;
+                Some((row, lines))
+            }
+        }
+    }};
+}
+pub(crate) use load_cart;
+
+/// Marks a cart as changed: new version, confirmation withdrawn.
+macro_rules! touch_cart {
+    ($c:expr, $id:expr) => {
+        diesel::update(carts::table.find($id))
+            .set((
+                carts::version.eq(carts::version + 1),
+                carts::confirmed.eq(false),
+                carts::updated_at.eq(now()),
+            ))
+            .execute($c)
+            .await
+    };
+}
+
+impl Store {
+    pub async fn create_cart(&self, user_id: Option<&str>) -> StoreResult<String> {
+        let id = new_id();
+        let at = now();
+        let row = CartRow {
+            id: id.clone(),
+            user_id: user_id.map(str::to_owned),
+            status: CartStatus::Open.as_str().into(),
+            checkout: None,
+            confirmed: false,
+            order_id: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
+        with_conn!(self, |c| {
+            diesel::insert_into(carts::table)
+                .values(&row)
+                .execute(c)
+                .await
+        })?;
+        Ok(id)
+    }
+
+    pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
+        let loaded = with_conn!(self, |c| {
+            Ok::<_, StoreError>(load_cart!(c, id))
+        })?;
+        loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
+    }
+
+    /// Items in an open cart, for the page header.
+    pub async fn cart_item_count(&self, id: &str) -> StoreResult<i64> {
+        let quantities: Vec<i64> = with_conn!(self, |c| {
+            cart_lines::table
+                .inner_join(carts::table)
+                .filter(cart_lines::cart_id.eq(id))
+                .filter(carts::status.eq(CartStatus::Open.as_str()))
+                .select(cart_lines::quantity)
+                .load(c)
+                .await
+        })?;
+        Ok(quantities.iter().sum())
+    }
+
+    /// The newest open cart of a user, to resume after logging in.
+    pub async fn open_cart_of_user(&self, user_id: &str) -> StoreResult<Option<String>> {
+        Ok(with_conn!(self, |c| {
+            carts::table
+                .filter(carts::user_id.eq(user_id))
+                .filter(carts::status.eq(CartStatus::Open.as_str()))
+                .order(carts::updated_at.desc())
+                .select(carts::id)
+                .first::<String>(c)
+                .await
+                .optional()
+        })?)
+    }
+
+    pub async fn assign_cart_to_user(&self, cart_id: &str, user_id: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(carts::table.find(cart_id))
+                .set(carts::user_id.eq(user_id))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Sets the quantity of a product in the cart; `add` adds to what is
+    /// there, otherwise the quantity replaces it (0 removes the line). The
+    /// line takes the current price: the shopper sees it on the cart page.
+    pub async fn change_line(
+        &self,
+        cart_id: &str,
+        product_id: &str,
+        quantity: i64,
+        add: bool,
+    ) -> StoreResult<LineChange> {
+        write_tx!(self, |c| {
+            let status: Option<String> = carts::table
+                .find(cart_id)
+                .select(carts::status)
+                .first(c)
+                .await
+                .optional()?;
+            if status.as_deref() != Some(CartStatus::Open.as_str()) {
+                return Ok(LineChange::CartClosed);
+            }
+            let existing: i64 = cart_lines::table
+                .find((cart_id, product_id))
+                .select(cart_lines::quantity)
+                .first(c)
+                .await
+                .optional()?
+                .unwrap_or(0);
+            let wanted = if add { existing + quantity } else { quantity };
+            if wanted <= 0 {
+                diesel::delete(cart_lines::table.find((cart_id, product_id)))
+                    .execute(c)
+                    .await?;
+                touch_cart!(c, cart_id)?;
+                return Ok(LineChange::Done);
+            }
+            let product: Option<ProductRow> = products::table
+                .find(product_id)
+                .select(ProductRow::as_select())
+                .first(c)
+                .await
+                .optional()?;
+            let Some(product) = product.map(ProductRow::into_domain).transpose()? else {
+                return Ok(LineChange::Refused("This product does not exist.".into()));
+            };
+            if let Err(message) = check_quantity(&product, wanted) {
+                return Ok(LineChange::Refused(message));
+            }
+            if wanted > crate::domain::catalogue::Quantity::MAX {
+                return Ok(LineChange::Refused(format!(
+                    "At most {} of one product fit in a cart.",
+                    crate::domain::catalogue::Quantity::MAX
+                )));
+            }
+            diesel::insert_into(cart_lines::table)
+                .values(CartLineRow {
+                    cart_id: cart_id.to_owned(),
+                    product_id: product_id.to_owned(),
+                    quantity: wanted,
+                    unit_price_minor: product.price.minor,
+                    added_at: now(),
+                })
+                .on_conflict((cart_lines::cart_id, cart_lines::product_id))
+                .do_update()
+                .set((
+                    cart_lines::quantity.eq(wanted),
+                    cart_lines::unit_price_minor.eq(product.price.minor),
+                ))
+                .execute(c)
+                .await?;
+            touch_cart!(c, cart_id)?;
+            Ok::<_, StoreError>(LineChange::Done)
+        })
+    }
+
+    /// Stores the checkout form if the cart is still at `version`; the
+    /// confirmation is set as given (checkout without review confirms).
+    pub async fn save_checkout(
+        &self,
+        cart_id: &str,
+        version: i64,
+        details: &CheckoutDetails,
+        confirmed: bool,
+    ) -> StoreResult<()> {
+        let json = serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let updated = with_conn!(self, |c| {
+            diesel::update(
+                carts::table
+                    .find(cart_id)
+                    .filter(carts::version.eq(version))
+                    .filter(carts::status.eq(CartStatus::Open.as_str())),
+            )
+            .set((
+                carts::checkout.eq(json),
+                carts::confirmed.eq(confirmed),
+                carts::version.eq(carts::version + 1),
+                carts::updated_at.eq(now()),
+            ))
+            .execute(c)
+            .await
+        })?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("cart changed while saving checkout"))
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Storage: one repository for the embedded SQLite file and PostgreSQL.
+//!
+//! Every query is written once inside `with_conn!` or `write_tx!`, which
+//! compile it for both backends. Nothing outside this module knows which
+//! backend runs.
+
+pub mod accounts;
+pub mod carts;
+pub mod catalogue;
+pub mod migrations;
+pub mod orders;
+mod rows;
+pub mod schema;
+pub mod seed;
+
+use diesel::SqliteConnection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::SimpleAsyncConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use std::path::Path;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+#[derive(Clone)]
+pub enum DbPool {
+    Sqlite(Pool<SqliteConn>),
+    Pg(Pool<AsyncPgConnection>),
+}
+
+pub enum DbConn {
+    Sqlite(Object<SqliteConn>),
+    Pg(Object<AsyncPgConnection>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    /// Another request changed the row first; the caller may retry.
+    #[error("a concurrent change won: {0}")]
+    Conflict(&'static str),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Errors that a retry of the whole unit of work can resolve.
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Conflict(_) => true,
+            Self::Db(Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Runs `$body` with `$c` bound to a pooled connection of either backend.
+macro_rules! with_conn {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        match $store.conn().await? {
+            $crate::store::DbConn::Sqlite(mut conn) => {
+                let $c = &mut *conn;
+                $body
+            }
+            $crate::store::DbConn::Pg(mut conn) => {
+                let $c = &mut *conn;
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` in a write transaction. SQLite takes the write lock at BEGIN
+/// (IMMEDIATE), so two writers queue instead of failing at their first write.
+macro_rules! write_tx {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        match $store.conn().await? {
+            $crate::store::DbConn::Sqlite(mut conn) => {
+                conn.immediate_transaction(async |$c| $body).await
+            }
+            $crate::store::DbConn::Pg(mut conn) => {
+                use diesel_async::AsyncConnection as _;
+                conn.transaction(async |$c| $body).await
+            }
+        }
+    }};
+}
+
+pub(crate) use with_conn;
+pub(crate) use write_tx;
+
+/// The repository. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: DbPool,
+}
+
+impl Store {
+    pub async fn conn(&self) -> StoreResult<DbConn> {
+        let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| {
+            StoreError::Pool(e.to_string())
+        };
+        Ok(match &self.pool {
+            DbPool::Sqlite(pool) => DbConn::Sqlite(pool.get().await.map_err(pool_error)?),
+            DbPool::Pg(pool) => DbConn::Pg(pool.get().await.map_err(pool_error)?),
+        })
+    }
+
+    /// Opens the SQLite file (creating it), migrated, as a pool whose every
+    /// connection uses WAL, waits for the write lock, checks foreign keys and
+    /// syncs each commit to disk.
+    pub async fn open_sqlite(path: &Path, pool_size: usize, busy_timeout_ms: u64) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let url = path
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("the database path {} is not UTF-8", path.display()))?
+            .to_owned();
+        migrations::run_sqlite(&url).await?;
+
+        let mut config = ManagerConfig::<SqliteConn>::default();
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                use diesel_async::AsyncConnection as _;
+                let mut conn = SqliteConn::establish(&url).await?;
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
+                ))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+        let pool = Pool::builder(manager).max_size(pool_size).build()?;
+        Ok(Self {
+            pool: DbPool::Sqlite(pool),
+        })
+    }
+
+    /// Can a query run right now?
+    pub async fn ping(&self) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            c.batch_execute("SELECT 1").await?;
+            Ok(())
+        })
+    }
+}
+
+/// Current UTC time as stored in `Timestamp` columns.
+pub(crate) fn now() -> time::PrimitiveDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    time::PrimitiveDateTime::new(now.date(), now.time())
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,169 @@
+//! Row structs in pairs: what is read, and what is inserted.
+
+use super::schema::*;
+use super::StoreError;
+use crate::domain::catalogue::{Product, ShippingMethod};
+use crate::domain::money::{Currency, Money};
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::parse(code).map_err(StoreError::Corrupt)
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = products)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ProductRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub vat_rate_bp: i64,
+    pub stock: i64,
+    pub active: bool,
+    pub position: i64,
+    pub version: i64,
+}
+
+impl ProductRow {
+    pub fn into_domain(self) -> Result<Product, StoreError> {
+        Ok(Product {
+            price: Money::new(self.price_minor, currency(&self.currency)?),
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            vat_rate_bp: self.vat_rate_bp,
+            stock: self.stock,
+            active: self.active,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = shipping_methods)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ShippingMethodRow {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub vat_rate_bp: i64,
+    pub free_above_minor: Option<i64>,
+    pub position: i64,
+}
+
+impl ShippingMethodRow {
+    pub fn into_domain(self) -> Result<ShippingMethod, StoreError> {
+        let currency = currency(&self.currency)?;
+        Ok(ShippingMethod {
+            code: self.code,
+            name: self.name,
+            price: Money::new(self.price_minor, currency),
+            vat_rate_bp: self.vat_rate_bp,
+            free_above: self.free_above_minor.map(|m| Money::new(m, currency)),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = vouchers)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct VoucherRow {
+    pub code: String,
+    pub percent: i64,
+    pub active: bool,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = carts)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CartRow {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub status: String,
+    pub checkout: Option<String>,
+    pub confirmed: bool,
+    pub order_id: Option<String>,
+    pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = cart_lines)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CartLineRow {
+    pub cart_id: String,
+    pub product_id: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub added_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = orders)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub token: String,
+    pub cart_id: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub status: String,
+    pub currency: String,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub discount_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+    pub shipping_method: String,
+    pub voucher_code: Option<String>,
+    pub details: String,
+    pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = order_lines)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OrderLineRow {
+    pub order_id: String,
+    pub position: i64,
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub vat_rate_bp: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = payments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct PaymentRow {
+    pub id: String,
+    pub order_id: String,
+    pub gateway: String,
+    pub method: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub idempotency_key: String,
+    pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}

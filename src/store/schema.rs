@@ -1,0 +1,146 @@
+//! The tables, written by hand with types both SQLite and PostgreSQL have.
+
+diesel::table! {
+    products (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        vat_rate_bp -> BigInt,
+        stock -> BigInt,
+        active -> Bool,
+        position -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    shipping_methods (code) {
+        code -> Text,
+        name -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        vat_rate_bp -> BigInt,
+        free_above_minor -> Nullable<BigInt>,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    vouchers (code) {
+        code -> Text,
+        percent -> BigInt,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    carts (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        status -> Text,
+        checkout -> Nullable<Text>,
+        confirmed -> Bool,
+        order_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_lines (cart_id, product_id) {
+        cart_id -> Text,
+        product_id -> Text,
+        quantity -> BigInt,
+        unit_price_minor -> BigInt,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        number -> Text,
+        token -> Text,
+        cart_id -> Text,
+        user_id -> Nullable<Text>,
+        email -> Text,
+        status -> Text,
+        currency -> Text,
+        subtotal_minor -> BigInt,
+        shipping_minor -> BigInt,
+        discount_minor -> BigInt,
+        vat_minor -> BigInt,
+        total_minor -> BigInt,
+        shipping_method -> Text,
+        voucher_code -> Nullable<Text>,
+        details -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (order_id, position) {
+        order_id -> Text,
+        position -> BigInt,
+        product_id -> Text,
+        name -> Text,
+        quantity -> BigInt,
+        unit_price_minor -> BigInt,
+        vat_rate_bp -> BigInt,
+        total_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        order_id -> Text,
+        gateway -> Text,
+        method -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        idempotency_key -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(cart_lines -> carts (cart_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(payments -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    products,
+    shipping_methods,
+    vouchers,
+    users,
+    carts,
+    cart_lines,
+    counters,
+    orders,
+    order_lines,
+    payments,
+);
