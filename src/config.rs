@@ -140,7 +140,7 @@ impl Settings {
                 )));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("kassa.toml")),
+            None => figment = figment.merge(Toml::file("kassa.toml")),
         }
         Self::from_figment(figment.merge(Self::env()))
     }

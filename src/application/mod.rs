@@ -1,0 +1,54 @@
+//! Use cases. Each owns its transaction through the store and returns what
+//! the page needs; none knows about HTTP.
+
+pub mod accounts;
+pub mod cart;
+pub mod checkout;
+pub mod orders;
+
+use crate::config::Settings;
+use crate::domain::money::Currency;
+use crate::payment::Gateways;
+use crate::payment::offline::OfflineGateway;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Everything a use case may need, built once at start-up.
+#[derive(Clone)]
+pub struct Shop {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub gateways: Gateways,
+    pub currency: Currency,
+}
+
+impl Shop {
+    pub fn new(store: Store, settings: Arc<Settings>) -> anyhow::Result<Self> {
+        let currency = Currency::parse(&settings.shop.currency).map_err(anyhow::Error::msg)?;
+        let mut gateways: Vec<Arc<dyn crate::payment::PaymentGateway>> = Vec::new();
+        if settings.checkout.enable_offline_payment_provider {
+            gateways.push(Arc::new(OfflineGateway {
+                cash_on_delivery_limit_minor: settings.payment.offline.cash_on_delivery_limit_minor,
+            }));
+        }
+        Ok(Self {
+            store,
+            settings,
+            gateways: Gateways::new(gateways),
+            currency,
+        })
+    }
+}
+
+/// A random secret for links and forms, hex-encoded.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two secrets in constant time.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}

@@ -1,0 +1,89 @@
+//! One error type for requests: each variant has its status and a message
+//! that is safe to show. Unexpected errors are logged with their cause chain
+//! and shown as a plain apology.
+
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("the form was sent without a valid security token")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Pool(message) => Self::Unavailable(message),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            Self::NotFound => ("Not found", "There is nothing at this address."),
+            Self::Csrf => (
+                "Please try again",
+                "Your session has expired or the form was sent from another page. Please go back, reload the page and send it again.",
+            ),
+            Self::BadRequest(_) => ("Bad request", "The request could not be understood."),
+            Self::Unavailable(message) => {
+                tracing::warn!(%message, "service unavailable");
+                (
+                    "Temporarily unavailable",
+                    "The shop is very busy right now. Please try again in a moment; your cart is kept.",
+                )
+            }
+            Self::Internal(error) => {
+                tracing::error!(error = ?error, "request failed");
+                (
+                    "Something went wrong",
+                    "We could not complete your request. Your cart is kept; please try again.",
+                )
+            }
+        };
+        let body = ErrorPage { title, message }
+            .render()
+            .unwrap_or_else(|_| message.to_owned());
+        HttpResponse::build(self.status_code())
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    }
+}

@@ -1,0 +1,49 @@
+//! Every POST carries the session's CSRF token in a hidden field. This
+//! extractor checks it before the form reaches a handler.
+
+use crate::application::secrets_match;
+use crate::error::AppError;
+use actix_session::SessionExt;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use std::future::Future;
+use std::pin::Pin;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// A urlencoded form whose CSRF token matched the session's.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(Deserialize)]
+struct TokenOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let session = req.get_session();
+        Box::pin(async move {
+            let body = body
+                .await
+                .map_err(|e| AppError::BadRequest(format!("form body: {e}")))?;
+            let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
+            let expected: Option<String> = session.get(super::session::CSRF_KEY).ok().flatten();
+            match expected {
+                Some(expected) if secrets_match(&expected, &sent.csrf_token) => {}
+                _ => return Err(AppError::Csrf),
+            }
+            serde_urlencoded::from_bytes(&body)
+                .map(CsrfForm)
+                .map_err(|e| AppError::BadRequest(format!("form: {e}")))
+        })
+    }
+}
+
+/// A POST with nothing but the token.
+#[derive(Deserialize)]
+pub struct NoFields {}

@@ -1,0 +1,61 @@
+//! What every page shows around its content, and the helpers that turn a
+//! view into a response.
+
+use super::session::{Flash, ShopSession};
+use crate::application::Shop;
+use crate::error::AppResult;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use askama::Template;
+
+pub struct Layout {
+    pub shop_name: String,
+    pub cart_count: i64,
+    pub user_email: Option<String>,
+    pub csrf_token: String,
+    pub flash: Vec<Flash>,
+}
+
+impl Layout {
+    pub async fn load(shop: &Shop, session: &ShopSession) -> AppResult<Self> {
+        let cart_count = match session.cart_id() {
+            Some(id) => shop.store.cart_item_count(&id).await?,
+            None => 0,
+        };
+        Ok(Self {
+            shop_name: shop.settings.shop.name.clone(),
+            cart_count,
+            user_email: session.user().map(|u| u.email),
+            csrf_token: session.csrf_token()?,
+            flash: session.take_flash(),
+        })
+    }
+}
+
+pub fn render<T: Template>(view: &T) -> AppResult<HttpResponse> {
+    render_with(StatusCode::OK, view)
+}
+
+pub fn render_with<T: Template>(status: StatusCode, view: &T) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(view.render()?))
+}
+
+/// Post/Redirect/Get: 303 makes the browser follow with a GET.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Only paths on this site are followed after login.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}

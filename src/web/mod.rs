@@ -1,0 +1,19 @@
+//! HTTP handlers by area. Handlers parse, call one use case, and render or
+//! redirect.
+
+pub mod account;
+pub mod checkout;
+pub mod csrf;
+pub mod health;
+pub mod layout;
+pub mod session;
+pub mod shop;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(shop::routes)
+        .configure(account::routes)
+        .configure(checkout::routes)
+        .configure(health::routes);
+}

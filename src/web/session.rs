@@ -1,0 +1,157 @@
+//! The typed session: only ids and small tokens live here, the cart lives in
+//! the database (cookie sessions hold under 4 KB).
+
+use crate::application::accounts::LoggedIn;
+use crate::application::random_token;
+use crate::error::{AppError, AppResult};
+use crate::store::orders::OrderRef;
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
+
+const CART: &str = "cart";
+const USER: &str = "user";
+pub(super) const CSRF_KEY: &str = "csrf";
+const FLASH: &str = "flash";
+const LAST_ORDER: &str = "last_order";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlashKind {
+    Info,
+    Error,
+}
+
+/// A message shown once on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn is_error(&self) -> bool {
+        self.kind == FlashKind::Error
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LastOrder {
+    number: String,
+    token: String,
+}
+
+pub struct ShopSession(Session);
+
+impl FromRequest for ShopSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(req.get_session())))
+    }
+}
+
+fn insert_error(e: actix_session::SessionInsertError) -> AppError {
+    AppError::Internal(anyhow::anyhow!("session insert: {e}"))
+}
+
+impl ShopSession {
+    fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        // An unreadable value is treated as absent; it is overwritten later.
+        self.0.get(key).ok().flatten()
+    }
+
+    fn set<T: Serialize>(&self, key: &str, value: &T) -> AppResult<()> {
+        self.0.insert(key, value).map_err(insert_error)
+    }
+
+    pub fn cart_id(&self) -> Option<String> {
+        self.get(CART)
+    }
+
+    pub fn set_cart_id(&self, id: &str) -> AppResult<()> {
+        if self.cart_id().as_deref() != Some(id) {
+            self.set(CART, &id)?;
+        }
+        Ok(())
+    }
+
+    pub fn user(&self) -> Option<SessionUser> {
+        self.get(USER)
+    }
+
+    pub fn user_id(&self) -> Option<String> {
+        self.user().map(|u| u.id)
+    }
+
+    /// A new session id and CSRF token on login, so a planted session or a
+    /// token seen before login is worth nothing.
+    pub fn log_in(&self, user: &LoggedIn) -> AppResult<()> {
+        self.0.renew();
+        self.0.remove(CSRF_KEY);
+        self.set(
+            USER,
+            &SessionUser {
+                id: user.user_id.clone(),
+                email: user.email.clone(),
+            },
+        )
+    }
+
+    pub fn log_out(&self) {
+        self.0.purge();
+    }
+
+    /// The session's CSRF token, created on first use.
+    pub fn csrf_token(&self) -> AppResult<String> {
+        if let Some(token) = self.get::<String>(CSRF_KEY) {
+            return Ok(token);
+        }
+        let token = random_token();
+        self.set(CSRF_KEY, &token)?;
+        Ok(token)
+    }
+
+    pub fn flash(&self, kind: FlashKind, text: impl Into<String>) -> AppResult<()> {
+        let mut messages: Vec<Flash> = self.get(FLASH).unwrap_or_default();
+        messages.push(Flash {
+            kind,
+            text: text.into(),
+        });
+        self.set(FLASH, &messages)
+    }
+
+    pub fn take_flash(&self) -> Vec<Flash> {
+        let messages: Vec<Flash> = self.get(FLASH).unwrap_or_default();
+        if !messages.is_empty() {
+            self.0.remove(FLASH);
+        }
+        messages
+    }
+
+    /// The order was placed: the cart is done, the confirmation remembered.
+    pub fn order_placed(&self, order: &OrderRef) -> AppResult<()> {
+        self.0.remove(CART);
+        self.set(
+            LAST_ORDER,
+            &LastOrder {
+                number: order.number.clone(),
+                token: order.token.clone(),
+            },
+        )
+    }
+
+    pub fn last_order(&self) -> Option<OrderRef> {
+        self.get::<LastOrder>(LAST_ORDER).map(|o| OrderRef {
+            number: o.number,
+            token: o.token,
+        })
+    }
+}

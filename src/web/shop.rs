@@ -1,0 +1,138 @@
+//! Catalogue, product pages and the cart.
+
+use super::csrf::CsrfForm;
+use super::layout::{Layout, render, see_other};
+use super::session::{FlashKind, ShopSession};
+use crate::application::{Shop, cart as cart_actions, checkout};
+use crate::domain::cart::{CartLine, CartProblem, subtotal};
+use crate::domain::catalogue::Product;
+use crate::domain::money::Money;
+use crate::error::{AppError, AppResult};
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "catalogue.html")]
+struct CataloguePage {
+    layout: Layout,
+    products: Vec<Product>,
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductPage {
+    layout: Layout,
+    product: Product,
+}
+
+#[derive(Template)]
+#[template(path = "cart.html")]
+struct CartPage {
+    layout: Layout,
+    lines: Vec<CartLine>,
+    problems: Vec<CartProblem>,
+    subtotal: Money,
+}
+
+#[get("/")]
+async fn catalogue(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+    let products = shop.store.list_products().await?;
+    render(&CataloguePage {
+        layout: Layout::load(&shop, &session).await?,
+        products,
+    })
+}
+
+#[get("/products/{id}")]
+async fn product_page(shop: web::Data<Shop>, session: ShopSession, id: web::Path<String>) -> AppResult<HttpResponse> {
+    let product = shop
+        .store
+        .product(&id)
+        .await?
+        .filter(|p| p.active)
+        .ok_or(AppError::NotFound)?;
+    render(&ProductPage {
+        layout: Layout::load(&shop, &session).await?,
+        product,
+    })
+}
+
+#[get("/cart")]
+async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+    let cart = checkout::open_cart(&shop, session.cart_id().as_deref()).await?;
+    let (lines, problems) = match cart {
+        Some(cart) if !cart.lines.is_empty() => {
+            let problems = checkout::cart_problems(&cart);
+            (cart.lines, problems)
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    render(&CartPage {
+        subtotal: subtotal(&lines, shop.currency),
+        layout: Layout::load(&shop, &session).await?,
+        lines,
+        problems,
+    })
+}
+
+#[derive(Deserialize)]
+struct LineForm {
+    product_id: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+fn report(session: &ShopSession, outcome: Result<(), String>, done: &str) -> AppResult<()> {
+    match outcome {
+        Ok(()) => session.flash(FlashKind::Info, done),
+        Err(message) => session.flash(FlashKind::Error, message),
+    }
+}
+
+#[post("/cart/add")]
+async fn add_to_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let action = cart_actions::add(
+        &shop,
+        session.cart_id().as_deref(),
+        session.user_id().as_deref(),
+        &form.product_id,
+        &form.quantity,
+    )
+    .await?;
+    session.set_cart_id(&action.cart_id)?;
+    report(&session, action.outcome, "The item was added to your cart.")?;
+    Ok(see_other("/cart"))
+}
+
+#[post("/cart/update")]
+async fn update_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let Some(cart_id) = session.cart_id() else {
+        return Ok(see_other("/cart"));
+    };
+    let outcome = cart_actions::set_quantity(&shop, &cart_id, &form.product_id, &form.quantity).await?;
+    report(&session, outcome, "Your cart was updated.")?;
+    Ok(see_other("/cart"))
+}
+
+#[post("/cart/remove")]
+async fn remove_from_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let Some(cart_id) = session.cart_id() else {
+        return Ok(see_other("/cart"));
+    };
+    let outcome = cart_actions::set_quantity(&shop, &cart_id, &form.product_id, "0").await?;
+    report(&session, outcome, "The item was removed from your cart.")?;
+    Ok(see_other("/cart"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(catalogue)
+        .service(product_page)
+        .service(show_cart)
+        .service(add_to_cart)
+        .service(update_cart)
+        .service(remove_from_cart);
+}
