@@ -244,7 +244,10 @@ mod tests {
         let err = with_toml("[checkout]\nskip_reviw_action = true").unwrap_err();
         assert!(err.to_string().contains("skip_reviw_action"), "{err}");
         let err = with_toml("[checkout.defaults]\nbilling_town = \"Berlin\"").unwrap_err();
-        assert!(err.to_string().contains("checkout.defaults.billing_town"), "{err}");
+        assert!(
+            err.to_string().contains("checkout.defaults.billing_town"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -254,6 +257,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its Error.
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("kassa.toml", "[checkout]\nskip_review_action = false")?;

@@ -56,7 +56,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             std::fs::create_dir_all(&settings.data_dir)?;
             open_store(&settings).await?;
-            println!("database {} is up to date", settings.sqlite_path().display());
+            println!(
+                "database {} is up to date",
+                settings.sqlite_path().display()
+            );
         }
     }
     Ok(())

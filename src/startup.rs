@@ -54,11 +54,9 @@ impl Application {
                 .cookie_secure(settings.session.secure_cookie)
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
-                .session_lifecycle(
-                    PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::minutes(
-                        settings.session.ttl_minutes,
-                    )),
-                )
+                .session_lifecycle(PersistentSession::default().session_ttl(
+                    actix_web::cookie::time::Duration::minutes(settings.session.ttl_minutes),
+                ))
                 .build();
             App::new()
                 // Paths only: query strings carry confirmation tokens.
@@ -72,7 +70,9 @@ impl Application {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .service(style)
                 .configure(crate::web::routes)
-                .default_service(web::to(|| async { Err::<HttpResponse, _>(crate::error::AppError::NotFound) }))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(crate::error::AppError::NotFound)
+                }))
         })
         .listen(listener)?
         .run();
@@ -99,9 +99,13 @@ impl Application {
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let path = settings.sqlite_path();
-    Store::open_sqlite(&path, settings.database.pool_size, settings.database.busy_timeout_ms)
-        .await
-        .with_context(|| format!("opening the database {}", path.display()))
+    Store::open_sqlite(
+        &path,
+        settings.database.pool_size,
+        settings.database.busy_timeout_ms,
+    )
+    .await
+    .with_context(|| format!("opening the database {}", path.display()))
 }
 
 /// The key that signs and encrypts session cookies: made once and kept in

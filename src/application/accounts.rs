@@ -5,8 +5,8 @@ use super::Shop;
 use crate::domain::account::parse_registration;
 use crate::domain::field_errors::FieldErrors;
 use crate::error::{AppError, AppResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone)]
@@ -36,7 +36,10 @@ pub async fn register(
         Some(user_id) => Ok(Ok(LoggedIn { user_id, email })),
         None => {
             let mut errors = FieldErrors::default();
-            errors.add("email", "An account with this email address exists already. Please log in.");
+            errors.add(
+                "email",
+                "An account with this email address exists already. Please log in.",
+            );
             Ok(Err(errors))
         }
     }
@@ -87,7 +90,11 @@ async fn verify_password(password: String, stored: Option<String>) -> AppResult<
                 .clone(),
         };
         let matches = PasswordHash::new(&stored)
-            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
             .unwrap_or(false);
         known && matches
     })

@@ -15,7 +15,11 @@ pub struct CartAction {
 }
 
 /// An open cart for the shopper: theirs, or a new one.
-async fn usable_cart(shop: &Shop, cart_id: Option<&str>, user_id: Option<&str>) -> AppResult<String> {
+async fn usable_cart(
+    shop: &Shop,
+    cart_id: Option<&str>,
+    user_id: Option<&str>,
+) -> AppResult<String> {
     if let Some(id) = cart_id
         && let Some(cart) = shop.store.cart(id).await?
         && cart.is_open()
@@ -64,11 +68,17 @@ async fn apply(
     quantity: i64,
     add: bool,
 ) -> AppResult<Result<(), String>> {
-    Ok(match shop.store.change_line(cart_id, product_id, quantity, add).await? {
-        LineChange::Done => Ok(()),
-        LineChange::Refused(message) => Err(message),
-        LineChange::CartClosed => {
-            Err("This cart has already been ordered. Please start a new one.".into())
-        }
-    })
+    Ok(
+        match shop
+            .store
+            .change_line(cart_id, product_id, quantity, add)
+            .await?
+        {
+            LineChange::Done => Ok(()),
+            LineChange::Refused(message) => Err(message),
+            LineChange::CartClosed => {
+                Err("This cart has already been ordered. Please start a new one.".into())
+            }
+        },
+    )
 }

@@ -100,7 +100,12 @@ fn chosen_shipping<'a>(methods: &'a [ShippingMethod], code: &str) -> Option<&'a 
     methods.iter().find(|m| m.code == code).or(methods.first())
 }
 
-fn cart_totals(shop: &Shop, cart: &Cart, methods: &[ShippingMethod], details: &CheckoutDetails) -> Totals {
+fn cart_totals(
+    shop: &Shop,
+    cart: &Cart,
+    methods: &[ShippingMethod],
+    details: &CheckoutDetails,
+) -> Totals {
     totals(
         &cart.lines,
         chosen_shipping(methods, &details.shipping_method),
@@ -109,7 +114,12 @@ fn cart_totals(shop: &Shop, cart: &Cart, methods: &[ShippingMethod], details: &C
     )
 }
 
-async fn view(shop: &Shop, cart: Cart, input: CheckoutInput, errors: FieldErrors) -> AppResult<CheckoutView> {
+async fn view(
+    shop: &Shop,
+    cart: Cart,
+    input: CheckoutInput,
+    errors: FieldErrors,
+) -> AppResult<CheckoutView> {
     let shipping_methods = shop.store.shipping_methods().await?;
     let voucher = cart.checkout.as_ref().and_then(|d| d.voucher.clone());
     let order_totals = totals(
@@ -153,7 +163,9 @@ pub async fn form(shop: &Shop, cart: Cart, user_id: Option<&str>) -> AppResult<C
 pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<Submitted> {
     let problems = cart_problems(&cart);
     if !problems.is_empty() {
-        return Ok(Submitted::Rejected(Box::new(view(shop, cart, input, FieldErrors::default()).await?)));
+        return Ok(Submitted::Rejected(Box::new(
+            view(shop, cart, input, FieldErrors::default()).await?,
+        )));
     }
     let shipping_methods = shop.store.shipping_methods().await?;
     let payment_methods = shop.gateways.methods();
@@ -172,10 +184,18 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
     );
     let details = match parsed {
         Ok((details, _)) => details,
-        Err(errors) => return Ok(Submitted::Rejected(Box::new(view(shop, cart, input, errors).await?))),
+        Err(errors) => {
+            return Ok(Submitted::Rejected(Box::new(
+                view(shop, cart, input, errors).await?,
+            )));
+        }
     };
     let confirmed = shop.settings.checkout.skip_review_action;
-    match shop.store.save_checkout(&cart.id, cart.version, &details, confirmed).await {
+    match shop
+        .store
+        .save_checkout(&cart.id, cart.version, &details, confirmed)
+        .await
+    {
         Ok(()) => Ok(Submitted::Saved { confirmed }),
         Err(e) if e.is_retryable() => {
             // The cart changed in another tab meanwhile: show it as it is now.
@@ -189,7 +209,9 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
 }
 
 pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
-    let Some(details) = cart.checkout.clone() else { return Ok(None) };
+    let Some(details) = cart.checkout.clone() else {
+        return Ok(None);
+    };
     let methods = shop.store.shipping_methods().await?;
     let order_totals = cart_totals(shop, &cart, &methods, &details);
     let shipping_method = chosen_shipping(&methods, &details.shipping_method)
@@ -215,11 +237,17 @@ pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
 /// The shopper's "place order": a new payment attempt with a fresh key.
 /// `false` when there is nothing to confirm (the form was not sent).
 pub async fn confirm(shop: &Shop, cart: &Cart) -> AppResult<bool> {
-    let Some(mut details) = cart.checkout.clone() else { return Ok(false) };
+    let Some(mut details) = cart.checkout.clone() else {
+        return Ok(false);
+    };
     if let Some(payment) = details.payment.as_mut() {
         payment.renew_key(new_key());
     }
-    match shop.store.save_checkout(&cart.id, cart.version, &details, true).await {
+    match shop
+        .store
+        .save_checkout(&cart.id, cart.version, &details, true)
+        .await
+    {
         Ok(()) => Ok(true),
         // A double click confirmed it already, or the cart changed; either
         // way the next step reads the cart as it is now.
@@ -230,11 +258,17 @@ pub async fn confirm(shop: &Shop, cart: &Cart) -> AppResult<bool> {
 
 /// Ends a failed attempt: confirmation withdrawn, a fresh key for the next.
 async fn abandon_attempt(shop: &Shop, cart: &Cart) -> AppResult<()> {
-    let Some(mut details) = cart.checkout.clone() else { return Ok(()) };
+    let Some(mut details) = cart.checkout.clone() else {
+        return Ok(());
+    };
     if let Some(payment) = details.payment.as_mut() {
         payment.renew_key(new_key());
     }
-    match shop.store.save_checkout(&cart.id, cart.version, &details, false).await {
+    match shop
+        .store
+        .save_checkout(&cart.id, cart.version, &details, false)
+        .await
+    {
         // A lost race means the cart changed, which withdrew it already.
         Err(e) if !e.is_retryable() => Err(e.into()),
         _ => Ok(()),
@@ -242,7 +276,11 @@ async fn abandon_attempt(shop: &Shop, cart: &Cart) -> AppResult<()> {
 }
 
 /// Asks the gateway how the current attempt stands.
-async fn settle(shop: &Shop, cart: &Cart, start: bool) -> AppResult<Result<Option<PaymentPlan>, String>> {
+async fn settle(
+    shop: &Shop,
+    cart: &Cart,
+    start: bool,
+) -> AppResult<Result<Option<PaymentPlan>, String>> {
     let Some(details) = &cart.checkout else {
         return Ok(Err("Please fill in the checkout form.".into()));
     };
@@ -255,7 +293,9 @@ async fn settle(shop: &Shop, cart: &Cart, start: bool) -> AppResult<Result<Optio
         return Ok(Err("Please choose a payment method.".into()));
     };
     let Some(gateway) = shop.gateways.get(&selection.gateway) else {
-        return Ok(Err("This payment method is no longer offered. Please choose another one.".into()));
+        return Ok(Err(
+            "This payment method is no longer offered. Please choose another one.".into(),
+        ));
     };
     let request = PaymentRequest {
         method: selection.method.clone(),

@@ -24,9 +24,15 @@ fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
     if value.is_empty() {
         Err(format!("Please enter your {what}."))
     } else if value.chars().count() > max {
-        Err(format!("{} can be at most {max} characters long.", capitalize(what)))
+        Err(format!(
+            "{} can be at most {max} characters long.",
+            capitalize(what)
+        ))
     } else if value.chars().any(char::is_control) {
-        Err(format!("{} contains characters that are not allowed.", capitalize(what)))
+        Err(format!(
+            "{} contains characters that are not allowed.",
+            capitalize(what)
+        ))
     } else {
         Ok(value.to_owned())
     }
@@ -230,7 +236,10 @@ impl Address {
             optional_text(&input.company, "company", 100),
         );
         let street = errors.take(&name("street"), required_text(&input.street, "street", 200));
-        let house_number = errors.take(&name("house_number"), parse_house_number(&input.house_number));
+        let house_number = errors.take(
+            &name("house_number"),
+            parse_house_number(&input.house_number),
+        );
         let country = errors.take(&name("country"), Country::parse(&input.country));
         let postcode = errors.take(&name("postcode"), parse_postcode(&input.postcode, country));
         let city = errors.take(&name("city"), required_text(&input.city, "city", 100));
@@ -274,8 +283,19 @@ mod tests {
     #[test]
     fn email_requires_local_part_and_dotted_domain() {
         assert!(Email::parse("ann@example.com").is_ok());
-        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "Ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@.com"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "Ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a nn@example.com",
+            "ann@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -294,7 +314,15 @@ mod tests {
     fn address_reports_each_missing_field() {
         let mut errors = FieldErrors::default();
         assert!(Address::parse(&AddressInput::default(), "billing", &mut errors).is_none());
-        for field in ["first_name", "last_name", "street", "house_number", "postcode", "city", "country"] {
+        for field in [
+            "first_name",
+            "last_name",
+            "street",
+            "house_number",
+            "postcode",
+            "city",
+            "country",
+        ] {
             assert!(errors.get(&format!("billing_{field}")).is_some(), "{field}");
         }
         assert!(errors.get("billing_company").is_none());

@@ -59,7 +59,9 @@ impl CartStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Open, Self::Ordered].into_iter().find(|s| s.as_str() == raw)
+        [Self::Open, Self::Ordered]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 
@@ -110,7 +112,10 @@ impl fmt::Display for CartProblem {
         match self {
             Self::Empty => write!(f, "Your cart is empty."),
             Self::Unavailable { name } => {
-                write!(f, "{name} is no longer available. Please remove it from your cart.")
+                write!(
+                    f,
+                    "{name} is no longer available. Please remove it from your cart."
+                )
             }
             Self::OutOfStock {
                 name,
@@ -171,7 +176,7 @@ pub fn item_count(lines: &[CartLine]) -> i64 {
 pub fn subtotal(lines: &[CartLine], currency: Currency) -> Money {
     lines
         .iter()
-        .fold(Money::zero(currency), |sum, line| sum.add(line.total()))
+        .fold(Money::zero(currency), |sum, line| sum + line.total())
 }
 
 #[cfg(test)]
@@ -221,7 +226,10 @@ mod tests {
         ));
         let mut deleted = line(5, true, 900, 900, 1);
         deleted.product = None;
-        assert!(matches!(validate(&[deleted])[0], CartProblem::Unavailable { .. }));
+        assert!(matches!(
+            validate(&[deleted])[0],
+            CartProblem::Unavailable { .. }
+        ));
     }
 
     #[test]

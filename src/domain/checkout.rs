@@ -241,7 +241,10 @@ pub fn parse(
     if !code.is_empty() && voucher.as_ref().is_none_or(|v| v.code != code) {
         errors.add(
             "voucher_code",
-            format!("The voucher code '{}' is not valid.", input.voucher_code.trim()),
+            format!(
+                "The voucher code '{}' is not valid.",
+                input.voucher_code.trim()
+            ),
         );
     }
     let voucher = voucher.filter(|v| v.code == code);
@@ -273,23 +276,26 @@ pub fn parse(
         date_of_birth,
         payment,
     ) {
-        (Some(email), Some(billing), Some(delivery_address), Some(shipping), Some(dob), Some(payment))
-            if errors.is_empty() =>
-        {
-            Ok((
-                CheckoutDetails {
-                    email,
-                    billing,
-                    delivery_address,
-                    shipping_method: shipping.code.clone(),
-                    date_of_birth: dob,
-                    payment,
-                    voucher,
-                    privacy_accepted: input.privacy_accepted(),
-                },
-                order_totals,
-            ))
-        }
+        (
+            Some(email),
+            Some(billing),
+            Some(delivery_address),
+            Some(shipping),
+            Some(dob),
+            Some(payment),
+        ) if errors.is_empty() => Ok((
+            CheckoutDetails {
+                email,
+                billing,
+                delivery_address,
+                shipping_method: shipping.code.clone(),
+                date_of_birth: dob,
+                payment,
+                voucher,
+                privacy_accepted: input.privacy_accepted(),
+            },
+            order_totals,
+        )),
         _ => Err(errors),
     }
 }
@@ -300,7 +306,9 @@ fn parse_payment_method(
     key: IdempotencyKey,
 ) -> Result<PaymentSelection, String> {
     if options.is_empty() {
-        return Err("No payment method is available at the moment. Please contact the shop.".into());
+        return Err(
+            "No payment method is available at the moment. Please contact the shop.".into(),
+        );
     }
     let raw = raw.trim();
     if raw.is_empty() {
@@ -323,8 +331,8 @@ pub fn parse_date_of_birth(raw: &str, today: Date, minimum_age: u8) -> Result<Da
         return Err("Please enter your date of birth.".into());
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = Date::parse(raw, &format)
-        .map_err(|_| format!("'{raw}' is not a date like 1990-04-25."))?;
+    let date =
+        Date::parse(raw, &format).map_err(|_| format!("'{raw}' is not a date like 1990-04-25."))?;
     if date > today || date.year() < 1900 {
         return Err(format!("'{raw}' is not a possible date of birth."));
     }
@@ -407,7 +415,11 @@ mod tests {
         }
     }
 
-    fn run(input: &CheckoutInput, personal: bool, voucher: Option<Voucher>) -> Result<CheckoutDetails, FieldErrors> {
+    fn run(
+        input: &CheckoutInput,
+        personal: bool,
+        voucher: Option<Voucher>,
+    ) -> Result<CheckoutDetails, FieldErrors> {
         let shipping = shipping();
         let methods = methods();
         let rules = CheckoutRules {
@@ -420,8 +432,14 @@ mod tests {
             payment_methods: &methods,
             currency: eur(),
         };
-        parse(input, &rules, &lines(), voucher, IdempotencyKey::from_string("k1".into()))
-            .map(|(details, _)| details)
+        parse(
+            input,
+            &rules,
+            &lines(),
+            voucher,
+            IdempotencyKey::from_string("k1".into()),
+        )
+        .map(|(details, _)| details)
     }
 
     #[test]
@@ -471,7 +489,10 @@ mod tests {
             voucher_code: "free".into(),
             ..valid_input()
         };
-        let voucher = Voucher { code: "FREE".into(), percent: 100 };
+        let voucher = Voucher {
+            code: "FREE".into(),
+            percent: 100,
+        };
         let details = run(&input, false, Some(voucher)).unwrap();
         assert!(details.payment.is_none());
     }
@@ -482,7 +503,12 @@ mod tests {
             voucher_code: "nope".into(),
             ..valid_input()
         };
-        assert!(run(&input, false, None).unwrap_err().get("voucher_code").is_some());
+        assert!(
+            run(&input, false, None)
+                .unwrap_err()
+                .get("voucher_code")
+                .is_some()
+        );
     }
 
     #[test]

@@ -61,17 +61,6 @@ impl Money {
         self.minor == 0
     }
 
-    /// Amounts of different currencies never mix in one cart, so a mismatch is a bug.
-    pub fn add(self, other: Money) -> Money {
-        debug_assert_eq!(self.currency, other.currency);
-        Money::new(self.minor + other.minor, self.currency)
-    }
-
-    pub fn sub(self, other: Money) -> Money {
-        debug_assert_eq!(self.currency, other.currency);
-        Money::new(self.minor - other.minor, self.currency)
-    }
-
     pub fn times(self, quantity: i64) -> Money {
         Money::new(self.minor * quantity, self.currency)
     }
@@ -87,6 +76,23 @@ impl Money {
             div_round(self.minor * rate_bp, 10_000 + rate_bp),
             self.currency,
         )
+    }
+}
+
+/// Amounts of different currencies never mix in one cart, so a mismatch is a bug.
+impl std::ops::Add for Money {
+    type Output = Money;
+    fn add(self, other: Money) -> Money {
+        debug_assert_eq!(self.currency, other.currency);
+        Money::new(self.minor + other.minor, self.currency)
+    }
+}
+
+impl std::ops::Sub for Money {
+    type Output = Money;
+    fn sub(self, other: Money) -> Money {
+        debug_assert_eq!(self.currency, other.currency);
+        Money::new(self.minor - other.minor, self.currency)
     }
 }
 

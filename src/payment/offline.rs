@@ -87,7 +87,9 @@ mod tests {
 
     #[test]
     fn cash_in_advance_holds_the_order() {
-        let gw = OfflineGateway { cash_on_delivery_limit_minor: 0 };
+        let gw = OfflineGateway {
+            cash_on_delivery_limit_minor: 0,
+        };
         assert_eq!(
             gw.decide(&request(CASH_IN_ADVANCE, 5000)).unwrap(),
             FlowStatus::Approved {
@@ -99,9 +101,17 @@ mod tests {
 
     #[test]
     fn cash_on_delivery_has_a_limit() {
-        let gw = OfflineGateway { cash_on_delivery_limit_minor: 1000 };
-        assert!(matches!(gw.decide(&request(CASH_ON_DELIVERY, 1000)).unwrap(), FlowStatus::Approved { .. }));
-        assert!(matches!(gw.decide(&request(CASH_ON_DELIVERY, 1001)).unwrap(), FlowStatus::Failed { .. }));
+        let gw = OfflineGateway {
+            cash_on_delivery_limit_minor: 1000,
+        };
+        assert!(matches!(
+            gw.decide(&request(CASH_ON_DELIVERY, 1000)).unwrap(),
+            FlowStatus::Approved { .. }
+        ));
+        assert!(matches!(
+            gw.decide(&request(CASH_ON_DELIVERY, 1001)).unwrap(),
+            FlowStatus::Failed { .. }
+        ));
         assert!(gw.decide(&request("cheque", 1)).is_err());
     }
 }

@@ -15,7 +15,11 @@ pub struct User {
 
 impl Store {
     /// Creates a user; `None` when the email is taken.
-    pub async fn create_user(&self, email: &str, password_hash: &str) -> StoreResult<Option<String>> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> StoreResult<Option<String>> {
         let row = UserRow {
             id: new_id(),
             email: email.to_owned(),

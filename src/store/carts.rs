@@ -126,9 +126,7 @@ impl Store {
     }
 
     pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
-        let loaded = with_conn!(self, |c| {
-            Ok::<_, StoreError>(load_cart!(c, id))
-        })?;
+        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
         loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
     }
 
@@ -253,7 +251,8 @@ impl Store {
         details: &CheckoutDetails,
         confirmed: bool,
     ) -> StoreResult<()> {
-        let json = serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let updated = with_conn!(self, |c| {
             diesel::update(
                 carts::table

@@ -50,7 +50,9 @@ impl Store {
                 .load(c)
                 .await
         })?;
-        rows.into_iter().map(ShippingMethodRow::into_domain).collect()
+        rows.into_iter()
+            .map(ShippingMethodRow::into_domain)
+            .collect()
     }
 
     /// The active voucher with this (normalized) code.

@@ -29,6 +29,8 @@ pub enum DbPool {
     Pg(Pool<AsyncPgConnection>),
 }
 
+/// Lives only for one unit of work, so the size gap of the variants is moot.
+#[allow(clippy::large_enum_variant)]
 pub enum DbConn {
     Sqlite(Object<SqliteConn>),
     Pg(Object<AsyncPgConnection>),
@@ -119,7 +121,11 @@ impl Store {
     /// Opens the SQLite file (creating it), migrated, as a pool whose every
     /// connection uses WAL, waits for the write lock, checks foreign keys and
     /// syncs each commit to disk.
-    pub async fn open_sqlite(path: &Path, pool_size: usize, busy_timeout_ms: u64) -> anyhow::Result<Self> {
+    pub async fn open_sqlite(
+        path: &Path,
+        pool_size: usize,
+        busy_timeout_ms: u64,
+    ) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }

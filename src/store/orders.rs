@@ -2,7 +2,9 @@
 
 use super::carts::load_cart;
 use super::rows::{CartLineRow, CartRow, OrderLineRow, OrderRow, PaymentRow, ProductRow};
-use super::schema::{carts, cart_lines, counters, order_lines, orders, payments, products, shipping_methods};
+use super::schema::{
+    cart_lines, carts, counters, order_lines, orders, payments, products, shipping_methods,
+};
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
 use crate::domain::cart::{CartProblem, CartStatus, validate};
 use crate::domain::checkout::CheckoutDetails;
@@ -67,7 +69,9 @@ impl Store {
                 return Ok(PlaceOutcome::AlreadyPlaced(order_ref(existing)));
             }
             if cart_row.version != input.cart_version {
-                return Err(StoreError::Conflict("cart changed after payment was settled"));
+                return Err(StoreError::Conflict(
+                    "cart changed after payment was settled",
+                ));
             }
             let user_id = cart_row.user_id.clone();
             let cart = super::carts::to_cart(cart_row, line_rows)?;
@@ -93,7 +97,9 @@ impl Store {
                 input.currency,
             );
             if order_totals.needs_payment() != input.payment.is_some() {
-                return Err(StoreError::Conflict("totals changed after payment was settled"));
+                return Err(StoreError::Conflict(
+                    "totals changed after payment was settled",
+                ));
             }
 
             let sequence: i64 = diesel::update(counters::table.find("order_number"))
@@ -285,7 +291,11 @@ impl Store {
     }
 }
 
-fn to_order(row: OrderRow, lines: Vec<OrderLineRow>, payment: Option<PaymentRow>) -> StoreResult<Order> {
+fn to_order(
+    row: OrderRow,
+    lines: Vec<OrderLineRow>,
+    payment: Option<PaymentRow>,
+) -> StoreResult<Order> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("order {}: {what}", row.number));
     let currency = Currency::parse(&row.currency).map_err(|_| corrupt("currency"))?;
     let money = |minor| Money::new(minor, currency);

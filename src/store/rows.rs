@@ -1,7 +1,7 @@
 //! Row structs in pairs: what is read, and what is inserted.
 
-use super::schema::*;
 use super::StoreError;
+use super::schema::*;
 use crate::domain::catalogue::{Product, ShippingMethod};
 use crate::domain::money::{Currency, Money};
 use diesel::prelude::*;

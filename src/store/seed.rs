@@ -8,15 +8,78 @@ use diesel_async::RunQueryDsl;
 
 const PRODUCTS: &[(&str, &str, &str, i64, i64, i64)] = &[
     // id, name, description, price (minor, gross), VAT (bp), stock
-    ("espresso-cup", "Espresso cup", "Thick-walled porcelain cup that keeps a double espresso hot.", 1290, 1900, 40),
-    ("pour-over-kettle", "Pour-over kettle", "Gooseneck kettle, 1 litre, for a slow and even pour.", 4990, 1900, 12),
-    ("hand-grinder", "Hand grinder", "Conical steel burrs, 30 grind settings, fits in a travel bag.", 8900, 1900, 8),
-    ("filter-papers", "Filter papers (100)", "Unbleached paper filters for size 02 drippers.", 590, 1900, 200),
-    ("house-blend", "House blend, 500 g", "Chocolate and hazelnut, roasted for espresso and filter.", 1450, 700, 60),
-    ("single-origin", "Single origin Ethiopia, 250 g", "Washed Yirgacheffe with notes of jasmine and lemon.", 1190, 700, 30),
-    ("milk-jug", "Milk jug", "Stainless steel, 600 ml, with a sharp spout for latte art.", 2290, 1900, 25),
-    ("cleaning-tablets", "Cleaning tablets (50)", "Descaling tablets for espresso machines.", 990, 1900, 80),
-    ("travel-mug", "Travel mug", "Double-walled, leak-proof lid, 350 ml.", 2490, 1900, 3),
+    (
+        "espresso-cup",
+        "Espresso cup",
+        "Thick-walled porcelain cup that keeps a double espresso hot.",
+        1290,
+        1900,
+        40,
+    ),
+    (
+        "pour-over-kettle",
+        "Pour-over kettle",
+        "Gooseneck kettle, 1 litre, for a slow and even pour.",
+        4990,
+        1900,
+        12,
+    ),
+    (
+        "hand-grinder",
+        "Hand grinder",
+        "Conical steel burrs, 30 grind settings, fits in a travel bag.",
+        8900,
+        1900,
+        8,
+    ),
+    (
+        "filter-papers",
+        "Filter papers (100)",
+        "Unbleached paper filters for size 02 drippers.",
+        590,
+        1900,
+        200,
+    ),
+    (
+        "house-blend",
+        "House blend, 500 g",
+        "Chocolate and hazelnut, roasted for espresso and filter.",
+        1450,
+        700,
+        60,
+    ),
+    (
+        "single-origin",
+        "Single origin Ethiopia, 250 g",
+        "Washed Yirgacheffe with notes of jasmine and lemon.",
+        1190,
+        700,
+        30,
+    ),
+    (
+        "milk-jug",
+        "Milk jug",
+        "Stainless steel, 600 ml, with a sharp spout for latte art.",
+        2290,
+        1900,
+        25,
+    ),
+    (
+        "cleaning-tablets",
+        "Cleaning tablets (50)",
+        "Descaling tablets for espresso machines.",
+        990,
+        1900,
+        80,
+    ),
+    (
+        "travel-mug",
+        "Travel mug",
+        "Double-walled, leak-proof lid, 350 ml.",
+        2490,
+        1900,
+        3,
+    ),
 ];
 
 const SHIPPING: &[(&str, &str, i64, Option<i64>)] = &[
@@ -40,18 +103,20 @@ impl Store {
             let product_rows: Vec<ProductRow> = PRODUCTS
                 .iter()
                 .enumerate()
-                .map(|(i, (id, name, description, price, vat, stock))| ProductRow {
-                    id: (*id).into(),
-                    name: (*name).into(),
-                    description: (*description).into(),
-                    price_minor: *price,
-                    currency: currency.into(),
-                    vat_rate_bp: *vat,
-                    stock: *stock,
-                    active: true,
-                    position: i as i64,
-                    version: 1,
-                })
+                .map(
+                    |(i, (id, name, description, price, vat, stock))| ProductRow {
+                        id: (*id).into(),
+                        name: (*name).into(),
+                        description: (*description).into(),
+                        price_minor: *price,
+                        currency: currency.into(),
+                        vat_rate_bp: *vat,
+                        stock: *stock,
+                        active: true,
+                        position: i as i64,
+                        version: 1,
+                    },
+                )
                 .collect();
             // SQLite's async wrapper has no multi-row INSERT; rows go one by one
             // inside the same transaction, which costs no extra commit.

@@ -3,8 +3,8 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, render, render_with, safe_next, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::accounts::{self, LoggedIn};
 use crate::application::Shop;
+use crate::application::accounts::{self, LoggedIn};
 use crate::domain::field_errors::FieldErrors;
 use crate::error::AppResult;
 use actix_web::http::StatusCode;
@@ -59,7 +59,11 @@ struct RegisterForm {
 }
 
 #[get("/account/login")]
-async fn login_form(shop: web::Data<Shop>, session: ShopSession, query: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+async fn login_form(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
     render(&LoginPage {
         layout: Layout::load(&shop, &session).await?,
         email: String::new(),
@@ -74,7 +78,11 @@ async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> A
     let guest_cart = session.cart_id();
     session.log_in(user)?;
     match guest_cart {
-        Some(cart_id) => shop.store.assign_cart_to_user(&cart_id, &user.user_id).await?,
+        Some(cart_id) => {
+            shop.store
+                .assign_cart_to_user(&cart_id, &user.user_id)
+                .await?
+        }
         None => {
             if let Some(cart_id) = shop.store.open_cart_of_user(&user.user_id).await? {
                 session.set_cart_id(&cart_id)?;
@@ -85,7 +93,11 @@ async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> A
 }
 
 #[post("/account/login")]
-async fn login(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LoginForm>) -> AppResult<HttpResponse> {
+async fn login(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<LoginForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     match accounts::login(&shop, &form.email, &form.password).await? {
         Some(user) => {
@@ -106,7 +118,11 @@ async fn login(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<Login
 }
 
 #[get("/account/register")]
-async fn register_form(shop: web::Data<Shop>, session: ShopSession, query: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+async fn register_form(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
     render(&RegisterPage {
         layout: Layout::load(&shop, &session).await?,
         email: String::new(),
@@ -116,12 +132,26 @@ async fn register_form(shop: web::Data<Shop>, session: ShopSession, query: web::
 }
 
 #[post("/account/register")]
-async fn register(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<RegisterForm>) -> AppResult<HttpResponse> {
+async fn register(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<RegisterForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
-    match accounts::register(&shop, &form.email, &form.password, &form.password_confirmation).await? {
+    match accounts::register(
+        &shop,
+        &form.email,
+        &form.password,
+        &form.password_confirmation,
+    )
+    .await?
+    {
         Ok(user) => {
             start_session(&shop, &session, &user).await?;
-            session.flash(FlashKind::Info, "Your account was created. You are logged in.")?;
+            session.flash(
+                FlashKind::Info,
+                "Your account was created. You are logged in.",
+            )?;
             Ok(see_other(safe_next(&form.next)))
         }
         Err(errors) => render_with(

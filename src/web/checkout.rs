@@ -3,7 +3,9 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::checkout::{self, CheckoutView, PaymentStep, Placed, ReviewView, Submitted};
+use crate::application::checkout::{
+    self, CheckoutView, PaymentStep, Placed, ReviewView, Submitted,
+};
 use crate::application::{Shop, orders};
 use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
@@ -31,6 +33,12 @@ struct FormPage<'a> {
     view: CheckoutView,
     flags: &'a CheckoutSettings,
     countries: &'static [(&'static str, &'static str)],
+}
+
+impl FormPage<'_> {
+    fn is_selected(&self, value: &str, option: &str) -> bool {
+        value == option
+    }
 }
 
 #[derive(Template)]
@@ -61,7 +69,10 @@ struct ExpiredPage {
 }
 
 fn success_url(order: &OrderRef) -> String {
-    format!("/checkout/success?order={}&token={}", order.number, order.token)
+    format!(
+        "/checkout/success?order={}&token={}",
+        order.number, order.token
+    )
 }
 
 /// Where the shopper goes when a payment fails.
@@ -74,13 +85,18 @@ fn after_payment_error(flags: &CheckoutSettings) -> &'static str {
 }
 
 /// The open cart with items, or the response for a shopper without one.
-async fn cart_or_leave(shop: &Shop, session: &ShopSession) -> AppResult<Result<Cart, HttpResponse>> {
+async fn cart_or_leave(
+    shop: &Shop,
+    session: &ShopSession,
+) -> AppResult<Result<Cart, HttpResponse>> {
     let cart = checkout::open_cart(shop, session.cart_id().as_deref()).await?;
     match cart {
         Some(cart) if !cart.lines.is_empty() => Ok(Ok(cart)),
-        _ if shop.settings.checkout.show_empty_cart_page_if_no_items => Ok(Err(render(&EmptyCartPage {
-            layout: Layout::load(shop, session).await?,
-        })?)),
+        _ if shop.settings.checkout.show_empty_cart_page_if_no_items => {
+            Ok(Err(render(&EmptyCartPage {
+                layout: Layout::load(shop, session).await?,
+            })?))
+        }
         _ => Ok(Err(see_other("/cart"))),
     }
 }
@@ -88,8 +104,9 @@ async fn cart_or_leave(shop: &Shop, session: &ShopSession) -> AppResult<Result<C
 /// With `redirect_to_cart_on_invalid_cart`, an invalid cart is shown on the
 /// cart page (which lists the reasons) instead of the checkout.
 fn invalid_cart_redirect(shop: &Shop, cart: &Cart) -> Option<HttpResponse> {
-    (shop.settings.checkout.redirect_to_cart_on_invalid_cart && !checkout::cart_problems(cart).is_empty())
-        .then(|| see_other("/cart"))
+    (shop.settings.checkout.redirect_to_cart_on_invalid_cart
+        && !checkout::cart_problems(cart).is_empty())
+    .then(|| see_other("/cart"))
 }
 
 /// A shopper whose cart was just ordered (refresh, back button, second
@@ -99,7 +116,12 @@ fn already_ordered(session: &ShopSession) -> Option<HttpResponse> {
     session.last_order().map(|o| see_other(&success_url(&o)))
 }
 
-async fn form_page(shop: &Shop, session: &ShopSession, view: CheckoutView, status: StatusCode) -> AppResult<HttpResponse> {
+async fn form_page(
+    shop: &Shop,
+    session: &ShopSession,
+    view: CheckoutView,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
     render_with(
         status,
         &FormPage {
@@ -138,7 +160,11 @@ async fn show_form(shop: web::Data<Shop>, session: ShopSession) -> AppResult<Htt
 }
 
 #[post("/checkout")]
-async fn submit_form(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<CheckoutInput>) -> AppResult<HttpResponse> {
+async fn submit_form(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<CheckoutInput>,
+) -> AppResult<HttpResponse> {
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
@@ -180,7 +206,11 @@ async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
 }
 
 #[post("/checkout/review")]
-async fn confirm(shop: web::Data<Shop>, session: ShopSession, _form: CsrfForm<NoFields>) -> AppResult<HttpResponse> {
+async fn confirm(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    _form: CsrfForm<NoFields>,
+) -> AppResult<HttpResponse> {
     if shop.settings.checkout.skip_review_action {
         return Ok(see_other("/checkout"));
     }
@@ -231,7 +261,9 @@ async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
             session.flash(FlashKind::Error, reason)?;
             Ok(see_other(after_payment_error(&shop.settings.checkout)))
         }
-        Placed::Invalid(_) if shop.settings.checkout.redirect_to_cart_on_invalid_cart => Ok(see_other("/cart")),
+        Placed::Invalid(_) if shop.settings.checkout.redirect_to_cart_on_invalid_cart => {
+            Ok(see_other("/cart"))
+        }
         Placed::Invalid(_) | Placed::NotConfirmed => Ok(see_other("/checkout")),
         Placed::NoCart => Ok(see_other("/checkout/expired")),
     }
@@ -246,11 +278,18 @@ struct SuccessQuery {
 }
 
 #[get("/checkout/success")]
-async fn success(shop: web::Data<Shop>, session: ShopSession, query: web::Query<SuccessQuery>) -> AppResult<HttpResponse> {
+async fn success(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    query: web::Query<SuccessQuery>,
+) -> AppResult<HttpResponse> {
     let order = orders::for_confirmation(&shop, &query.order, &query.token)
         .await?
         .ok_or(AppError::NotFound)?;
-    let pay_in_advance = order.payment.as_ref().is_some_and(|p| p.method == CASH_IN_ADVANCE);
+    let pay_in_advance = order
+        .payment
+        .as_ref()
+        .is_some_and(|p| p.method == CASH_IN_ADVANCE);
     render(&SuccessPage {
         layout: Layout::load(&shop, &session).await?,
         order,

@@ -5,10 +5,10 @@ use crate::application::secrets_match;
 use crate::error::AppError;
 use actix_session::SessionExt;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use std::future::Future;
-use std::pin::Pin;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
 
 /// A urlencoded form whose CSRF token matched the session's.
 pub struct CsrfForm<T>(pub T);

@@ -45,7 +45,11 @@ async fn catalogue(shop: web::Data<Shop>, session: ShopSession) -> AppResult<Htt
 }
 
 #[get("/products/{id}")]
-async fn product_page(shop: web::Data<Shop>, session: ShopSession, id: web::Path<String>) -> AppResult<HttpResponse> {
+async fn product_page(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let product = shop
         .store
         .product(&id)
@@ -91,7 +95,11 @@ fn report(session: &ShopSession, outcome: Result<(), String>, done: &str) -> App
 }
 
 #[post("/cart/add")]
-async fn add_to_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+async fn add_to_cart(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<LineForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let action = cart_actions::add(
         &shop,
@@ -107,18 +115,27 @@ async fn add_to_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm
 }
 
 #[post("/cart/update")]
-async fn update_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+async fn update_cart(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<LineForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let Some(cart_id) = session.cart_id() else {
         return Ok(see_other("/cart"));
     };
-    let outcome = cart_actions::set_quantity(&shop, &cart_id, &form.product_id, &form.quantity).await?;
+    let outcome =
+        cart_actions::set_quantity(&shop, &cart_id, &form.product_id, &form.quantity).await?;
     report(&session, outcome, "Your cart was updated.")?;
     Ok(see_other("/cart"))
 }
 
 #[post("/cart/remove")]
-async fn remove_from_cart(shop: web::Data<Shop>, session: ShopSession, form: CsrfForm<LineForm>) -> AppResult<HttpResponse> {
+async fn remove_from_cart(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<LineForm>,
+) -> AppResult<HttpResponse> {
     let form = form.0;
     let Some(cart_id) = session.cart_id() else {
         return Ok(see_other("/cart"));

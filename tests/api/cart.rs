@@ -1,0 +1,107 @@
+//! Catalogue and cart.
+
+use crate::helpers::*;
+use kassa::store::catalogue::ProductChange;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn the_catalogue_shows_the_demo_products() {
+    let app = spawn_app().await;
+    let page = app.get_html("/").await;
+    assert!(page.matches("class=\"product-card\"").count() >= 8);
+    let product = app.get("/products/hand-grinder").await;
+    assert_eq!(product.status(), StatusCode::OK);
+    assert!(product.text().await.unwrap().contains("89.00 EUR"));
+    assert_eq!(
+        app.get("/products/nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/no/such/page").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn add_change_and_remove_lines() {
+    let app = spawn_app().await;
+    app.add_to_cart("espresso-cup", 2).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    let page = app.get_html("/cart").await;
+    assert!(
+        page.contains("value=\"3\" class=\"qty\""),
+        "quantities add up"
+    );
+    assert!(page.contains("38.70 EUR"));
+
+    let updated = app
+        .post(
+            "/cart/update",
+            &[
+                ("product_id", "espresso-cup".into()),
+                ("quantity", "5".into()),
+            ],
+        )
+        .await;
+    assert_redirect(&updated, "/cart");
+    assert!(
+        app.get_html("/cart")
+            .await
+            .contains("data-testid=\"cart-count\">5<")
+    );
+
+    app.post("/cart/remove", &[("product_id", "espresso-cup".into())])
+        .await;
+    let page = app.get_html("/cart").await;
+    assert!(page.contains("Your cart is empty"));
+}
+
+#[tokio::test]
+async fn stock_limits_what_fits_in_the_cart() {
+    let app = spawn_app().await;
+    // The demo has 3 travel mugs.
+    app.add_to_cart("travel-mug", 3).await;
+    app.add_to_cart("travel-mug", 1).await;
+    let page = app.get_html("/cart").await;
+    assert!(
+        page.contains("Only 3 of Travel mug are in stock."),
+        "{page}"
+    );
+    assert!(page.contains("data-testid=\"cart-count\">3<"));
+
+    let bad = app.add_to_cart("espresso-cup", 0).await;
+    assert_redirect(&bad, "/cart");
+    assert!(
+        app.get_html("/cart")
+            .await
+            .contains("Please choose a quantity from 1 to 99.")
+    );
+}
+
+#[tokio::test]
+async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line() {
+    let app = spawn_app().await;
+    app.add_to_cart("espresso-cup", 1).await;
+    let change = ProductChange {
+        price_minor: Some(1490),
+        ..Default::default()
+    };
+    app.shop
+        .store
+        .change_product("espresso-cup", change)
+        .await
+        .unwrap();
+    let page = app.get_html("/cart").await;
+    assert!(page.contains("The price of Espresso cup changed from 12.90 EUR to 14.90 EUR"));
+    app.post(
+        "/cart/update",
+        &[
+            ("product_id", "espresso-cup".into()),
+            ("quantity", "1".into()),
+        ],
+    )
+    .await;
+    let page = app.get_html("/cart").await;
+    assert!(!page.contains("data-testid=\"cart-problems\""), "{page}");
+    assert!(page.contains("14.90 EUR"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests: each test starts the real server on port 0 with a
+//! fresh SQLite file and drives it over HTTP like a browser would.
+
+mod accounts;
+mod cart;
+mod checkout_flags;
+mod checkout_flow;
+mod checkout_validation;
+mod helpers;
+mod place_order;

@@ -1,0 +1,142 @@
+//! Placing an order happens once per cart, whatever the shopper clicks.
+
+use crate::helpers::*;
+use kassa::store::catalogue::ProductChange;
+use reqwest::StatusCode;
+
+/// Fills a cart and confirms it, stopping before the order is placed.
+async fn confirmed_cart(app: &TestApp) {
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_place_order_requests_give_one_order() {
+    let app = spawn_app().await;
+    confirmed_cart(&app).await;
+
+    let requests = (0..20).map(|_| app.client.get(app.url("/checkout/placeorder")).send());
+    let responses = futures::future::join_all(requests).await;
+    let mut targets: Vec<String> = responses
+        .iter()
+        .map(|r| {
+            let r = r.as_ref().expect("request");
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            location(r)
+        })
+        .collect();
+    targets.dedup();
+    assert_eq!(
+        targets.len(),
+        1,
+        "every request lands on the same success page: {targets:?}"
+    );
+    assert!(targets[0].starts_with("/checkout/success?order=K-000001"));
+    assert_eq!(app.order_count().await, 1);
+    assert_eq!(app.stock_of("hand-grinder").await, 7, "stock taken once");
+}
+
+#[tokio::test]
+async fn refresh_and_back_and_resubmit_land_on_the_same_order() {
+    let app = spawn_app().await;
+    confirmed_cart(&app).await;
+    let first = app.get("/checkout/placeorder").await;
+    let success = location(&first);
+
+    // Refresh of the place-order step.
+    assert_redirect(&app.get("/checkout/placeorder").await, &success);
+    // Back to the review and "Place order" again.
+    assert_redirect(&app.confirm_review().await, &success);
+    // Back to the payment step.
+    assert_redirect(&app.get("/checkout/payment").await, &success);
+    // Back to the form and send it again.
+    assert_redirect(&app.submit_checkout(&checkout_form()).await, &success);
+    assert_eq!(app.order_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_cart_changed_after_confirmation_is_not_placed_unreviewed() {
+    let app = spawn_app().await;
+    confirmed_cart(&app).await;
+    // Another tab adds an item after the review.
+    app.add_to_cart("espresso-cup", 1).await;
+    assert_redirect(&app.get("/checkout/placeorder").await, "/checkout");
+    assert_eq!(app.order_count().await, 0);
+}
+
+#[tokio::test]
+async fn place_order_without_confirmation_does_nothing() {
+    let app = spawn_app().await;
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    // Skipping the review's "Place order" button.
+    assert_redirect(&app.get("/checkout/placeorder").await, "/checkout");
+    assert_redirect(&app.get("/checkout/payment").await, "/checkout");
+    assert_eq!(app.order_count().await, 0);
+}
+
+#[tokio::test]
+async fn stock_sold_out_between_review_and_placing_stops_the_order() {
+    let app = spawn_app().await;
+    confirmed_cart(&app).await;
+    let change = ProductChange {
+        stock: Some(0),
+        ..Default::default()
+    };
+    assert!(
+        app.shop
+            .store
+            .change_product("hand-grinder", change)
+            .await
+            .unwrap()
+    );
+    assert_redirect(&app.get("/checkout/placeorder").await, "/checkout");
+    assert_eq!(app.order_count().await, 0);
+    let page = app.get_html("/checkout").await;
+    assert!(
+        page.contains("Hand grinder is out of stock"),
+        "the reason is shown"
+    );
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused() {
+    let app = spawn_app().await;
+    app.add_to_cart("hand-grinder", 1).await;
+    let form = checkout_form();
+    let forged = app
+        .client
+        .post(app.url("/checkout"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let wrong = with(form, "csrf_token", "not-the-token");
+    let forged = app
+        .client
+        .post(app.url("/checkout"))
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // Nothing was stored: the review has nothing to show.
+    assert_redirect(&app.get("/checkout/review").await, "/checkout");
+    let other = client();
+    let cross_site = other
+        .post(app.url("/cart/add"))
+        .form(&[("product_id", "espresso-cup"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+}
