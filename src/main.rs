@@ -49,8 +49,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let host = settings
+                .bind
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_owned())
+                .unwrap_or_default();
             let app = Application::build(settings).await?;
-            tracing::info!("Kassa listens on http://127.0.0.1:{}", app.port());
+            tracing::info!("Kassa listens on http://{host}:{}", app.port());
             app.run_until_stopped().await?;
         }
         Command::Migrate => {

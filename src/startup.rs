@@ -9,7 +9,7 @@ use actix_session::config::PersistentSession;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, Logger};
+use actix_web::middleware::{Compress, DefaultHeaders, Logger};
 use actix_web::{App, HttpResponse, HttpServer, get, http::header, web};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -59,6 +59,16 @@ impl Application {
                 ))
                 .build();
             App::new()
+                // No referrer leaves the shop: confirmation links carry a secret.
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; frame-ancestors 'none'",
+                        )),
+                )
                 // Paths only: query strings carry confirmation tokens.
                 .wrap(
                     Logger::new("%{method}xi %U %s %Dms")

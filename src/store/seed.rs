@@ -139,8 +139,6 @@ impl Store {
                     position: i as i64,
                 })
                 .collect();
-            // SQLite's async wrapper has no multi-row INSERT; rows go one by one
-            // inside the same transaction, which costs no extra commit.
             for row in shipping_rows {
                 diesel::insert_into(shipping_methods::table)
                     .values(row)
@@ -155,8 +153,6 @@ impl Store {
                     active: true,
                 })
                 .collect();
-            // SQLite's async wrapper has no multi-row INSERT; rows go one by one
-            // inside the same transaction, which costs no extra commit.
             for row in voucher_rows {
                 diesel::insert_into(vouchers::table)
                     .values(row)

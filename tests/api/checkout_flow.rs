@@ -202,6 +202,8 @@ async fn the_success_page_works_without_a_session_and_only_with_the_token() {
     let stranger = client();
     let page = stranger.get(app.url(&success)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    // The token in the address must not leak to other sites.
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
     assert!(page.text().await.unwrap().contains(&order_number(&success)));
 
     let number = order_number(&success);

@@ -140,3 +140,65 @@ async fn a_post_without_the_csrf_token_is_refused() {
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
 }
+
+/// Each way a cart goes bad after it was filled: shown on the checkout page,
+/// refused on submit, never placed.
+#[tokio::test]
+async fn an_invalid_cart_is_shown_and_never_placed() {
+    let kinds: [(&str, ProductChange, &str); 3] = [
+        (
+            "out of stock",
+            ProductChange {
+                stock: Some(0),
+                ..Default::default()
+            },
+            "Hand grinder is out of stock",
+        ),
+        (
+            "removed",
+            ProductChange {
+                active: Some(false),
+                ..Default::default()
+            },
+            "Hand grinder is no longer available",
+        ),
+        (
+            "repriced",
+            ProductChange {
+                price_minor: Some(9900),
+                ..Default::default()
+            },
+            "The price of Hand grinder changed from 89.00 EUR to 99.00 EUR",
+        ),
+    ];
+    for (kind, change, reason) in kinds {
+        let app = spawn_app().await;
+        app.add_to_cart("hand-grinder", 1).await;
+        app.submit_checkout(&checkout_form()).await;
+        app.confirm_review().await;
+        app.shop
+            .store
+            .change_product("hand-grinder", change)
+            .await
+            .unwrap();
+
+        let page = app.get_html("/checkout").await;
+        assert!(
+            page.contains(reason),
+            "{kind}: reason shown on the checkout page"
+        );
+        let submitted = app.submit_checkout(&checkout_form()).await;
+        assert_eq!(
+            submitted.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{kind}"
+        );
+        assert_redirect(&app.get("/checkout/review").await, "/checkout");
+        assert_redirect(&app.get("/checkout/placeorder").await, "/checkout");
+        assert_eq!(app.order_count().await, 0, "{kind}: nothing placed");
+        assert!(
+            app.get_html("/cart").await.contains(reason),
+            "{kind}: reason shown on the cart page"
+        );
+    }
+}
