@@ -5,6 +5,7 @@
 use crate::domain::checkout::CheckoutInput;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://PATH`; empty means `<data_dir>/kassa.db`.
+    /// `sqlite://PATH` or `postgres://…`; empty means `<data_dir>/kassa.db`.
     pub url: String,
     pub pool_size: usize,
     /// How long a SQLite writer waits for the write lock.
@@ -36,10 +37,32 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
+    /// Where session state lives: in the cookie, or in Redis.
+    pub store: SessionStoreKind,
+    /// Redis URL for `store = "redis"`.
+    pub url: String,
+    /// 128 hex digits (64 bytes) that sign and encrypt session cookies; all
+    /// nodes of one shop need the same. Empty: generated once into the data dir.
+    #[serde(skip_serializing, default)]
+    pub key: Option<SecretString>,
     /// Send the cookie over HTTPS only. Turn on behind TLS.
     pub secure_cookie: bool,
     /// Idle sessions end after this many minutes.
     pub ttl_minutes: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    Cookie,
+    Redis,
+}
+
+/// The database the shop runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +115,9 @@ impl Default for Settings {
                 busy_timeout_ms: 5_000,
             },
             session: SessionSettings {
+                store: SessionStoreKind::Cookie,
+                url: String::new(),
+                key: None,
                 secure_cookie: false,
                 ttl_minutes: 60 * 24 * 7,
             },
@@ -145,11 +171,16 @@ impl Settings {
         Self::from_figment(figment.merge(Self::env()))
     }
 
-    /// The environment layer. `KASSA_TEST_*` belongs to the test suite.
+    /// The environment layer. `KASSA_TEST_*` belongs to the test suite;
+    /// `KASSA_DATABASE_URL` is the usual spelling of `database.url`.
     fn env() -> Env {
         Env::prefixed("KASSA_")
             .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
             .split("__")
+            .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+                "database_url" => "database.url".into(),
+                _ => key.into(),
+            })
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
@@ -175,11 +206,26 @@ impl Settings {
         if self.database.pool_size == 0 {
             return fail("database.pool_size", "must be at least 1".into());
         }
-        if !self.database.url.is_empty() && !self.database.url.starts_with("sqlite://") {
+        let url = &self.database.url;
+        let known_scheme = ["sqlite://", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !url.is_empty() && !known_scheme {
             return fail(
                 "database.url",
-                "only sqlite://PATH is supported (PostgreSQL is not built yet)".into(),
+                "must start with sqlite:// or postgres://".into(),
             );
+        }
+        if self.session.store == SessionStoreKind::Redis
+            && !(self.session.url.starts_with("redis://") || self.session.url.starts_with("rediss://"))
+        {
+            return fail(
+                "session.url",
+                "a redis:// URL is needed with session.store = \"redis\"".into(),
+            );
+        }
+        if let Err(problem) = self.session_key_bytes() {
+            return fail("session.key", problem);
         }
         if self.session.ttl_minutes <= 0 {
             return fail("session.ttl_minutes", "must be positive".into());
@@ -200,12 +246,35 @@ impl Settings {
         Ok(())
     }
 
-    /// The SQLite file the shop uses.
-    pub fn sqlite_path(&self) -> PathBuf {
-        match self.database.url.strip_prefix("sqlite://") {
-            Some(path) => PathBuf::from(path),
-            None => self.data_dir.join("kassa.db"),
+    pub fn database(&self) -> DatabaseBackend {
+        let url = &self.database.url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return DatabaseBackend::Postgres(url.clone());
         }
+        match url.strip_prefix("sqlite://") {
+            Some(path) => DatabaseBackend::Sqlite(PathBuf::from(path)),
+            None => DatabaseBackend::Sqlite(self.data_dir.join("kassa.db")),
+        }
+    }
+
+    /// The configured session key, if any, as bytes.
+    pub fn session_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        let Some(key) = &self.session.key else { return Ok(None) };
+        let hex = key.expose_secret().trim();
+        if hex.is_empty() {
+            return Ok(None);
+        }
+        let bytes: Option<Vec<u8>> = (hex.len() == 128)
+            .then(|| {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect()
+            })
+            .flatten();
+        bytes
+            .map(Some)
+            .ok_or_else(|| "must be 128 hex digits (64 random bytes), e.g. from `openssl rand -hex 64`".into())
     }
 
     /// The form prefill from `[checkout.defaults]`.
@@ -251,6 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn database_and_session_backends() {
+        let s = with_toml("").unwrap();
+        assert_eq!(s.database(), DatabaseBackend::Sqlite(PathBuf::from("./data/kassa.db")));
+        let s = with_toml("[database]\nurl = \"postgres://u@h/db\"").unwrap();
+        assert_eq!(s.database(), DatabaseBackend::Postgres("postgres://u@h/db".into()));
+        let err = with_toml("[database]\nurl = \"mysql://h/db\"").unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+        let err = with_toml("[session]\nstore = \"redis\"").unwrap_err();
+        assert!(err.to_string().contains("session.url"), "{err}");
+        let err = with_toml("[session]\nstore = \"memcached\"").unwrap_err();
+        assert!(err.to_string().contains("store"), "{err}");
+        let err = with_toml("[session]\nkey = \"abc\"").unwrap_err();
+        assert!(err.to_string().contains("session.key"), "{err}");
+        let key = "ab".repeat(64);
+        let s = with_toml(&format!("[session]\nkey = \"{key}\"")).unwrap();
+        assert_eq!(s.session_key_bytes().unwrap().unwrap().len(), 64);
+        assert!(!format!("{s:?}").contains(&key), "the key never prints");
+    }
+
+    #[test]
     fn defaults_prefill_the_form() {
         let s = with_toml("[checkout.defaults]\nbilling_country = \"DE\"").unwrap();
         assert_eq!(s.checkout_defaults().billing_country, "DE");
@@ -264,8 +353,13 @@ mod tests {
             jail.set_env("KASSA_CHECKOUT__SKIP_REVIEW_ACTION", "true");
             jail.set_env("KASSA_BIND", "127.0.0.1:9999");
             jail.set_env("KASSA_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env("KASSA_DATABASE_URL", "postgres://kassa@db/shop");
+            jail.set_env("KASSA_SESSION__STORE", "redis");
+            jail.set_env("KASSA_SESSION__URL", "redis://127.0.0.1:6379");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(s.checkout.skip_review_action);
+            assert_eq!(s.database(), DatabaseBackend::Postgres("postgres://kassa@db/shop".into()));
+            assert_eq!(s.session.store, SessionStoreKind::Redis);
             assert_eq!(s.bind, "127.0.0.1:9999");
             Ok(())
         });

@@ -61,10 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             std::fs::create_dir_all(&settings.data_dir)?;
             open_store(&settings).await?;
-            println!(
-                "database {} is up to date",
-                settings.sqlite_path().display()
-            );
+            println!("the database is up to date");
         }
     }
     Ok(())

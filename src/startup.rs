@@ -2,11 +2,13 @@
 //! listener is bound here, so tests can ask for port 0 and read the port.
 
 use crate::application::Shop;
-use crate::config::Settings;
+use crate::config::{DatabaseBackend, SessionStoreKind, Settings};
 use crate::store::Store;
+use crate::web::health::Probes;
+use crate::web::session_store::SessionBackend;
 use actix_session::SessionMiddleware;
 use actix_session::config::PersistentSession;
-use actix_session::storage::CookieSessionStore;
+use actix_session::storage::RedisSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, DefaultHeaders, Logger};
@@ -41,15 +43,17 @@ impl Application {
         if settings.shop.demo_data && store.seed_demo_data(&settings.shop.currency).await? {
             tracing::info!("seeded the demo catalogue");
         }
-        let shop = Shop::new(store, settings.clone())?;
-        let key = session_key(&settings.data_dir)?;
+        let shop = Shop::new(store.clone(), settings.clone())?;
+        let key = session_key(&settings)?;
+        let (sessions, redis) = session_backend(&settings).await?;
+        let probes = web::Data::new(Probes { store, redis });
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(shop.clone());
         let server = HttpServer::new(move || {
-            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
                 .cookie_name("kassa_session".into())
                 .cookie_secure(settings.session.secure_cookie)
                 .cookie_http_only(true)
@@ -75,8 +79,9 @@ impl Application {
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
                 .wrap(Compress::default())
-                .wrap(sessions)
+                .wrap(session_middleware)
                 .app_data(data.clone())
+                .app_data(probes.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .service(style)
                 .configure(crate::web::routes)
@@ -108,20 +113,47 @@ impl Application {
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let path = settings.sqlite_path();
-    Store::open_sqlite(
-        &path,
-        settings.database.pool_size,
-        settings.database.busy_timeout_ms,
-    )
-    .await
-    .with_context(|| format!("opening the database {}", path.display()))
+    let db = &settings.database;
+    match settings.database() {
+        DatabaseBackend::Sqlite(path) => {
+            Store::open_sqlite(&path, db.pool_size, db.busy_timeout_ms)
+                .await
+                .with_context(|| format!("opening the database {}", path.display()))
+        }
+        // The URL may hold a password: it is not repeated in the message.
+        DatabaseBackend::Postgres(url) => Store::open_postgres(&url, db.pool_size)
+            .await
+            .context("opening the PostgreSQL database"),
+    }
 }
 
-/// The key that signs and encrypts session cookies: made once and kept in
-/// the data dir, so a restart does not log everyone out.
-fn session_key(data_dir: &Path) -> anyhow::Result<Key> {
-    let path = data_dir.join("session.key");
+/// The session store, and a Redis connection for the readiness probe.
+async fn session_backend(
+    settings: &Settings,
+) -> anyhow::Result<(SessionBackend, Option<redis::aio::ConnectionManager>)> {
+    match settings.session.store {
+        SessionStoreKind::Cookie => Ok((SessionBackend::Cookie, None)),
+        SessionStoreKind::Redis => {
+            let url = settings.session.url.as_str();
+            let store = RedisSessionStore::new(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("connecting to Redis for sessions: {e}"))?;
+            let client = redis::Client::open(url).context("the Redis URL")?;
+            let probe = redis::aio::ConnectionManager::new(client)
+                .await
+                .context("connecting to Redis")?;
+            Ok((SessionBackend::Redis(store), Some(probe)))
+        }
+    }
+}
+
+/// The key that signs and encrypts session cookies: from the config, or
+/// made once and kept in the data dir, so a restart does not log everyone out.
+fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(bytes) = settings.session_key_bytes().map_err(anyhow::Error::msg)? {
+        return Key::try_from(bytes.as_slice()).map_err(|e| anyhow::anyhow!("session.key: {e}"));
+    }
+    let path = settings.data_dir.join("session.key");
     if let Ok(bytes) = std::fs::read(&path) {
         return Key::try_from(bytes.as_slice())
             .map_err(|e| anyhow::anyhow!("{} is not a valid session key: {e}", path.display()));

@@ -157,6 +157,16 @@ impl Store {
         })
     }
 
+    /// Connects to PostgreSQL, migrated, as a pool.
+    pub async fn open_postgres(url: &str, pool_size: usize) -> anyhow::Result<Self> {
+        migrations::run_postgres(url).await?;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager).max_size(pool_size).build()?;
+        Ok(Self {
+            pool: DbPool::Pg(pool),
+        })
+    }
+
     /// Can a query run right now?
     pub async fn ping(&self) -> StoreResult<()> {
         with_conn!(self, |c| {

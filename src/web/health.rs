@@ -1,7 +1,17 @@
 //! Probes for a load balancer.
 
-use crate::application::Shop;
+use crate::store::Store;
 use actix_web::{HttpResponse, get, web};
+use std::time::Duration;
+
+/// What readiness depends on.
+pub struct Probes {
+    pub store: Store,
+    /// Present when sessions live in Redis.
+    pub redis: Option<redis::aio::ConnectionManager>,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The process is up.
 #[get("/healthz")]
@@ -9,18 +19,30 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database and, when used, Redis answer.
 #[get("/readyz")]
-async fn readyz(shop: web::Data<Shop>) -> HttpResponse {
-    match shop.store.ping().await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body("database unavailable")
+async fn readyz(probes: web::Data<Probes>) -> HttpResponse {
+    let database = tokio::time::timeout(PROBE_TIMEOUT, probes.store.ping()).await;
+    if !matches!(database, Ok(Ok(()))) {
+        tracing::warn!("readiness: the database does not answer");
+        return unavailable("database unavailable");
+    }
+    if let Some(redis) = &probes.redis {
+        let mut conn = redis.clone();
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut conn);
+        if !matches!(tokio::time::timeout(PROBE_TIMEOUT, ping).await, Ok(Ok(_))) {
+            tracing::warn!("readiness: Redis does not answer");
+            return unavailable("session store unavailable");
         }
     }
+    HttpResponse::Ok().content_type("text/plain").body("ready")
+}
+
+fn unavailable(what: &'static str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain")
+        .body(what)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

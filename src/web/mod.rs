@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod health;
 pub mod layout;
 pub mod session;
+pub mod session_store;
 pub mod shop;
 
 use actix_web::web;
