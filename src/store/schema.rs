@@ -132,6 +132,17 @@ diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 
+
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        owner -> Text,
+        expires_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     products,
     shipping_methods,
@@ -143,4 +154,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     payments,
+    leases,
 );

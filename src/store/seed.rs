@@ -93,7 +93,8 @@ const VOUCHERS: &[(&str, i64)] = &[("WELCOME10", 10), ("FREEORDER", 100)];
 
 impl Store {
     /// Seeds the demo data unless the catalogue has products already.
-    /// Returns whether anything was seeded.
+    /// Returns whether anything was seeded. Nodes starting together may both
+    /// seed: rows that exist already are left alone.
     pub async fn seed_demo_data(&self, currency: &str) -> StoreResult<bool> {
         write_tx!(self, |c| {
             let existing: i64 = products::table.count().get_result(c).await?;
@@ -123,6 +124,7 @@ impl Store {
             for row in product_rows {
                 diesel::insert_into(products::table)
                     .values(row)
+                    .on_conflict_do_nothing()
                     .execute(c)
                     .await?;
             }
@@ -142,6 +144,7 @@ impl Store {
             for row in shipping_rows {
                 diesel::insert_into(shipping_methods::table)
                     .values(row)
+                    .on_conflict_do_nothing()
                     .execute(c)
                     .await?;
             }
@@ -156,6 +159,7 @@ impl Store {
             for row in voucher_rows {
                 diesel::insert_into(vouchers::table)
                     .values(row)
+                    .on_conflict_do_nothing()
                     .execute(c)
                     .await?;
             }

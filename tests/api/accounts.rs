@@ -12,9 +12,8 @@ fn registration(email: &str, password: &str, confirmation: &str) -> Vec<(&'stati
     ]
 }
 
-#[tokio::test]
-async fn register_log_out_and_log_in_again() {
-    let app = spawn_app().await;
+async fn register_log_out_and_log_in_again(backend: Backend) {
+    let app = spawn_app(backend).await;
     let token_before = app.csrf().await;
     let created = app
         .post(
@@ -75,9 +74,8 @@ async fn register_log_out_and_log_in_again() {
     assert_redirect(&ok, "/checkout");
 }
 
-#[tokio::test]
-async fn registration_problems_are_shown_next_to_the_fields() {
-    let app = spawn_app().await;
+async fn registration_problems_are_shown_next_to_the_fields(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app
         .post(
             "/account/register",
@@ -113,9 +111,8 @@ async fn registration_problems_are_shown_next_to_the_fields() {
     assert!(page.contains("An account with this email address exists already."));
 }
 
-#[tokio::test]
-async fn a_guest_cart_is_kept_when_logging_in_and_resumed_on_the_next_login() {
-    let app = spawn_app().await;
+async fn a_guest_cart_is_kept_when_logging_in_and_resumed_on_the_next_login(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.post(
         "/account/register",
         &registration("eve@example.com", "a long password", "a long password"),
@@ -147,10 +144,16 @@ async fn a_guest_cart_is_kept_when_logging_in_and_resumed_on_the_next_login() {
     );
 }
 
-#[tokio::test]
-async fn next_only_follows_paths_of_this_shop() {
-    let app = spawn_app().await;
+async fn next_only_follows_paths_of_this_shop(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut form = registration("fay@example.com", "a long password", "a long password");
     form[3].1 = "//evil.example/".into();
     assert_redirect(&app.post("/account/register", &form).await, "/");
 }
+
+on_both_backends!(
+    register_log_out_and_log_in_again,
+    registration_problems_are_shown_next_to_the_fields,
+    a_guest_cart_is_kept_when_logging_in_and_resumed_on_the_next_login,
+    next_only_follows_paths_of_this_shop,
+);

@@ -4,9 +4,8 @@ use crate::helpers::*;
 use kassa::store::catalogue::ProductChange;
 use reqwest::StatusCode;
 
-#[tokio::test]
-async fn the_catalogue_shows_the_demo_products() {
-    let app = spawn_app().await;
+async fn the_catalogue_shows_the_demo_products(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get_html("/").await;
     assert!(page.matches("class=\"product-card\"").count() >= 8);
     let product = app.get("/products/hand-grinder").await;
@@ -22,9 +21,8 @@ async fn the_catalogue_shows_the_demo_products() {
     );
 }
 
-#[tokio::test]
-async fn add_change_and_remove_lines() {
-    let app = spawn_app().await;
+async fn add_change_and_remove_lines(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 2).await;
     app.add_to_cart("espresso-cup", 1).await;
     let page = app.get_html("/cart").await;
@@ -56,9 +54,8 @@ async fn add_change_and_remove_lines() {
     assert!(page.contains("Your cart is empty"));
 }
 
-#[tokio::test]
-async fn stock_limits_what_fits_in_the_cart() {
-    let app = spawn_app().await;
+async fn stock_limits_what_fits_in_the_cart(backend: Backend) {
+    let app = spawn_app(backend).await;
     // The demo has 3 travel mugs.
     app.add_to_cart("travel-mug", 3).await;
     app.add_to_cart("travel-mug", 1).await;
@@ -78,9 +75,8 @@ async fn stock_limits_what_fits_in_the_cart() {
     );
 }
 
-#[tokio::test]
-async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line() {
-    let app = spawn_app().await;
+async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let change = ProductChange {
         price_minor: Some(1490),
@@ -105,3 +101,10 @@ async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line() {
     assert!(!page.contains("data-testid=\"cart-problems\""), "{page}");
     assert!(page.contains("14.90 EUR"));
 }
+
+on_both_backends!(
+    the_catalogue_shows_the_demo_products,
+    add_change_and_remove_lines,
+    stock_limits_what_fits_in_the_cart,
+    a_repriced_product_is_shown_and_accepted_by_updating_the_line,
+);

@@ -64,11 +64,10 @@ const CASES: &[Case] = &[
     },
 ];
 
-#[tokio::test]
-async fn each_flag_off_and_on() {
+async fn each_flag_off_and_on(backend: Backend) {
     for case in CASES {
         for on in [false, true] {
-            let app = spawn_app_with(|s| {
+            let app = spawn_app_with(backend, |s| {
                 (case.set)(&mut s.checkout, on);
                 // Small enough to refuse every cart with cash on delivery.
                 if case.flag == "show_review_step_after_payment_error" {
@@ -341,3 +340,7 @@ fn enable_offline_payment_provider(app: TestApp, on: bool) -> Pin<Box<dyn Future
         }
     })
 }
+
+on_both_backends!(
+    each_flag_off_and_on,
+);

@@ -5,9 +5,8 @@ use kassa::domain::order::OrderStatus;
 use kassa::domain::payment::PaymentStatus;
 use reqwest::StatusCode;
 
-#[tokio::test]
-async fn a_guest_buys_from_start_to_success() {
-    let app = spawn_app().await;
+async fn a_guest_buys_from_start_to_success(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_redirect(&app.add_to_cart("hand-grinder", 1).await, "/cart");
     assert_redirect(&app.add_to_cart("filter-papers", 2).await, "/cart");
     let cart = app.get_html("/cart").await;
@@ -77,9 +76,8 @@ async fn a_guest_buys_from_start_to_success() {
     assert_eq!(app.stock_of("filter-papers").await, 198);
 }
 
-#[tokio::test]
-async fn a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled() {
-    let app = spawn_app().await;
+async fn a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled(backend: Backend) {
+    let app = spawn_app(backend).await;
     let registered = app
         .post(
             "/account/register",
@@ -126,9 +124,8 @@ async fn a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled() {
     ));
 }
 
-#[tokio::test]
-async fn cash_in_advance_puts_the_order_on_hold_with_instructions() {
-    let app = spawn_app().await;
+async fn cash_in_advance_puts_the_order_on_hold_with_instructions(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("house-blend", 1).await;
     let success = app
         .buy(&with(
@@ -151,9 +148,8 @@ async fn cash_in_advance_puts_the_order_on_hold_with_instructions() {
     assert_eq!(order.payment.unwrap().method, "cash_in_advance");
 }
 
-#[tokio::test]
-async fn a_full_voucher_skips_payment_and_places_the_order() {
-    let app = spawn_app().await;
+async fn a_full_voucher_skips_payment_and_places_the_order(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("travel-mug", 1).await;
     let form = with(
         without(checkout_form(), "payment_method"),
@@ -174,9 +170,8 @@ async fn a_full_voucher_skips_payment_and_places_the_order() {
     assert!(order.payment.is_none(), "nothing to pay, no payment");
 }
 
-#[tokio::test]
-async fn a_percentage_voucher_lowers_the_total() {
-    let app = spawn_app().await;
+async fn a_percentage_voucher_lowers_the_total(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("pour-over-kettle", 1).await;
     let success = app
         .buy(&with(checkout_form(), "voucher_code", "WELCOME10"))
@@ -193,9 +188,8 @@ async fn a_percentage_voucher_lowers_the_total() {
     assert_eq!(order.totals.discount.minor, 4990 + 495 - 4491 - 446);
 }
 
-#[tokio::test]
-async fn the_success_page_works_without_a_session_and_only_with_the_token() {
-    let app = spawn_app().await;
+async fn the_success_page_works_without_a_session_and_only_with_the_token(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let success = app.buy(&checkout_form()).await;
 
@@ -224,9 +218,8 @@ async fn the_success_page_works_without_a_session_and_only_with_the_token() {
     );
 }
 
-#[tokio::test]
-async fn the_expired_page_explains_that_nothing_was_charged() {
-    let app = spawn_app().await;
+async fn the_expired_page_explains_that_nothing_was_charged(backend: Backend) {
+    let app = spawn_app(backend).await;
     let page = app.get("/checkout/expired").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(
@@ -236,3 +229,13 @@ async fn the_expired_page_explains_that_nothing_was_charged() {
             .contains("Nothing was ordered and nothing was charged")
     );
 }
+
+on_both_backends!(
+    a_guest_buys_from_start_to_success,
+    a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled,
+    cash_in_advance_puts_the_order_on_hold_with_instructions,
+    a_full_voucher_skips_payment_and_places_the_order,
+    a_percentage_voucher_lowers_the_total,
+    the_success_page_works_without_a_session_and_only_with_the_token,
+    the_expired_page_explains_that_nothing_was_charged,
+);

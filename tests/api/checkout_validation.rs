@@ -47,9 +47,8 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-#[tokio::test]
-async fn each_field_reports_its_problem_and_keeps_the_values() {
-    let app = spawn_app().await;
+async fn each_field_reports_its_problem_and_keeps_the_values(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     for (field, bad, message) in CASES {
         let form = with(checkout_form(), field, bad);
@@ -81,9 +80,8 @@ async fn each_field_reports_its_problem_and_keeps_the_values() {
     assert_eq!(app.order_count().await, 0);
 }
 
-#[tokio::test]
-async fn a_too_long_company_name_is_refused() {
-    let app = spawn_app().await;
+async fn a_too_long_company_name_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let long = "x".repeat(101);
     let page = app
@@ -95,9 +93,8 @@ async fn a_too_long_company_name_is_refused() {
     assert!(page.contains("Company can be at most 100 characters long."));
 }
 
-#[tokio::test]
-async fn a_separate_delivery_address_is_checked_field_by_field() {
-    let app = spawn_app().await;
+async fn a_separate_delivery_address_is_checked_field_by_field(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let form = with(
         without(checkout_form(), "delivery_same_as_billing"),
@@ -120,9 +117,8 @@ async fn a_separate_delivery_address_is_checked_field_by_field() {
     assert!(page.contains("value=\"ABC\""), "the typed postcode is kept");
 }
 
-#[tokio::test]
-async fn missing_terms_and_several_errors_are_listed_together() {
-    let app = spawn_app().await;
+async fn missing_terms_and_several_errors_are_listed_together(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let form = with(without(checkout_form(), "accept_terms"), "email", "");
     let page = app.submit_checkout(&form).await.text().await.unwrap();
@@ -131,9 +127,8 @@ async fn missing_terms_and_several_errors_are_listed_together() {
     assert!(page.contains("Please enter your email address."));
 }
 
-#[tokio::test]
-async fn typed_markup_is_shown_as_text() {
-    let app = spawn_app().await;
+async fn typed_markup_is_shown_as_text(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("espresso-cup", 1).await;
     let form = with(
         with(checkout_form(), "billing_city", "<script>alert(1)</script>"),
@@ -144,3 +139,11 @@ async fn typed_markup_is_shown_as_text() {
     assert!(!page.contains("<script>alert(1)</script>"));
     assert!(page.contains("value=\"&#60;script&#62;alert(1)&#60;/script&#62;\""));
 }
+
+on_both_backends!(
+    each_field_reports_its_problem_and_keeps_the_values,
+    a_too_long_company_name_is_refused,
+    a_separate_delivery_address_is_checked_field_by_field,
+    missing_terms_and_several_errors_are_listed_together,
+    typed_markup_is_shown_as_text,
+);

@@ -1,18 +1,139 @@
 //! Starting a shop and acting like a shopper.
 
+use actix_web::dev::ServerHandle;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kassa::application::Shop;
-use kassa::config::Settings;
+use kassa::config::{SessionStoreKind, Settings};
 use kassa::startup::Application;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
+use std::io::Write;
 use std::sync::Arc;
 use tempfile::TempDir;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL server URL for tests (`postgres://user@host:port/db`); each
+/// test makes its own database there.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("KASSA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A Redis URL for tests that need one.
+pub fn redis_server() -> Option<String> {
+    std::env::var("KASSA_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Says, past the test harness's capture, that a test did not run.
+pub fn skipped(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// Runs each listed `async fn name(backend: Backend)` as two tests: on
+/// SQLite, and on PostgreSQL when `KASSA_TEST_DATABASE_URL` is set.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::helpers::postgres_server().is_some() {
+                        super::$name($crate::helpers::Backend::Postgres).await;
+                    } else {
+                        $crate::helpers::skipped(
+                            concat!(module_path!(), "::", stringify!($name)),
+                            "KASSA_TEST_DATABASE_URL is not set",
+                        );
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// A database of its own for one test, dropped when the test is done.
+pub struct TestDatabase {
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+/// `url` with its database part replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (rest, query) = match url.split_once('?') {
+        Some((rest, query)) => (rest, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = rest.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match rest[scheme_end..].find('/') {
+        Some(slash) => &rest[..scheme_end + slash],
+        None => rest,
+    };
+    format!("{base}/{name}{query}")
+}
+
+impl TestDatabase {
+    pub async fn create(server: &str) -> Self {
+        let name = format!("kassa_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = AsyncPgConnection::establish(server).await.expect("connect to PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self {
+            url: with_database(server, &name),
+            server: server.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs outside any runtime's reach: use a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&server).await {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// What must live as long as the test: the data dir and the database.
+pub struct Resources {
+    pub data_dir: TempDir,
+    pub database: Option<TestDatabase>,
+}
 
 pub struct TestApp {
     pub address: String,
     pub shop: Shop,
     pub client: reqwest::Client,
-    pub _data: Arc<TempDir>,
+    pub settings: Settings,
+    pub handle: ServerHandle,
+    pub resources: Arc<Resources>,
 }
 
 pub fn client() -> reqwest::Client {
@@ -24,28 +145,68 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
 }
 
-/// A shop on a fresh SQLite file with the demo data, settings adjusted by `adjust`.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let data = TempDir::new().expect("temp dir");
+/// Fresh storage for a test: a temp data dir (with the SQLite file) and,
+/// for PostgreSQL, a database of its own.
+pub async fn fresh_resources(backend: Backend) -> Resources {
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let server = postgres_server().expect("KASSA_TEST_DATABASE_URL");
+            Some(TestDatabase::create(&server).await)
+        }
+    };
+    Resources {
+        data_dir: TempDir::new().expect("temp dir"),
+        database,
+    }
+}
+
+/// Settings of a node on `resources`, listening on a free port.
+pub fn node_settings(resources: &Resources) -> Settings {
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
-        data_dir: data.path().to_path_buf(),
+        data_dir: resources.data_dir.path().to_path_buf(),
         ..Settings::default()
     };
+    if let Some(db) = &resources.database {
+        settings.database.url = db.url.clone();
+    }
+    settings
+}
+
+/// Sessions in Redis; `None` when no test Redis is configured.
+pub fn use_redis_sessions(settings: &mut Settings) -> Option<()> {
+    settings.session.store = SessionStoreKind::Redis;
+    settings.session.url = redis_server()?;
+    Some(())
+}
+
+/// A shop with the demo data on fresh storage, settings adjusted by `adjust`.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let resources = Arc::new(fresh_resources(backend).await);
+    let mut settings = node_settings(&resources);
     adjust(&mut settings);
-    let app = Application::build(settings).await.expect("app builds");
+    start_node(settings, resources).await
+}
+
+/// Starts a server with `settings` (another node, or the same one again).
+pub async fn start_node(settings: Settings, resources: Arc<Resources>) -> TestApp {
+    let app = Application::build(settings.clone()).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shop = app.shop().clone();
+    let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         shop,
         client: client(),
-        _data: Arc::new(data),
+        settings,
+        handle,
+        resources,
     }
 }
 
@@ -120,6 +281,21 @@ pub fn csrf_token(html: &str) -> String {
 }
 
 impl TestApp {
+    /// Stops this server and starts it again on the same storage; the
+    /// shopper's client (and cookies) stay.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let client = self.client.clone();
+        let mut restarted = start_node(self.settings.clone(), self.resources.clone()).await;
+        restarted.client = client;
+        restarted
+    }
+
+    /// Another node on the same storage and settings, with its own client.
+    pub async fn another_node(&self) -> TestApp {
+        start_node(self.settings.clone(), self.resources.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -15,9 +15,8 @@ async fn confirmed_cart(app: &TestApp) {
     assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
 }
 
-#[tokio::test]
-async fn twenty_concurrent_place_order_requests_give_one_order() {
-    let app = spawn_app().await;
+async fn twenty_concurrent_place_order_requests_give_one_order(backend: Backend) {
+    let app = spawn_app(backend).await;
     confirmed_cart(&app).await;
 
     let requests = (0..20).map(|_| app.client.get(app.url("/checkout/placeorder")).send());
@@ -41,9 +40,8 @@ async fn twenty_concurrent_place_order_requests_give_one_order() {
     assert_eq!(app.stock_of("hand-grinder").await, 7, "stock taken once");
 }
 
-#[tokio::test]
-async fn refresh_and_back_and_resubmit_land_on_the_same_order() {
-    let app = spawn_app().await;
+async fn refresh_and_back_and_resubmit_land_on_the_same_order(backend: Backend) {
+    let app = spawn_app(backend).await;
     confirmed_cart(&app).await;
     let first = app.get("/checkout/placeorder").await;
     let success = location(&first);
@@ -59,9 +57,8 @@ async fn refresh_and_back_and_resubmit_land_on_the_same_order() {
     assert_eq!(app.order_count().await, 1);
 }
 
-#[tokio::test]
-async fn a_cart_changed_after_confirmation_is_not_placed_unreviewed() {
-    let app = spawn_app().await;
+async fn a_cart_changed_after_confirmation_is_not_placed_unreviewed(backend: Backend) {
+    let app = spawn_app(backend).await;
     confirmed_cart(&app).await;
     // Another tab adds an item after the review.
     app.add_to_cart("espresso-cup", 1).await;
@@ -69,9 +66,8 @@ async fn a_cart_changed_after_confirmation_is_not_placed_unreviewed() {
     assert_eq!(app.order_count().await, 0);
 }
 
-#[tokio::test]
-async fn place_order_without_confirmation_does_nothing() {
-    let app = spawn_app().await;
+async fn place_order_without_confirmation_does_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("hand-grinder", 1).await;
     assert_redirect(
         &app.submit_checkout(&checkout_form()).await,
@@ -83,9 +79,8 @@ async fn place_order_without_confirmation_does_nothing() {
     assert_eq!(app.order_count().await, 0);
 }
 
-#[tokio::test]
-async fn stock_sold_out_between_review_and_placing_stops_the_order() {
-    let app = spawn_app().await;
+async fn stock_sold_out_between_review_and_placing_stops_the_order(backend: Backend) {
+    let app = spawn_app(backend).await;
     confirmed_cart(&app).await;
     let change = ProductChange {
         stock: Some(0),
@@ -107,9 +102,8 @@ async fn stock_sold_out_between_review_and_placing_stops_the_order() {
     );
 }
 
-#[tokio::test]
-async fn a_post_without_the_csrf_token_is_refused() {
-    let app = spawn_app().await;
+async fn a_post_without_the_csrf_token_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.add_to_cart("hand-grinder", 1).await;
     let form = checkout_form();
     let forged = app
@@ -143,8 +137,7 @@ async fn a_post_without_the_csrf_token_is_refused() {
 
 /// Each way a cart goes bad after it was filled: shown on the checkout page,
 /// refused on submit, never placed.
-#[tokio::test]
-async fn an_invalid_cart_is_shown_and_never_placed() {
+async fn an_invalid_cart_is_shown_and_never_placed(backend: Backend) {
     let kinds: [(&str, ProductChange, &str); 3] = [
         (
             "out of stock",
@@ -172,7 +165,7 @@ async fn an_invalid_cart_is_shown_and_never_placed() {
         ),
     ];
     for (kind, change, reason) in kinds {
-        let app = spawn_app().await;
+        let app = spawn_app(backend).await;
         app.add_to_cart("hand-grinder", 1).await;
         app.submit_checkout(&checkout_form()).await;
         app.confirm_review().await;
@@ -202,3 +195,13 @@ async fn an_invalid_cart_is_shown_and_never_placed() {
         );
     }
 }
+
+on_both_backends!(
+    twenty_concurrent_place_order_requests_give_one_order,
+    refresh_and_back_and_resubmit_land_on_the_same_order,
+    a_cart_changed_after_confirmation_is_not_placed_unreviewed,
+    place_order_without_confirmation_does_nothing,
+    stock_sold_out_between_review_and_placing_stops_the_order,
+    a_post_without_the_csrf_token_is_refused,
+    an_invalid_cart_is_shown_and_never_placed,
+);
