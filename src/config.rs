@@ -217,7 +217,8 @@ impl Settings {
             );
         }
         if self.session.store == SessionStoreKind::Redis
-            && !(self.session.url.starts_with("redis://") || self.session.url.starts_with("rediss://"))
+            && !(self.session.url.starts_with("redis://")
+                || self.session.url.starts_with("rediss://"))
         {
             return fail(
                 "session.url",
@@ -259,7 +260,9 @@ impl Settings {
 
     /// The configured session key, if any, as bytes.
     pub fn session_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
-        let Some(key) = &self.session.key else { return Ok(None) };
+        let Some(key) = &self.session.key else {
+            return Ok(None);
+        };
         let hex = key.expose_secret().trim();
         if hex.is_empty() {
             return Ok(None);
@@ -272,9 +275,9 @@ impl Settings {
                     .collect()
             })
             .flatten();
-        bytes
-            .map(Some)
-            .ok_or_else(|| "must be 128 hex digits (64 random bytes), e.g. from `openssl rand -hex 64`".into())
+        bytes.map(Some).ok_or_else(|| {
+            "must be 128 hex digits (64 random bytes), e.g. from `openssl rand -hex 64`".into()
+        })
     }
 
     /// The form prefill from `[checkout.defaults]`.
@@ -322,9 +325,15 @@ mod tests {
     #[test]
     fn database_and_session_backends() {
         let s = with_toml("").unwrap();
-        assert_eq!(s.database(), DatabaseBackend::Sqlite(PathBuf::from("./data/kassa.db")));
+        assert_eq!(
+            s.database(),
+            DatabaseBackend::Sqlite(PathBuf::from("./data/kassa.db"))
+        );
         let s = with_toml("[database]\nurl = \"postgres://u@h/db\"").unwrap();
-        assert_eq!(s.database(), DatabaseBackend::Postgres("postgres://u@h/db".into()));
+        assert_eq!(
+            s.database(),
+            DatabaseBackend::Postgres("postgres://u@h/db".into())
+        );
         let err = with_toml("[database]\nurl = \"mysql://h/db\"").unwrap_err();
         assert!(err.to_string().contains("database.url"), "{err}");
         let err = with_toml("[session]\nstore = \"redis\"").unwrap_err();
@@ -358,7 +367,10 @@ mod tests {
             jail.set_env("KASSA_SESSION__URL", "redis://127.0.0.1:6379");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(s.checkout.skip_review_action);
-            assert_eq!(s.database(), DatabaseBackend::Postgres("postgres://kassa@db/shop".into()));
+            assert_eq!(
+                s.database(),
+                DatabaseBackend::Postgres("postgres://kassa@db/shop".into())
+            );
             assert_eq!(s.session.store, SessionStoreKind::Redis);
             assert_eq!(s.bind, "127.0.0.1:9999");
             Ok(())

@@ -11,7 +11,12 @@ use std::time::Duration;
 impl Store {
     /// Takes or renews the lease `name` for `owner` for `ttl`. `false` when
     /// another owner holds it and it has not expired.
-    pub async fn try_acquire_lease(&self, name: &str, owner: &str, ttl: Duration) -> StoreResult<bool> {
+    pub async fn try_acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
         let at = now();
         let until = at + ttl;
         // The body runs inline: `return` leaves the function.

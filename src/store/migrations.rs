@@ -11,7 +11,7 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Any number, the same on every node: serializes migrations across nodes.
-const MIGRATION_LOCK: i64 = 0x6b61_7373_61;
+const MIGRATION_LOCK: i64 = 0x006b_6173_7361;
 
 pub async fn run_sqlite(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();

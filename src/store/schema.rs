@@ -132,8 +132,6 @@ diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 
-
-
 diesel::table! {
     leases (name) {
         name -> Text,

@@ -341,6 +341,4 @@ fn enable_offline_payment_provider(app: TestApp, on: bool) -> Pin<Box<dyn Future
     })
 }
 
-on_both_backends!(
-    each_flag_off_and_on,
-);
+on_both_backends!(each_flag_off_and_on,);

@@ -21,12 +21,16 @@ pub enum Backend {
 /// A PostgreSQL server URL for tests (`postgres://user@host:port/db`); each
 /// test makes its own database there.
 pub fn postgres_server() -> Option<String> {
-    std::env::var("KASSA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("KASSA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A Redis URL for tests that need one.
 pub fn redis_server() -> Option<String> {
-    std::env::var("KASSA_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("KASSA_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// Says, past the test harness's capture, that a test did not run.
@@ -89,7 +93,9 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestDatabase {
     pub async fn create(server: &str) -> Self {
         let name = format!("kassa_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = AsyncPgConnection::establish(server).await.expect("connect to PostgreSQL");
+        let mut conn = AsyncPgConnection::establish(server)
+            .await
+            .expect("connect to PostgreSQL");
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -107,12 +113,15 @@ impl Drop for TestDatabase {
         let (server, name) = (self.server.clone(), self.name.clone());
         // Drop runs outside any runtime's reach: use a small one of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
                 if let Ok(mut conn) = AsyncPgConnection::establish(&server).await {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
                 }
             });
             Ok::<_, std::io::Error>(())
@@ -195,7 +204,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
 
 /// Starts a server with `settings` (another node, or the same one again).
 pub async fn start_node(settings: Settings, resources: Arc<Resources>) -> TestApp {
-    let app = Application::build(settings.clone()).await.expect("app builds");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shop = app.shop().clone();
     let handle = app.handle();

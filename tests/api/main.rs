@@ -7,4 +7,5 @@ mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
 mod helpers;
+mod nodes;
 mod place_order;

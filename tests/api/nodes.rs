@@ -1,0 +1,252 @@
+//! Several stateless nodes on one PostgreSQL database and one Redis, and
+//! nodes that restart.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Two nodes sharing PostgreSQL and Redis, and a shopper client for each.
+async fn two_nodes() -> Option<(TestApp, TestApp)> {
+    if postgres_server().is_none() || redis_server().is_none() {
+        skipped(
+            "nodes::two_nodes",
+            "KASSA_TEST_DATABASE_URL and KASSA_TEST_REDIS_URL are both needed",
+        );
+        return None;
+    }
+    let resources = Arc::new(fresh_resources(Backend::Postgres).await);
+    let mut settings = node_settings(&resources);
+    use_redis_sessions(&mut settings)?;
+    // Both nodes must sign cookies with the same key.
+    settings.session.key = Some("5a".repeat(64).into());
+    let a = start_node(settings, resources).await;
+    let b = a.another_node().await;
+    Some((a, b))
+}
+
+/// `client` talking to `node`: cookies are per host, not per port, so one
+/// client's session is sent to both nodes.
+fn via(node: &TestApp, client: &reqwest::Client) -> TestApp {
+    TestApp {
+        address: node.address.clone(),
+        shop: node.shop.clone(),
+        client: client.clone(),
+        settings: node.settings.clone(),
+        handle: node.handle.clone(),
+        resources: node.resources.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_session_started_on_one_node_continues_on_the_other() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    a.add_to_cart("milk-jug", 2).await;
+    assert_redirect(
+        &a.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+
+    let on_b = via(&b, &a.client);
+    let review = on_b.get_html("/checkout/review").await;
+    assert!(
+        review.contains("2 × Milk jug"),
+        "node B sees the cart and the form"
+    );
+    assert_redirect(&on_b.confirm_review().await, "/checkout/payment");
+    // And back to A for the payment step, then B places the order.
+    assert_redirect(&a.get("/checkout/payment").await, "/checkout/placeorder");
+    let success = location(&on_b.get("/checkout/placeorder").await);
+    assert!(
+        success.starts_with("/checkout/success?order=K-"),
+        "{success}"
+    );
+    assert!(
+        a.get_html(&success)
+            .await
+            .contains("data-testid=\"cart-count\">0<")
+    );
+    assert_eq!(a.order_count().await, 1);
+}
+
+#[tokio::test]
+async fn thirty_carts_placed_on_two_nodes_at_once_give_thirty_orders() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let shoppers: Vec<reqwest::Client> = (0..30).map(|_| client()).collect();
+    // Fill and confirm every cart, alternating the nodes.
+    futures::future::join_all(shoppers.iter().enumerate().map(|(i, shopper)| {
+        let node = via(if i % 2 == 0 { &a } else { &b }, shopper);
+        async move {
+            node.add_to_cart("filter-papers", 1).await;
+            assert_redirect(
+                &node.submit_checkout(&checkout_form()).await,
+                "/checkout/review",
+            );
+            assert_redirect(&node.confirm_review().await, "/checkout/payment");
+            assert_redirect(&node.get("/checkout/payment").await, "/checkout/placeorder");
+        }
+    }))
+    .await;
+
+    // Every shopper's place-order goes to both nodes at the same moment.
+    let placements = shoppers.iter().flat_map(|shopper| {
+        [&a, &b].map(|node| {
+            let request = shopper.get(node.url("/checkout/placeorder")).send();
+            async move { location(&request.await.expect("place order")) }
+        })
+    });
+    let targets = futures::future::join_all(placements).await;
+    for pair in targets.chunks(2) {
+        assert!(
+            pair[0].starts_with("/checkout/success?order=K-"),
+            "{pair:?}"
+        );
+        assert_eq!(pair[0], pair[1], "both nodes answer with the same order");
+    }
+    let mut numbers: Vec<&String> = targets.iter().step_by(2).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 30, "thirty different orders");
+    assert_eq!(a.order_count().await, 30);
+    assert_eq!(a.stock_of("filter-papers").await, 200 - 30);
+}
+
+async fn a_restart_keeps_the_cart_and_the_session(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        // PostgreSQL nodes keep sessions in Redis when one is configured.
+        if backend == Backend::Postgres {
+            use_redis_sessions(s);
+        }
+    })
+    .await;
+    app.post(
+        "/account/register",
+        &[
+            ("email", "gus@example.com".into()),
+            ("password", "a long password".into()),
+            ("password_confirmation", "a long password".into()),
+        ],
+    )
+    .await;
+    app.add_to_cart("house-blend", 2).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+
+    let app = app.restart().await;
+    let page = app.get_html("/").await;
+    assert!(
+        page.contains("data-testid=\"user\">gus@example.com<"),
+        "still logged in"
+    );
+    assert!(page.contains("data-testid=\"cart-count\">2<"), "cart kept");
+    // The checkout goes on where it stopped.
+    assert_eq!(app.get("/checkout/review").await.status(), StatusCode::OK);
+    app.buy(&checkout_form()).await;
+    assert_eq!(app.order_count().await, 1);
+}
+
+async fn health_and_readiness(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+
+    if let Some(db) = &app.resources.database {
+        // The database goes away under the running node.
+        let mut conn =
+            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                &postgres_server().unwrap(),
+            )
+            .await
+            .unwrap();
+        let name = db.url.rsplit('/').next().unwrap().to_owned();
+        diesel_async::RunQueryDsl::execute(
+            diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            app.get("/readyz").await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            app.get("/healthz").await.status(),
+            StatusCode::OK,
+            "the process is still up"
+        );
+    }
+}
+
+async fn a_lease_is_held_by_one_owner_until_it_expires(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let store = &app.shop.store;
+    let long = Duration::from_secs(60);
+    assert!(
+        store
+            .try_acquire_lease("sweeper", "node-a", long)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .try_acquire_lease("sweeper", "node-b", long)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_acquire_lease("sweeper", "node-a", long)
+            .await
+            .unwrap(),
+        "renewed by its owner"
+    );
+    store.release_lease("sweeper", "node-b").await.unwrap();
+    assert!(
+        !store
+            .try_acquire_lease("sweeper", "node-b", long)
+            .await
+            .unwrap(),
+        "only the owner releases"
+    );
+    store.release_lease("sweeper", "node-a").await.unwrap();
+    assert!(
+        store
+            .try_acquire_lease("sweeper", "node-b", Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        store
+            .try_acquire_lease("sweeper", "node-a", long)
+            .await
+            .unwrap(),
+        "an expired lease is taken over"
+    );
+
+    // Many contenders at once: exactly one wins.
+    let contenders = (0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .try_acquire_lease("race", &format!("node-{i}"), long)
+                .await
+                .unwrap()
+        }
+    });
+    let won = futures::future::join_all(contenders).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1);
+}
+
+on_both_backends!(
+    a_restart_keeps_the_cart_and_the_session,
+    health_and_readiness,
+    a_lease_is_held_by_one_owner_until_it_expires,
+);
