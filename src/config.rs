@@ -22,6 +22,20 @@ pub struct Settings {
     pub shop: ShopSettings,
     pub checkout: CheckoutSettings,
     pub payment: PaymentSettings,
+    pub placeorder: PlaceOrderSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderSettings {
+    /// How long a node may step a process before another may take it over.
+    pub lease_ms: u64,
+    /// How long a request waits for a process another request is stepping.
+    pub wait_for_lease_ms: u64,
+    /// How often each node looks for processes nobody is stepping.
+    pub sweep_interval_ms: u64,
+    /// A running process untouched this long is picked up by the sweeper.
+    pub stalled_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +158,12 @@ impl Default for Settings {
                     cash_on_delivery_limit_minor: 100_000,
                 },
             },
+            placeorder: PlaceOrderSettings {
+                lease_ms: 30_000,
+                wait_for_lease_ms: 5_000,
+                sweep_interval_ms: 5_000,
+                stalled_after_ms: 10_000,
+            },
         }
     }
 }
@@ -227,6 +247,13 @@ impl Settings {
         }
         if let Err(problem) = self.session_key_bytes() {
             return fail("session.key", problem);
+        }
+        let p = &self.placeorder;
+        if p.lease_ms == 0 || p.sweep_interval_ms == 0 {
+            return fail(
+                "placeorder",
+                "lease_ms and sweep_interval_ms must be positive".into(),
+            );
         }
         if self.session.ttl_minutes <= 0 {
             return fail("session.ttl_minutes", "must be positive".into());

@@ -2,7 +2,9 @@
 //! listener is bound here, so tests can ask for port 0 and read the port.
 
 use crate::application::Shop;
+use crate::application::placeorder::sweeper;
 use crate::config::{DatabaseBackend, SessionStoreKind, Settings};
+use crate::payment::PaymentGateway;
 use crate::store::Store;
 use crate::web::health::Probes;
 use crate::web::session_store::SessionBackend;
@@ -24,6 +26,14 @@ pub struct Application {
     shop: Shop,
 }
 
+/// What the shop is built with besides its settings.
+#[derive(Default)]
+pub struct Extras {
+    /// Gateways offered after the built-in ones (a real provider's adapter,
+    /// or a scripted one in tests).
+    pub gateways: Vec<Arc<dyn PaymentGateway>>,
+}
+
 const STYLE: &str = include_str!("../static/style.css");
 
 #[get("/static/style.css")]
@@ -36,6 +46,10 @@ async fn style() -> HttpResponse {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Extras::default()).await
+    }
+
+    pub async fn build_with(settings: Settings, extras: Extras) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data dir {}", settings.data_dir.display()))?;
@@ -43,7 +57,7 @@ impl Application {
         if settings.shop.demo_data && store.seed_demo_data(&settings.shop.currency).await? {
             tracing::info!("seeded the demo catalogue");
         }
-        let shop = Shop::new(store.clone(), settings.clone())?;
+        let shop = Shop::new(store.clone(), settings.clone(), extras.gateways)?;
         let key = session_key(&settings)?;
         let (sessions, redis) = session_backend(&settings).await?;
         let probes = web::Data::new(Probes { store, redis });
@@ -107,8 +121,12 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; the node's sweeper runs as long as the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
+        let served = self.server.await;
+        sweeper.abort();
+        served
     }
 }
 

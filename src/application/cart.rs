@@ -22,7 +22,7 @@ async fn usable_cart(
 ) -> AppResult<String> {
     if let Some(id) = cart_id
         && let Some(cart) = shop.store.cart(id).await?
-        && cart.is_open()
+        && cart.status != crate::domain::cart::CartStatus::Ordered
     {
         return Ok(cart.id);
     }
@@ -76,6 +76,10 @@ async fn apply(
         {
             LineChange::Done => Ok(()),
             LineChange::Refused(message) => Err(message),
+            LineChange::CartFrozen => Err(
+                "Your cart is being paid and cannot change now. Cancel the payment to change it."
+                    .into(),
+            ),
             LineChange::CartClosed => {
                 Err("This cart has already been ordered. Please start a new one.".into())
             }

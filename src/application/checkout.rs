@@ -1,20 +1,15 @@
 //! The checkout steps: the form, the review, the payment and placing the
 //! order. Pages call these; the rules live in the domain.
 
-use super::{Shop, random_token};
-use crate::domain::cart::{Cart, CartProblem, validate};
+use super::Shop;
+use crate::application::placeorder::{self, ProcessStatus};
+use crate::domain::cart::{Cart, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
 use crate::domain::field_errors::FieldErrors;
-use crate::domain::order::PaymentPlan;
 use crate::domain::payment::{IdempotencyKey, PaymentMethodOption};
 use crate::domain::pricing::{Totals, totals};
 use crate::error::{AppError, AppResult};
-use crate::payment::{FlowStatus, PaymentRequest};
-use crate::store::orders::{OrderRef, PlaceOrder, PlaceOutcome};
-
-/// How often a unit of work that lost a race is tried again.
-const ATTEMPTS: usize = 5;
 
 /// Everything the checkout form page shows.
 #[derive(Debug, Clone)]
@@ -41,22 +36,11 @@ pub struct ReviewView {
 }
 
 pub enum Submitted {
-    Saved { confirmed: bool },
+    /// Stored; without a review step the order is being placed.
+    Saved {
+        placing: Option<ProcessStatus>,
+    },
     Rejected(Box<CheckoutView>),
-}
-
-pub enum PaymentStep {
-    PlaceOrder,
-    Failed(String),
-    NotConfirmed,
-}
-
-pub enum Placed {
-    Order(OrderRef),
-    PaymentFailed(String),
-    Invalid(Vec<CartProblem>),
-    NotConfirmed,
-    NoCart,
 }
 
 fn new_key() -> IdempotencyKey {
@@ -67,10 +51,15 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-/// The shopper's open cart, if the session names one.
-pub async fn open_cart(shop: &Shop, cart_id: Option<&str>) -> AppResult<Option<Cart>> {
+/// The shopper's cart, open or with its payment running, if the session
+/// names one that was not ordered yet.
+pub async fn current_cart(shop: &Shop, cart_id: Option<&str>) -> AppResult<Option<Cart>> {
     let Some(id) = cart_id else { return Ok(None) };
-    Ok(shop.store.cart(id).await?.filter(Cart::is_open))
+    Ok(shop
+        .store
+        .cart(id)
+        .await?
+        .filter(|c| c.status != CartStatus::Ordered))
 }
 
 pub fn cart_problems(cart: &Cart) -> Vec<CartProblem> {
@@ -159,7 +148,7 @@ pub async fn form(shop: &Shop, cart: Cart, user_id: Option<&str>) -> AppResult<C
 }
 
 /// Checks and stores the form. Without a review step the submission is the
-/// shopper's confirmation.
+/// shopper's "place order".
 pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<Submitted> {
     let problems = cart_problems(&cart);
     if !problems.is_empty() {
@@ -190,13 +179,18 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
             )));
         }
     };
-    let confirmed = shop.settings.checkout.skip_review_action;
     match shop
         .store
-        .save_checkout(&cart.id, cart.version, &details, confirmed)
+        .save_checkout(&cart.id, cart.version, &details)
         .await
     {
-        Ok(()) => Ok(Submitted::Saved { confirmed }),
+        Ok(()) if shop.settings.checkout.skip_review_action => {
+            let cart = shop.store.cart(&cart.id).await?.ok_or(AppError::NotFound)?;
+            Ok(Submitted::Saved {
+                placing: Some(placeorder::start(shop, &cart).await?),
+            })
+        }
+        Ok(()) => Ok(Submitted::Saved { placing: None }),
         Err(e) if e.is_retryable() => {
             // The cart changed in another tab meanwhile: show it as it is now.
             let cart = shop.store.cart(&cart.id).await?.ok_or(AppError::NotFound)?;
@@ -232,152 +226,4 @@ pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
         shipping_method,
         payment_method,
     }))
-}
-
-/// The shopper's "place order": a new payment attempt with a fresh key.
-/// `false` when there is nothing to confirm (the form was not sent).
-pub async fn confirm(shop: &Shop, cart: &Cart) -> AppResult<bool> {
-    let Some(mut details) = cart.checkout.clone() else {
-        return Ok(false);
-    };
-    if let Some(payment) = details.payment.as_mut() {
-        payment.renew_key(new_key());
-    }
-    match shop
-        .store
-        .save_checkout(&cart.id, cart.version, &details, true)
-        .await
-    {
-        Ok(()) => Ok(true),
-        // A double click confirmed it already, or the cart changed; either
-        // way the next step reads the cart as it is now.
-        Err(e) if e.is_retryable() => Ok(true),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Ends a failed attempt: confirmation withdrawn, a fresh key for the next.
-async fn abandon_attempt(shop: &Shop, cart: &Cart) -> AppResult<()> {
-    let Some(mut details) = cart.checkout.clone() else {
-        return Ok(());
-    };
-    if let Some(payment) = details.payment.as_mut() {
-        payment.renew_key(new_key());
-    }
-    match shop
-        .store
-        .save_checkout(&cart.id, cart.version, &details, false)
-        .await
-    {
-        // A lost race means the cart changed, which withdrew it already.
-        Err(e) if !e.is_retryable() => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Asks the gateway how the current attempt stands.
-async fn settle(
-    shop: &Shop,
-    cart: &Cart,
-    start: bool,
-) -> AppResult<Result<Option<PaymentPlan>, String>> {
-    let Some(details) = &cart.checkout else {
-        return Ok(Err("Please fill in the checkout form.".into()));
-    };
-    let methods = shop.store.shipping_methods().await?;
-    let order_totals = cart_totals(shop, cart, &methods, details);
-    if !order_totals.needs_payment() {
-        return Ok(Ok(None));
-    }
-    let Some(selection) = &details.payment else {
-        return Ok(Err("Please choose a payment method.".into()));
-    };
-    let Some(gateway) = shop.gateways.get(&selection.gateway) else {
-        return Ok(Err(
-            "This payment method is no longer offered. Please choose another one.".into(),
-        ));
-    };
-    let request = PaymentRequest {
-        method: selection.method.clone(),
-        amount: order_totals.total,
-        idempotency_key: selection.idempotency_key.clone(),
-        reference: cart.id.clone(),
-    };
-    let status = if start {
-        gateway.start_flow(&request).await
-    } else {
-        gateway.flow_status(&request).await
-    };
-    match status.map_err(|e| AppError::Internal(e.into()))? {
-        FlowStatus::Approved {
-            payment_status,
-            order_status,
-        } => Ok(Ok(Some(PaymentPlan {
-            gateway: selection.gateway.clone(),
-            method: selection.method.clone(),
-            idempotency_key: selection.idempotency_key.clone(),
-            payment_status,
-            order_status,
-        }))),
-        FlowStatus::Failed { reason } => Ok(Err(reason)),
-    }
-}
-
-pub async fn payment(shop: &Shop, cart: &Cart) -> AppResult<PaymentStep> {
-    if !cart.confirmed {
-        return Ok(PaymentStep::NotConfirmed);
-    }
-    match settle(shop, cart, true).await? {
-        Ok(_) => Ok(PaymentStep::PlaceOrder),
-        Err(reason) => {
-            abandon_attempt(shop, cart).await?;
-            Ok(PaymentStep::Failed(reason))
-        }
-    }
-}
-
-/// Places the order of a confirmed cart exactly once: a repeat or a
-/// concurrent request for the same cart gets the same order back.
-pub async fn place_order(shop: &Shop, cart_id: &str) -> AppResult<Placed> {
-    for _ in 0..ATTEMPTS {
-        let Some(cart) = shop.store.cart(cart_id).await? else {
-            return Ok(Placed::NoCart);
-        };
-        if !cart.is_open() {
-            return match shop.store.order_of_cart(cart_id).await? {
-                Some(order) => Ok(Placed::Order(order)),
-                None => Ok(Placed::NoCart),
-            };
-        }
-        if !cart.confirmed {
-            return Ok(Placed::NotConfirmed);
-        }
-        let plan = match settle(shop, &cart, false).await? {
-            Ok(plan) => plan,
-            Err(reason) => {
-                abandon_attempt(shop, &cart).await?;
-                return Ok(Placed::PaymentFailed(reason));
-            }
-        };
-        let request = PlaceOrder {
-            cart_id,
-            cart_version: cart.version,
-            payment: plan,
-            token: random_token(),
-            currency: shop.currency,
-        };
-        match shop.store.place_order(&request).await {
-            Ok(PlaceOutcome::Placed(order) | PlaceOutcome::AlreadyPlaced(order)) => {
-                return Ok(Placed::Order(order));
-            }
-            Ok(PlaceOutcome::Invalid(problems)) => return Ok(Placed::Invalid(problems)),
-            Ok(PlaceOutcome::NotConfirmed) => return Ok(Placed::NotConfirmed),
-            Ok(PlaceOutcome::NoCart) => return Ok(Placed::NoCart),
-            Err(e) if e.is_retryable() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::Unavailable(
-        "placing the order kept losing races; giving up for now".into(),
-    ))
 }

@@ -5,11 +5,12 @@ pub mod accounts;
 pub mod cart;
 pub mod checkout;
 pub mod orders;
+pub mod placeorder;
 
 use crate::config::Settings;
 use crate::domain::money::Currency;
-use crate::payment::Gateways;
 use crate::payment::offline::OfflineGateway;
+use crate::payment::{Gateways, PaymentGateway};
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -23,14 +24,20 @@ pub struct Shop {
 }
 
 impl Shop {
-    pub fn new(store: Store, settings: Arc<Settings>) -> anyhow::Result<Self> {
+    /// `extra` gateways are offered after the built-in ones.
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        extra: Vec<Arc<dyn PaymentGateway>>,
+    ) -> anyhow::Result<Self> {
         let currency = Currency::parse(&settings.shop.currency).map_err(anyhow::Error::msg)?;
-        let mut gateways: Vec<Arc<dyn crate::payment::PaymentGateway>> = Vec::new();
+        let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
         if settings.checkout.enable_offline_payment_provider {
             gateways.push(Arc::new(OfflineGateway {
                 cash_on_delivery_limit_minor: settings.payment.offline.cash_on_delivery_limit_minor,
             }));
         }
+        gateways.extend(extra);
         Ok(Self {
             store,
             settings,

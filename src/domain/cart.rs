@@ -36,8 +36,6 @@ pub struct Cart {
     pub user_id: Option<String>,
     pub status: CartStatus,
     pub checkout: Option<CheckoutDetails>,
-    /// The shopper confirmed the order (review or checkout without review).
-    pub confirmed: bool,
     pub order_id: Option<String>,
     pub version: i64,
     pub lines: Vec<CartLine>,
@@ -46,7 +44,10 @@ pub struct Cart {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CartStatus {
     Open,
-    /// Turned into an order; never changes again.
+    /// Its payment is running: it cannot change until it is ordered or
+    /// opened again.
+    Frozen,
+    /// Turned into an order.
     Ordered,
 }
 
@@ -54,12 +55,13 @@ impl CartStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
+            Self::Frozen => "frozen",
             Self::Ordered => "ordered",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Open, Self::Ordered]
+        [Self::Open, Self::Frozen, Self::Ordered]
             .into_iter()
             .find(|s| s.as_str() == raw)
     }

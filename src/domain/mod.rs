@@ -9,4 +9,5 @@ pub mod field_errors;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod placeorder;
 pub mod pricing;

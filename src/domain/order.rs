@@ -32,8 +32,10 @@ impl fmt::Display for OrderNumber {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OrderStatus {
+    /// Placed before its payment completed (early place order).
+    PendingPayment,
     /// Accepted; goods will ship (cash on delivery, free orders).
     Placed,
     /// Waiting for the money before anything ships (cash in advance).
@@ -44,6 +46,7 @@ pub enum OrderStatus {
 impl OrderStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::PendingPayment => "pending_payment",
             Self::Placed => "placed",
             Self::OnHold => "on_hold",
             Self::Cancelled => "cancelled",
@@ -51,13 +54,19 @@ impl OrderStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Placed, Self::OnHold, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Self::PendingPayment,
+            Self::Placed,
+            Self::OnHold,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 
     pub fn label(self) -> &'static str {
         match self {
+            Self::PendingPayment => "Waiting for the payment",
             Self::Placed => "Placed",
             Self::OnHold => "On hold until payment arrives",
             Self::Cancelled => "Cancelled",

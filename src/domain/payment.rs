@@ -1,5 +1,7 @@
 //! The shopper's choice of how to pay, and the states of a payment.
 
+use super::money::Money;
+use super::order::OrderStatus;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -56,8 +58,10 @@ impl PaymentSelection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaymentStatus {
+    /// Started at the provider, nothing decided yet.
+    Started,
     /// Nothing received yet (cash on delivery, cash in advance).
     Pending,
     Authorized,
@@ -69,6 +73,7 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Started => "started",
             Self::Pending => "pending",
             Self::Authorized => "authorized",
             Self::Captured => "captured",
@@ -79,6 +84,7 @@ impl PaymentStatus {
 
     pub fn parse(raw: &str) -> Option<Self> {
         [
+            Self::Started,
             Self::Pending,
             Self::Authorized,
             Self::Captured,
@@ -87,5 +93,110 @@ impl PaymentStatus {
         ]
         .into_iter()
         .find(|s| s.as_str() == raw)
+    }
+}
+
+/// One payment attempt as a gateway sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub gateway: String,
+    pub method: String,
+    pub amount: Money,
+    pub idempotency_key: IdempotencyKey,
+    /// The shop's reference for the attempt (the place-order process id).
+    pub reference: String,
+}
+
+/// What a gateway answers when a payment flow starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentStart {
+    /// Place the order before the payment completes (pending payment), so
+    /// the provider can complete it without the shopper.
+    pub early_place_order: bool,
+    /// The provider's id of the payment, if it has one.
+    pub provider_reference: Option<String>,
+}
+
+/// How an approved payment leaves the order and the payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub payment_status: PaymentStatus,
+    pub order_status: OrderStatus,
+}
+
+/// What the shopper must do for an unapproved payment, as the gateway
+/// names it: `redirect`, `post_redirect`, `show_html` or `show_iframe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub kind: String,
+    pub url: Option<String>,
+    pub html: Option<String>,
+    /// Form fields of a `post_redirect`.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The state of a payment flow, as the gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowStatus {
+    /// The shopper must act (for example pay at the provider).
+    Unapproved(ActionRequest),
+    /// The payment goes on without the shopper; ask again later.
+    WaitingForCustomer,
+    /// Authorized; the order may be placed.
+    Approved(Settlement),
+    /// Paid.
+    Completed(Settlement),
+    /// The provider refused; the message is for the shopper.
+    Failed { reason: String },
+    /// The provider cancelled the payment.
+    Cancelled,
+    /// The shopper broke the payment off.
+    Aborted,
+}
+
+/// What the shopper is shown for an unapproved payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerAction {
+    Redirect {
+        url: String,
+    },
+    PostRedirect {
+        url: String,
+        fields: Vec<(String, String)>,
+    },
+    ShowHtml {
+        html: String,
+    },
+    ShowIframe {
+        url: String,
+    },
+}
+
+impl CustomerAction {
+    /// Understands the gateway's request, or says why it cannot.
+    pub fn from_request(request: &ActionRequest) -> Result<Self, String> {
+        let url = || {
+            request
+                .url
+                .clone()
+                .ok_or_else(|| format!("the '{}' action came without a URL", request.kind))
+        };
+        match request.kind.as_str() {
+            "redirect" => Ok(Self::Redirect { url: url()? }),
+            "post_redirect" => Ok(Self::PostRedirect {
+                url: url()?,
+                fields: request.fields.clone(),
+            }),
+            "show_html" => Ok(Self::ShowHtml {
+                html: request
+                    .html
+                    .clone()
+                    .ok_or("the 'show_html' action came without HTML")?,
+            }),
+            "show_iframe" => Ok(Self::ShowIframe { url: url()? }),
+            other => Err(format!(
+                "the payment provider asked for an unknown action '{other}'"
+            )),
+        }
     }
 }

@@ -1,38 +1,17 @@
-//! Payment providers behind one trait. The checkout asks a gateway how the
-//! payment of the current attempt stands and acts on the answer.
+//! Payment providers behind one trait. The place-order process starts a
+//! flow, asks for its status, and confirms, voids, captures or refunds it.
 
 pub mod offline;
 
-use crate::domain::money::Money;
-use crate::domain::order::OrderStatus;
-use crate::domain::payment::{IdempotencyKey, PaymentMethodOption, PaymentStatus};
+use crate::domain::payment::{FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart};
 use std::sync::Arc;
-
-/// One payment attempt as the gateway sees it.
-#[derive(Debug, Clone)]
-pub struct PaymentRequest {
-    pub method: String,
-    pub amount: Money,
-    pub idempotency_key: IdempotencyKey,
-    /// The shop's reference for the attempt (the cart id).
-    pub reference: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlowStatus {
-    /// The order may be placed; the payment and order start in these states.
-    Approved {
-        payment_status: PaymentStatus,
-        order_status: OrderStatus,
-    },
-    /// The provider refused; the message is for the shopper.
-    Failed { reason: String },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("unknown payment method {0}")]
-    UnknownMethod(String),
+    /// The provider refused, with a message the shopper can read.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The provider did not answer (in time); the call may be repeated.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
 }
@@ -42,10 +21,19 @@ pub trait PaymentGateway: Send + Sync {
     /// The gateway's code in payment selections, e.g. `offline`.
     fn code(&self) -> &'static str;
     fn methods(&self) -> Vec<PaymentMethodOption>;
-    /// Starts the payment flow of an attempt.
-    async fn start_flow(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError>;
+    /// Starts the payment flow of an attempt; the same idempotency key
+    /// gives the same payment.
+    async fn start_flow(&self, request: &PaymentRequest) -> Result<PaymentStart, GatewayError>;
     /// How the payment of an attempt stands now.
     async fn flow_status(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError>;
+    /// Tells the provider the shop accepts an approved payment.
+    async fn confirm(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
+    /// Voids the payment (or refunds what was taken), e.g. on rollback.
+    async fn cancel(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
+    /// Takes reserved money, e.g. when the goods are delivered.
+    async fn capture(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
+    /// Pays captured money back.
+    async fn refund(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
 }
 
 /// The gateways the shop offers, in checkout order.

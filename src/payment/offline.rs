@@ -1,10 +1,13 @@
 //! Offline payment: cash on delivery (order placed, money collected on
 //! delivery) and cash in advance (order on hold until the money arrives).
+//! Nothing leaves the shop, so every call answers at once.
 
-use super::{FlowStatus, GatewayError, PaymentGateway, PaymentRequest};
+use super::{GatewayError, PaymentGateway};
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
-use crate::domain::payment::{PaymentMethodOption, PaymentStatus};
+use crate::domain::payment::{
+    FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus, Settlement,
+};
 
 pub const CASH_ON_DELIVERY: &str = "cash_on_delivery";
 pub const CASH_IN_ADVANCE: &str = "cash_in_advance";
@@ -15,29 +18,36 @@ pub struct OfflineGateway {
 }
 
 impl OfflineGateway {
-    fn decide(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError> {
+    fn known(request: &PaymentRequest) -> Result<(), GatewayError> {
         match request.method.as_str() {
-            CASH_ON_DELIVERY => {
-                let limit = self.cash_on_delivery_limit_minor;
-                if limit > 0 && request.amount.minor > limit {
-                    return Ok(FlowStatus::Failed {
-                        reason: format!(
-                            "Cash on delivery is available for orders up to {}. Please choose another payment method.",
-                            Money::new(limit, request.amount.currency)
-                        ),
-                    });
-                }
-                Ok(FlowStatus::Approved {
-                    payment_status: PaymentStatus::Pending,
-                    order_status: OrderStatus::Placed,
-                })
-            }
-            CASH_IN_ADVANCE => Ok(FlowStatus::Approved {
+            CASH_ON_DELIVERY | CASH_IN_ADVANCE => Ok(()),
+            other => Err(GatewayError::Refused(format!(
+                "The payment method '{other}' is not offered."
+            ))),
+        }
+    }
+
+    fn status(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError> {
+        Self::known(request)?;
+        if request.method == CASH_IN_ADVANCE {
+            return Ok(FlowStatus::Approved(Settlement {
                 payment_status: PaymentStatus::Pending,
                 order_status: OrderStatus::OnHold,
-            }),
-            other => Err(GatewayError::UnknownMethod(other.to_owned())),
+            }));
         }
+        let limit = self.cash_on_delivery_limit_minor;
+        if limit > 0 && request.amount.minor > limit {
+            return Ok(FlowStatus::Failed {
+                reason: format!(
+                    "Cash on delivery is available for orders up to {}. Please choose another payment method.",
+                    Money::new(limit, request.amount.currency)
+                ),
+            });
+        }
+        Ok(FlowStatus::Approved(Settlement {
+            payment_status: PaymentStatus::Pending,
+            order_status: OrderStatus::Placed,
+        }))
     }
 }
 
@@ -61,12 +71,34 @@ impl PaymentGateway for OfflineGateway {
         .collect()
     }
 
-    async fn start_flow(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError> {
-        self.decide(request)
+    async fn start_flow(&self, request: &PaymentRequest) -> Result<PaymentStart, GatewayError> {
+        Self::known(request)?;
+        Ok(PaymentStart {
+            early_place_order: false,
+            provider_reference: None,
+        })
     }
 
     async fn flow_status(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError> {
-        self.decide(request)
+        self.status(request)
+    }
+
+    async fn confirm(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    async fn cancel(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// The money was handed over on delivery.
+    async fn capture(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Cash is paid back by hand; nothing to tell anyone.
+    async fn refund(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
+        Ok(())
     }
 }
 
@@ -78,10 +110,11 @@ mod tests {
 
     fn request(method: &str, minor: i64) -> PaymentRequest {
         PaymentRequest {
+            gateway: "offline".into(),
             method: method.into(),
             amount: Money::new(minor, Currency::parse("EUR").unwrap()),
             idempotency_key: IdempotencyKey::from_string("k".into()),
-            reference: "cart".into(),
+            reference: "process".into(),
         }
     }
 
@@ -91,11 +124,11 @@ mod tests {
             cash_on_delivery_limit_minor: 0,
         };
         assert_eq!(
-            gw.decide(&request(CASH_IN_ADVANCE, 5000)).unwrap(),
-            FlowStatus::Approved {
+            gw.status(&request(CASH_IN_ADVANCE, 5000)).unwrap(),
+            FlowStatus::Approved(Settlement {
                 payment_status: PaymentStatus::Pending,
                 order_status: OrderStatus::OnHold
-            }
+            })
         );
     }
 
@@ -105,13 +138,13 @@ mod tests {
             cash_on_delivery_limit_minor: 1000,
         };
         assert!(matches!(
-            gw.decide(&request(CASH_ON_DELIVERY, 1000)).unwrap(),
-            FlowStatus::Approved { .. }
+            gw.status(&request(CASH_ON_DELIVERY, 1000)).unwrap(),
+            FlowStatus::Approved(_)
         ));
         assert!(matches!(
-            gw.decide(&request(CASH_ON_DELIVERY, 1001)).unwrap(),
+            gw.status(&request(CASH_ON_DELIVERY, 1001)).unwrap(),
             FlowStatus::Failed { .. }
         ));
-        assert!(gw.decide(&request("cheque", 1)).is_err());
+        assert!(gw.status(&request("cheque", 1)).is_err());
     }
 }

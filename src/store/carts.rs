@@ -17,6 +17,8 @@ pub enum LineChange {
     Done,
     /// The change was refused with a message for the shopper.
     Refused(String),
+    /// The cart's payment is running.
+    CartFrozen,
     /// The cart is no longer open (already ordered).
     CartClosed,
 }
@@ -53,7 +55,6 @@ pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<
         id: row.id,
         user_id: row.user_id,
         checkout,
-        confirmed: row.confirmed,
         order_id: row.order_id,
         version: row.version,
         lines,
@@ -64,20 +65,30 @@ pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<
 /// transaction).
 macro_rules! load_cart {
     ($c:expr, $id:expr) => {{
-        let row: Option<CartRow> = carts::table
+        let row: Option<$crate::store::rows::CartRow> = $crate::store::schema::carts::table
             .find($id)
-            .select(CartRow::as_select())
+            .select($crate::store::rows::CartRow::as_select())
             .first($c)
             .await
             .optional()?;
         match row {
             None => None,
             Some(row) => {
-                let lines: Vec<(CartLineRow, Option<ProductRow>)> = cart_lines::table
-                    .left_join(products::table.on(products::id.eq(cart_lines::product_id)))
-                    .filter(cart_lines::cart_id.eq($id))
-                    .order(cart_lines::added_at.asc())
-                    .select((CartLineRow::as_select(), Option::<ProductRow>::as_select()))
+                let lines: Vec<(
+                    $crate::store::rows::CartLineRow,
+                    Option<$crate::store::rows::ProductRow>,
+                )> = $crate::store::schema::cart_lines::table
+                    .left_join(
+                        $crate::store::schema::products::table
+                            .on($crate::store::schema::products::id
+                                .eq($crate::store::schema::cart_lines::product_id)),
+                    )
+                    .filter($crate::store::schema::cart_lines::cart_id.eq($id))
+                    .order($crate::store::schema::cart_lines::added_at.asc())
+                    .select((
+                        $crate::store::rows::CartLineRow::as_select(),
+                        Option::<$crate::store::rows::ProductRow>::as_select(),
+                    ))
                     .load($c)
                     .await?;
                 Some((row, lines))
@@ -87,13 +98,13 @@ macro_rules! load_cart {
 }
 pub(crate) use load_cart;
 
-/// Marks a cart as changed: new version, confirmation withdrawn.
+/// Marks a cart as changed: a new version, so a checkout confirmed for
+/// the old one fails its check.
 macro_rules! touch_cart {
     ($c:expr, $id:expr) => {
         diesel::update(carts::table.find($id))
             .set((
                 carts::version.eq(carts::version + 1),
-                carts::confirmed.eq(false),
                 carts::updated_at.eq(now()),
             ))
             .execute($c)
@@ -110,7 +121,6 @@ impl Store {
             user_id: user_id.map(str::to_owned),
             status: CartStatus::Open.as_str().into(),
             checkout: None,
-            confirmed: false,
             order_id: None,
             version: 1,
             created_at: at,
@@ -185,8 +195,10 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?;
-            if status.as_deref() != Some(CartStatus::Open.as_str()) {
-                return Ok(LineChange::CartClosed);
+            match status.as_deref().and_then(CartStatus::parse) {
+                Some(CartStatus::Open) => {}
+                Some(CartStatus::Frozen) => return Ok(LineChange::CartFrozen),
+                _ => return Ok(LineChange::CartClosed),
             }
             let existing: i64 = cart_lines::table
                 .find((cart_id, product_id))
@@ -242,14 +254,12 @@ impl Store {
         })
     }
 
-    /// Stores the checkout form if the cart is still at `version`; the
-    /// confirmation is set as given (checkout without review confirms).
+    /// Stores the checkout form if the cart is still open at `version`.
     pub async fn save_checkout(
         &self,
         cart_id: &str,
         version: i64,
         details: &CheckoutDetails,
-        confirmed: bool,
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -262,7 +272,6 @@ impl Store {
             )
             .set((
                 carts::checkout.eq(json),
-                carts::confirmed.eq(confirmed),
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
@@ -274,5 +283,55 @@ impl Store {
         } else {
             Err(StoreError::Conflict("cart changed while saving checkout"))
         }
+    }
+
+    /// Freezes an open cart still at `version`. A cart frozen already is
+    /// the running process's own (one runs per cart), so that is a yes too.
+    pub async fn freeze_cart(&self, cart_id: &str, version: i64) -> StoreResult<bool> {
+        let frozen = with_conn!(self, |c| {
+            let changed = diesel::update(
+                carts::table
+                    .find(cart_id)
+                    .filter(carts::version.eq(version))
+                    .filter(carts::status.eq(CartStatus::Open.as_str())),
+            )
+            .set((
+                carts::status.eq(CartStatus::Frozen.as_str()),
+                carts::version.eq(carts::version + 1),
+                carts::updated_at.eq(now()),
+            ))
+            .execute(c)
+            .await?;
+            if changed == 1 {
+                return Ok(true);
+            }
+            let status: Option<String> = carts::table
+                .find(cart_id)
+                .select(carts::status)
+                .first(c)
+                .await
+                .optional()?;
+            Ok::<_, StoreError>(status.as_deref() == Some(CartStatus::Frozen.as_str()))
+        })?;
+        Ok(frozen)
+    }
+
+    /// Opens a frozen cart again, lines intact.
+    pub async fn reopen_cart(&self, cart_id: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(
+                carts::table
+                    .find(cart_id)
+                    .filter(carts::status.eq(CartStatus::Frozen.as_str())),
+            )
+            .set((
+                carts::status.eq(CartStatus::Open.as_str()),
+                carts::version.eq(carts::version + 1),
+                carts::updated_at.eq(now()),
+            ))
+            .execute(c)
+            .await
+        })?;
+        Ok(())
     }
 }

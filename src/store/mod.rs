@@ -10,6 +10,8 @@ pub mod catalogue;
 pub mod leases;
 pub mod migrations;
 pub mod orders;
+pub mod payments;
+pub mod processes;
 mod rows;
 pub mod schema;
 pub mod seed;

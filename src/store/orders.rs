@@ -1,16 +1,15 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
-use super::rows::{CartLineRow, CartRow, OrderLineRow, OrderRow, PaymentRow, ProductRow};
-use super::schema::{
-    cart_lines, carts, counters, order_lines, orders, payments, products, shipping_methods,
-};
+use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
+use super::schema::{carts, counters, order_lines, orders, payments, products, shipping_methods};
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
-use crate::domain::cart::{CartProblem, CartStatus, validate};
+use crate::domain::cart::{CartStatus, validate};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::money::{Currency, Money};
-use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment, PaymentPlan};
+use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
 use crate::domain::payment::PaymentStatus;
+use crate::domain::placeorder::{OrderDraft, PlacedOrder};
 use crate::domain::pricing::{Totals, totals};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -22,83 +21,76 @@ pub struct OrderRef {
     pub token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlaceOutcome {
-    Placed(OrderRef),
-    /// The cart was ordered before (a double submit): the same order.
-    AlreadyPlaced(OrderRef),
-    Invalid(Vec<CartProblem>),
-    /// The cart is not (or no longer) confirmed by the shopper.
-    NotConfirmed,
-    NoCart,
+/// Why an order was not placed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    /// With a message for the shopper.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-pub struct PlaceOrder<'a> {
-    pub cart_id: &'a str,
-    /// The cart version the payment was settled for.
-    pub cart_version: i64,
-    /// `None` when nothing is to be paid.
-    pub payment: Option<PaymentPlan>,
-    pub token: String,
-    pub currency: Currency,
-}
-
-fn order_ref(row: (String, String)) -> OrderRef {
-    OrderRef {
-        number: row.0,
-        token: row.1,
+impl From<diesel::result::Error> for PlaceError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
     }
 }
 
 impl Store {
-    /// Turns a confirmed cart into an order in one transaction: snapshot of
-    /// lines and totals, order number, payment row, stock taken, cart closed.
-    /// A concurrent placement of the same cart makes this one fail with a
-    /// retryable error (cart version or the unique cart id of orders).
-    pub async fn place_order(&self, input: &PlaceOrder<'_>) -> StoreResult<PlaceOutcome> {
+    /// Turns a frozen cart into an order in one transaction: snapshot of
+    /// lines and totals, order number, the payment attached, stock taken,
+    /// cart closed. The order placed for the cart before is returned again.
+    pub async fn place_order(
+        &self,
+        draft: &OrderDraft,
+        currency: Currency,
+        token: &str,
+    ) -> Result<PlacedOrder, PlaceError> {
         write_tx!(self, |c| {
-            let Some((cart_row, line_rows)) = load_cart!(c, input.cart_id) else {
-                return Ok(PlaceOutcome::NoCart);
+            let existing: Option<(String, String, String)> = orders::table
+                .filter(orders::cart_id.eq(&draft.cart_id))
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .select((orders::id, orders::number, orders::token))
+                .first(c)
+                .await
+                .optional()?;
+            if let Some((id, number, token)) = existing {
+                return Ok(PlacedOrder { id, number, token });
+            }
+            let Some((cart_row, line_rows)) = load_cart!(c, &draft.cart_id) else {
+                return Err(PlaceError::Refused("Your cart no longer exists.".into()));
             };
-            if cart_row.status == CartStatus::Ordered.as_str() {
-                let existing: (String, String) = orders::table
-                    .filter(orders::cart_id.eq(input.cart_id))
-                    .select((orders::number, orders::token))
-                    .first(c)
-                    .await?;
-                return Ok(PlaceOutcome::AlreadyPlaced(order_ref(existing)));
-            }
-            if cart_row.version != input.cart_version {
-                return Err(StoreError::Conflict(
-                    "cart changed after payment was settled",
-                ));
-            }
             let user_id = cart_row.user_id.clone();
             let cart = super::carts::to_cart(cart_row, line_rows)?;
+            if cart.status != CartStatus::Frozen {
+                return Err(PlaceError::Refused(
+                    "Your cart changed during checkout.".into(),
+                ));
+            }
             let problems = validate(&cart.lines);
             if !problems.is_empty() {
-                return Ok(PlaceOutcome::Invalid(problems));
+                let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return Err(PlaceError::Refused(text.join(" ")));
             }
-            let (Some(details), true) = (cart.checkout.as_ref(), cart.confirmed) else {
-                return Ok(PlaceOutcome::NotConfirmed);
-            };
+            let details = &draft.details;
             let shipping = shipping_methods::table
                 .find(&details.shipping_method)
-                .select(super::rows::ShippingMethodRow::as_select())
+                .select(ShippingMethodRow::as_select())
                 .first(c)
                 .await
                 .optional()?
-                .map(super::rows::ShippingMethodRow::into_domain)
+                .map(ShippingMethodRow::into_domain)
                 .transpose()?;
             let order_totals = totals(
                 &cart.lines,
                 shipping.as_ref(),
                 details.voucher.as_ref(),
-                input.currency,
+                currency,
             );
-            if order_totals.needs_payment() != input.payment.is_some() {
-                return Err(StoreError::Conflict(
-                    "totals changed after payment was settled",
+            if order_totals.total != draft.expected_total {
+                return Err(PlaceError::Refused(
+                    "The total of your order changed during checkout. Please check it and place the order again.".into(),
                 ));
             }
 
@@ -110,21 +102,16 @@ impl Store {
             let number = OrderNumber::from_sequence(sequence);
             let order_id = new_id();
             let at = now();
-            let status = input
-                .payment
-                .as_ref()
-                .map(|p| p.order_status)
-                .unwrap_or(OrderStatus::Placed);
             diesel::insert_into(orders::table)
                 .values(OrderRow {
                     id: order_id.clone(),
                     number: number.as_str().to_owned(),
-                    token: input.token.clone(),
-                    cart_id: input.cart_id.to_owned(),
+                    token: token.to_owned(),
+                    cart_id: draft.cart_id.clone(),
                     user_id,
                     email: details.email.as_str().to_owned(),
-                    status: status.as_str().into(),
-                    currency: input.currency.as_str().into(),
+                    status: draft.status.as_str().into(),
+                    currency: currency.as_str().into(),
                     subtotal_minor: order_totals.subtotal.minor,
                     shipping_minor: order_totals.shipping.minor,
                     discount_minor: order_totals.discount.minor,
@@ -140,48 +127,37 @@ impl Store {
                 })
                 .execute(c)
                 .await?;
-            let lines: Vec<OrderLineRow> = cart
-                .lines
-                .iter()
-                .enumerate()
-                .map(|(i, line)| OrderLineRow {
-                    order_id: order_id.clone(),
-                    position: i as i64 + 1,
-                    product_id: line.product_id.clone(),
-                    name: line.name().to_owned(),
-                    quantity: line.quantity,
-                    unit_price_minor: line.unit_price.minor,
-                    vat_rate_bp: line.product.as_ref().map(|p| p.vat_rate_bp).unwrap_or(0),
-                    total_minor: line.total().minor,
-                })
-                .collect();
             // SQLite's async wrapper has no multi-row INSERT; rows go one by one
             // inside the same transaction, which costs no extra commit.
-            for row in lines {
+            for (i, line) in cart.lines.iter().enumerate() {
                 diesel::insert_into(order_lines::table)
-                    .values(row)
-                    .execute(c)
-                    .await?;
-            }
-            if let Some(plan) = &input.payment {
-                diesel::insert_into(payments::table)
-                    .values(PaymentRow {
-                        id: new_id(),
+                    .values(OrderLineRow {
                         order_id: order_id.clone(),
-                        gateway: plan.gateway.clone(),
-                        method: plan.method.clone(),
-                        amount_minor: order_totals.total.minor,
-                        currency: input.currency.as_str().into(),
-                        status: plan.payment_status.as_str().into(),
-                        idempotency_key: plan.idempotency_key.as_str().into(),
-                        version: 1,
-                        created_at: at,
-                        updated_at: at,
+                        position: i as i64 + 1,
+                        product_id: line.product_id.clone(),
+                        name: line.name().to_owned(),
+                        quantity: line.quantity,
+                        unit_price_minor: line.unit_price.minor,
+                        vat_rate_bp: line.product.as_ref().map(|p| p.vat_rate_bp).unwrap_or(0),
+                        total_minor: line.total().minor,
                     })
                     .execute(c)
                     .await?;
             }
-            for line in &cart.lines {
+            if let Some(key) = &draft.payment_key {
+                diesel::update(payments::table.filter(payments::idempotency_key.eq(key.as_str())))
+                    .set((
+                        payments::order_id.eq(&order_id),
+                        payments::version.eq(payments::version + 1),
+                        payments::updated_at.eq(at),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+            // Products in id order, so concurrent orders lock them alike.
+            let mut lines: Vec<_> = cart.lines.iter().collect();
+            lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+            for line in lines {
                 let taken = diesel::update(
                     products::table
                         .find(&line.product_id)
@@ -194,30 +170,119 @@ impl Store {
                 .execute(c)
                 .await?;
                 if taken != 1 {
-                    return Err(StoreError::Conflict("stock taken by a concurrent order"));
+                    return Err(PlaceError::Refused(format!(
+                        "{} sold out while you were checking out.",
+                        line.name()
+                    )));
                 }
             }
-            let closed = diesel::update(
+            diesel::update(carts::table.find(&draft.cart_id))
+                .set((
+                    carts::status.eq(CartStatus::Ordered.as_str()),
+                    carts::order_id.eq(&order_id),
+                    carts::version.eq(carts::version + 1),
+                    carts::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await?;
+            Ok(PlacedOrder {
+                id: order_id,
+                number: number.as_str().to_owned(),
+                token: token.to_owned(),
+            })
+        })
+    }
+
+    /// Cancels an order that is not cancelled yet: stock back, cart frozen
+    /// again (its process decides whether it opens), payment detached.
+    pub async fn cancel_order(&self, order_id: &str) -> StoreResult<()> {
+        write_tx!(self, |c| {
+            let order: Option<(String, String)> = orders::table
+                .find(order_id)
+                .select((orders::cart_id, orders::status))
+                .first(c)
+                .await
+                .optional()?;
+            let Some((cart_id, status)) = order else {
+                return Ok(());
+            };
+            if status == OrderStatus::Cancelled.as_str() {
+                return Ok(());
+            }
+            let at = now();
+            diesel::update(orders::table.find(order_id))
+                .set((
+                    orders::status.eq(OrderStatus::Cancelled.as_str()),
+                    orders::version.eq(orders::version + 1),
+                    orders::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await?;
+            let lines: Vec<(String, i64)> = order_lines::table
+                .filter(order_lines::order_id.eq(order_id))
+                .order(order_lines::product_id.asc())
+                .select((order_lines::product_id, order_lines::quantity))
+                .load(c)
+                .await?;
+            for (product_id, quantity) in lines {
+                diesel::update(products::table.find(&product_id))
+                    .set((
+                        products::stock.eq(products::stock + quantity),
+                        products::version.eq(products::version + 1),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+            diesel::update(
                 carts::table
-                    .find(input.cart_id)
-                    .filter(carts::version.eq(input.cart_version))
-                    .filter(carts::status.eq(CartStatus::Open.as_str())),
+                    .find(&cart_id)
+                    .filter(carts::order_id.eq(order_id)),
             )
             .set((
-                carts::status.eq(CartStatus::Ordered.as_str()),
-                carts::order_id.eq(&order_id),
+                carts::status.eq(CartStatus::Frozen.as_str()),
+                carts::order_id.eq(None::<String>),
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(at),
             ))
             .execute(c)
             .await?;
-            if closed != 1 {
-                return Err(StoreError::Conflict("cart ordered by a concurrent request"));
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Gives an order (unless cancelled) and its payment their final status.
+    pub async fn settle_order(
+        &self,
+        order_id: &str,
+        payment_key: Option<&str>,
+        payment_status: PaymentStatus,
+        order_status: OrderStatus,
+    ) -> StoreResult<()> {
+        write_tx!(self, |c| {
+            let at = now();
+            diesel::update(
+                orders::table
+                    .find(order_id)
+                    .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+            )
+            .set((
+                orders::status.eq(order_status.as_str()),
+                orders::version.eq(orders::version + 1),
+                orders::updated_at.eq(at),
+            ))
+            .execute(c)
+            .await?;
+            if let Some(key) = payment_key {
+                diesel::update(payments::table.filter(payments::idempotency_key.eq(key)))
+                    .set((
+                        payments::status.eq(payment_status.as_str()),
+                        payments::version.eq(payments::version + 1),
+                        payments::updated_at.eq(at),
+                    ))
+                    .execute(c)
+                    .await?;
             }
-            Ok(PlaceOutcome::Placed(OrderRef {
-                number: number.as_str().to_owned(),
-                token: input.token.clone(),
-            }))
+            Ok::<_, StoreError>(())
         })
     }
 
@@ -270,23 +335,14 @@ impl Store {
             .transpose()
     }
 
-    /// The order placed from a cart, if any.
-    pub async fn order_of_cart(&self, cart_id: &str) -> StoreResult<Option<OrderRef>> {
-        let row: Option<(String, String)> = with_conn!(self, |c| {
-            orders::table
-                .filter(orders::cart_id.eq(cart_id))
-                .select((orders::number, orders::token))
-                .first(c)
-                .await
-                .optional()
-        })?;
-        Ok(row.map(order_ref))
-    }
-
-    /// How many orders exist for a cart (tests and checks of invariant 1).
-    pub async fn count_orders(&self) -> StoreResult<i64> {
+    /// Orders that are not cancelled (checks of "one cart, one order").
+    pub async fn count_live_orders(&self) -> StoreResult<i64> {
         Ok(with_conn!(self, |c| {
-            orders::table.count().get_result::<i64>(c).await
+            orders::table
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .count()
+                .get_result::<i64>(c)
+                .await
         })?)
     }
 }

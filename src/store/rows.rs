@@ -94,7 +94,6 @@ pub struct CartRow {
     pub user_id: Option<String>,
     pub status: String,
     pub checkout: Option<String>,
-    pub confirmed: bool,
     pub order_id: Option<String>,
     pub version: i64,
     pub created_at: PrimitiveDateTime,
@@ -156,14 +155,35 @@ pub struct OrderLineRow {
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct PaymentRow {
     pub id: String,
-    pub order_id: String,
+    pub process_id: String,
+    pub cart_id: String,
+    pub order_id: Option<String>,
     pub gateway: String,
     pub method: String,
     pub amount_minor: i64,
     pub currency: String,
     pub status: String,
     pub idempotency_key: String,
+    pub provider_reference: Option<String>,
     pub version: i64,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = place_order_process)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ProcessRow {
+    pub id: String,
+    pub cart_id: String,
+    pub state: String,
+    pub context: String,
+    pub failure: Option<String>,
+    pub idempotency_key: String,
+    pub is_final: bool,
+    pub version: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<PrimitiveDateTime>,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
 }

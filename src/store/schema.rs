@@ -50,7 +50,6 @@ diesel::table! {
         user_id -> Nullable<Text>,
         status -> Text,
         checkout -> Nullable<Text>,
-        confirmed -> Bool,
         order_id -> Nullable<Text>,
         version -> BigInt,
         created_at -> Timestamp,
@@ -115,14 +114,34 @@ diesel::table! {
 diesel::table! {
     payments (id) {
         id -> Text,
-        order_id -> Text,
+        process_id -> Text,
+        cart_id -> Text,
+        order_id -> Nullable<Text>,
         gateway -> Text,
         method -> Text,
         amount_minor -> BigInt,
         currency -> Text,
         status -> Text,
         idempotency_key -> Text,
+        provider_reference -> Nullable<Text>,
         version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    place_order_process (id) {
+        id -> Text,
+        cart_id -> Text,
+        state -> Text,
+        context -> Text,
+        failure -> Nullable<Text>,
+        idempotency_key -> Text,
+        is_final -> Bool,
+        version -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -153,4 +172,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_lines,
     payments,
     leases,
+    place_order_process,
 );

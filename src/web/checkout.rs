@@ -3,19 +3,20 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::checkout::{
-    self, CheckoutView, PaymentStep, Placed, ReviewView, Submitted,
-};
+use crate::application::checkout::{self, CheckoutView, ReviewView, Submitted};
+use crate::application::placeorder::{self, ProcessStatus};
 use crate::application::{Shop, orders};
 use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
-use crate::domain::cart::Cart;
+use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
 use crate::domain::order::Order;
+use crate::domain::payment::CustomerAction;
+use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
 use crate::payment::offline::CASH_IN_ADVANCE;
 use crate::store::orders::OrderRef;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -57,6 +58,14 @@ struct SuccessPage {
 }
 
 #[derive(Template)]
+#[template(path = "checkout/payment.html")]
+struct PaymentPage {
+    layout: Layout,
+    /// `None`: waiting for the provider.
+    action: Option<CustomerAction>,
+}
+
+#[derive(Template)]
 #[template(path = "checkout/empty.html")]
 struct EmptyCartPage {
     layout: Layout,
@@ -89,8 +98,9 @@ async fn cart_or_leave(
     shop: &Shop,
     session: &ShopSession,
 ) -> AppResult<Result<Cart, HttpResponse>> {
-    let cart = checkout::open_cart(shop, session.cart_id().as_deref()).await?;
+    let cart = checkout::current_cart(shop, session.cart_id().as_deref()).await?;
     match cart {
+        Some(cart) if cart.status == CartStatus::Frozen => Ok(Err(see_other("/checkout/payment"))),
         Some(cart) if !cart.lines.is_empty() => Ok(Ok(cart)),
         _ if shop.settings.checkout.show_empty_cart_page_if_no_items => {
             Ok(Err(render(&EmptyCartPage {
@@ -176,8 +186,10 @@ async fn submit_form(
         return Ok(redirect);
     }
     match checkout::submit(&shop, cart, form.0).await? {
-        Submitted::Saved { confirmed: true } => Ok(see_other("/checkout/payment")),
-        Submitted::Saved { confirmed: false } => Ok(see_other("/checkout/review")),
+        Submitted::Saved {
+            placing: Some(status),
+        } => after_start(&shop, &session, status),
+        Submitted::Saved { placing: None } => Ok(see_other("/checkout/review")),
         Submitted::Rejected(view) => {
             form_page(&shop, &session, *view, StatusCode::UNPROCESSABLE_ENTITY).await
         }
@@ -205,8 +217,9 @@ async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
     }
 }
 
+/// The review's "Place order": starts the place-order process.
 #[post("/checkout/review")]
-async fn confirm(
+async fn place(
     shop: web::Data<Shop>,
     session: ShopSession,
     _form: CsrfForm<NoFields>,
@@ -221,51 +234,121 @@ async fn confirm(
         Ok(cart) => cart,
         Err(leave) => return Ok(leave),
     };
-    if checkout::confirm(&shop, &cart).await? {
-        Ok(see_other("/checkout/payment"))
-    } else {
-        Ok(see_other("/checkout"))
+    if cart.checkout.is_none() {
+        return Ok(see_other("/checkout"));
+    }
+    let status = placeorder::start(&shop, &cart).await?;
+    after_start(&shop, &session, status)
+}
+
+/// After the shopper's "place order": the payment step shows the rest,
+/// unless the attempt failed at once.
+fn after_start(
+    shop: &Shop,
+    session: &ShopSession,
+    status: ProcessStatus,
+) -> AppResult<HttpResponse> {
+    match status {
+        ProcessStatus::Failed(reason) => failed(shop, session, &reason),
+        _ => Ok(see_other("/checkout/payment")),
     }
 }
 
+/// Back to the form (or the review, for a payment error with
+/// `show_review_step_after_payment_error`), the cart intact, with the reason.
+fn failed(shop: &Shop, session: &ShopSession, reason: &FailureReason) -> AppResult<HttpResponse> {
+    match reason.message() {
+        Some(message) => session.flash(FlashKind::Error, message)?,
+        None => session.flash(
+            FlashKind::Info,
+            "The payment was cancelled. Your cart is as it was.",
+        )?,
+    }
+    Ok(see_other(match reason {
+        FailureReason::PaymentError(_) => after_payment_error(&shop.settings.checkout),
+        _ => "/checkout",
+    }))
+}
+
+/// The payment step: moves the process on and shows what the shopper must
+/// do: go to the provider, wait, or nothing (it is placed or it failed).
 #[get("/checkout/payment")]
 async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let cart = match cart_or_leave(&shop, &session).await? {
-        Ok(cart) => cart,
-        Err(leave) => return Ok(leave),
+    let Some(cart_id) = session.cart_id() else {
+        return Ok(see_other("/cart"));
     };
-    match checkout::payment(&shop, &cart).await? {
-        PaymentStep::PlaceOrder => Ok(see_other("/checkout/placeorder")),
-        PaymentStep::NotConfirmed => Ok(see_other("/checkout")),
-        PaymentStep::Failed(reason) => {
-            session.flash(FlashKind::Error, reason)?;
-            Ok(see_other(after_payment_error(&shop.settings.checkout)))
+    let Some(status) = placeorder::refresh_cart(&shop, &cart_id).await? else {
+        return Ok(see_other("/checkout"));
+    };
+    let page = |action: Option<CustomerAction>| async {
+        Ok::<_, AppError>(PaymentPage {
+            layout: Layout::load(&shop, &session).await?,
+            action,
+        })
+    };
+    match status {
+        ProcessStatus::Action(CustomerAction::Redirect { url }) => Ok(see_other(&url)),
+        ProcessStatus::Action(action @ CustomerAction::ShowIframe { .. }) => {
+            let mut response = render(&page(Some(action)).await?)?;
+            // The provider's page is framed: allow frames from anywhere.
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                header::HeaderValue::from_static(
+                    "default-src 'self'; frame-src https: http:; frame-ancestors 'none'",
+                ),
+            );
+            Ok(response)
         }
+        ProcessStatus::Action(action) => render(&page(Some(action)).await?),
+        ProcessStatus::Waiting | ProcessStatus::Running => render(&page(None).await?),
+        ProcessStatus::Succeeded(_) => Ok(see_other("/checkout/placeorder")),
+        ProcessStatus::Failed(reason) => failed(&shop, &session, &reason),
     }
 }
 
+/// The waiting page's cancel button: rolls the process back, the cart is
+/// the shopper's again.
+#[post("/checkout/payment/cancel")]
+async fn cancel_payment(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    _form: CsrfForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    if let Some(done) = already_ordered(&session) {
+        return Ok(done);
+    }
+    let Some(cart_id) = session.cart_id() else {
+        return Ok(see_other("/cart"));
+    };
+    match shop.store.latest_process_of_cart(&cart_id).await? {
+        Some(process) if !process.state.is_final() => {
+            let status = placeorder::cancel(&shop, &process.id).await?;
+            after_start(&shop, &session, status)
+        }
+        _ => Ok(see_other("/checkout")),
+    }
+}
+
+/// Reads the final state of the cart's process.
 #[get("/checkout/placeorder")]
 async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
     let Some(cart_id) = session.cart_id() else {
         return Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart")));
     };
-    match checkout::place_order(&shop, &cart_id).await? {
-        Placed::Order(order) => {
+    match placeorder::refresh_cart(&shop, &cart_id).await? {
+        Some(ProcessStatus::Succeeded(order)) => {
+            let order = OrderRef {
+                number: order.number,
+                token: order.token,
+            };
             session.order_placed(&order)?;
             Ok(see_other(&success_url(&order)))
         }
-        Placed::PaymentFailed(reason) => {
-            session.flash(FlashKind::Error, reason)?;
-            Ok(see_other(after_payment_error(&shop.settings.checkout)))
-        }
-        Placed::Invalid(_) if shop.settings.checkout.redirect_to_cart_on_invalid_cart => {
-            Ok(see_other("/cart"))
-        }
-        Placed::Invalid(_) | Placed::NotConfirmed => Ok(see_other("/checkout")),
-        Placed::NoCart => Ok(see_other("/checkout/expired")),
+        Some(ProcessStatus::Failed(_)) | None => Ok(see_other("/checkout")),
+        Some(_) => Ok(see_other("/checkout/payment")),
     }
 }
 
@@ -309,8 +392,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(show_form)
         .service(submit_form)
         .service(show_review)
-        .service(confirm)
+        .service(place)
         .service(payment)
+        .service(cancel_payment)
         .service(place_order)
         .service(success)
         .service(expired);

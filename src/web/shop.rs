@@ -64,7 +64,7 @@ async fn product_page(
 
 #[get("/cart")]
 async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let cart = checkout::open_cart(&shop, session.cart_id().as_deref()).await?;
+    let cart = checkout::current_cart(&shop, session.cart_id().as_deref()).await?;
     let (lines, problems) = match cart {
         Some(cart) if !cart.lines.is_empty() => {
             let problems = checkout::cart_problems(&cart);

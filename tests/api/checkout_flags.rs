@@ -97,24 +97,28 @@ fn skip_start_action(app: TestApp, on: bool) -> Pin<Box<dyn Future<Output = ()>>
 fn skip_review_action(app: TestApp, on: bool) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
         app.add_to_cart("espresso-cup", 1).await;
+        let button = if on {
+            ">Place order</button>"
+        } else {
+            ">Continue to review</button>"
+        };
+        assert!(app.get_html("/checkout").await.contains(button));
         let submitted = app.submit_checkout(&checkout_form()).await;
         if on {
-            assert!(
-                app.get_html("/checkout")
-                    .await
-                    .contains(">Place order</button>")
-            );
+            // Sending the form places the order.
             assert_redirect(&submitted, "/checkout/payment");
-            assert_redirect(&app.get("/checkout/review").await, "/checkout");
             assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
             let placed = app.get("/checkout/placeorder").await;
             assert!(location(&placed).starts_with("/checkout/success"));
             assert_eq!(app.order_count().await, 1);
+            app.add_to_cart("espresso-cup", 1).await;
+            assert_redirect(&app.get("/checkout/review").await, "/checkout");
         } else {
             assert_redirect(&submitted, "/checkout/review");
             assert_eq!(app.get("/checkout/review").await.status(), StatusCode::OK);
-            // The form alone does not confirm the order.
+            // The form alone does not place the order.
             assert_redirect(&app.get("/checkout/payment").await, "/checkout");
+            assert_eq!(app.order_count().await, 0);
         }
     })
 }
@@ -126,8 +130,7 @@ fn show_review_step_after_payment_error(
     Box::pin(async move {
         app.add_to_cart("espresso-cup", 1).await;
         app.submit_checkout(&checkout_form()).await;
-        app.confirm_review().await;
-        let failed = app.get("/checkout/payment").await;
+        let failed = app.confirm_review().await;
         let landing = if on { "/checkout/review" } else { "/checkout" };
         assert_redirect(&failed, landing);
         let page = app.get_html(landing).await;
@@ -135,9 +138,17 @@ fn show_review_step_after_payment_error(
             page.contains("Cash on delivery is available for orders up to 1.00 EUR"),
             "{page}"
         );
-        // The cart is intact and the attempt is over: a fresh confirmation is needed.
+        // The cart is intact and the attempt is over.
         assert!(page.contains("data-testid=\"cart-count\">1<"));
         assert_redirect(&app.get("/checkout/placeorder").await, "/checkout");
+        assert_eq!(app.get("/cart").await.status(), StatusCode::OK);
+        assert_redirect(&app.add_to_cart("espresso-cup", 1).await, "/cart");
+        assert!(
+            app.get_html("/cart")
+                .await
+                .contains("data-testid=\"cart-count\">2<"),
+            "the cart can change again"
+        );
         assert_eq!(app.order_count().await, 0);
     })
 }

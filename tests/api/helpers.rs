@@ -372,7 +372,11 @@ impl TestApp {
     }
 
     pub async fn order_count(&self) -> i64 {
-        self.shop.store.count_orders().await.expect("count orders")
+        self.shop
+            .store
+            .count_live_orders()
+            .await
+            .expect("count orders")
     }
 
     pub async fn stock_of(&self, product: &str) -> i64 {

@@ -39,7 +39,6 @@ CREATE TABLE carts (
     user_id TEXT REFERENCES users (id),
     status TEXT NOT NULL,
     checkout TEXT,
-    confirmed BOOLEAN NOT NULL DEFAULT FALSE,
     order_id TEXT,
     version BIGINT NOT NULL DEFAULT 1,
     created_at TIMESTAMP NOT NULL,
@@ -66,8 +65,7 @@ CREATE TABLE orders (
     number TEXT NOT NULL UNIQUE,
     -- The secret of the confirmation link (number + token).
     token TEXT NOT NULL,
-    -- One cart gives at most one order, whatever races happen above.
-    cart_id TEXT NOT NULL UNIQUE REFERENCES carts (id),
+    cart_id TEXT NOT NULL REFERENCES carts (id),
     user_id TEXT REFERENCES users (id),
     email TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -85,6 +83,9 @@ CREATE TABLE orders (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX orders_by_user ON orders (user_id, created_at);
+-- One cart gives at most one order that is not cancelled, whatever races
+-- happen above; a cancelled attempt leaves the cart free for the next.
+CREATE UNIQUE INDEX orders_one_live_per_cart ON orders (cart_id) WHERE status <> 'cancelled';
 
 CREATE TABLE order_lines (
     order_id TEXT NOT NULL REFERENCES orders (id),
@@ -98,15 +99,20 @@ CREATE TABLE order_lines (
     PRIMARY KEY (order_id, position)
 );
 
+-- A payment exists from the moment it is started at its provider; it gets
+-- its order when the order is placed.
 CREATE TABLE payments (
     id TEXT PRIMARY KEY NOT NULL,
-    order_id TEXT NOT NULL REFERENCES orders (id),
+    process_id TEXT NOT NULL,
+    cart_id TEXT NOT NULL REFERENCES carts (id),
+    order_id TEXT REFERENCES orders (id),
     gateway TEXT NOT NULL,
     method TEXT NOT NULL,
     amount_minor BIGINT NOT NULL,
     currency TEXT NOT NULL,
     status TEXT NOT NULL,
     idempotency_key TEXT NOT NULL UNIQUE,
+    provider_reference TEXT,
     version BIGINT NOT NULL DEFAULT 1,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL

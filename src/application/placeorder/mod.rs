@@ -1,0 +1,256 @@
+//! The place-order coordinator: starts, refreshes and cancels processes.
+//! Whoever holds a process's lease steps it, one state at a time, saving
+//! after every step; everyone else waits for it or reads where it stands.
+
+mod ports;
+pub mod sweeper;
+
+use super::Shop;
+use crate::domain::cart::Cart;
+use crate::domain::payment::{CustomerAction, IdempotencyKey};
+use crate::domain::placeorder::{FailureReason, PlacedOrder, Process, State, Transition};
+use crate::error::{AppError, AppResult};
+use ports::ShopPorts;
+use std::time::Duration;
+
+/// Where a process stands, as the checkout pages need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessStatus {
+    /// Another request or node is stepping it right now.
+    Running,
+    /// The shopper must act at the provider.
+    Action(CustomerAction),
+    /// The payment goes on without the shopper.
+    Waiting,
+    Succeeded(PlacedOrder),
+    Failed(FailureReason),
+}
+
+fn status_of(process: &Process) -> ProcessStatus {
+    match process.state {
+        State::Success => match &process.context.order {
+            Some(order) => ProcessStatus::Succeeded(order.clone()),
+            None => ProcessStatus::Failed(FailureReason::Error("success without an order".into())),
+        },
+        State::Failed => ProcessStatus::Failed(
+            process
+                .failure
+                .clone()
+                .unwrap_or(FailureReason::Error("failed without a reason".into())),
+        ),
+        State::Redirect => match &process.context.action {
+            Some(action) => ProcessStatus::Action(action.clone()),
+            None => ProcessStatus::Waiting,
+        },
+        State::WaitForCustomer => ProcessStatus::Waiting,
+        _ => ProcessStatus::Running,
+    }
+}
+
+fn new_key() -> IdempotencyKey {
+    IdempotencyKey::from_string(uuid::Uuid::new_v4().to_string())
+}
+
+/// A name for one stepping of a process: this node, this call.
+fn new_owner() -> String {
+    format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple())
+}
+
+impl Shop {
+    fn lease(&self) -> Duration {
+        Duration::from_millis(self.settings.placeorder.lease_ms)
+    }
+
+    fn lease_wait(&self) -> Duration {
+        Duration::from_millis(self.settings.placeorder.wait_for_lease_ms)
+    }
+}
+
+/// Starts a process for the cart: the shopper's "place order". A process
+/// still running for the cart is rolled back and replaced, unless it got
+/// to its order meanwhile (a double click), which is then the answer.
+pub async fn start(shop: &Shop, cart: &Cart) -> AppResult<ProcessStatus> {
+    for _ in 0..3 {
+        if let Some(running) = shop.store.latest_process_of_cart(&cart.id).await? {
+            match running.state {
+                State::Success => return Ok(status_of(&running)),
+                State::Failed => {}
+                _ => {
+                    if let ProcessStatus::Succeeded(order) =
+                        cancel_with(shop, &running.id, FailureReason::CanceledByCustomer).await?
+                    {
+                        return Ok(ProcessStatus::Succeeded(order));
+                    }
+                }
+            }
+        }
+        // A fresh idempotency key for every attempt, also on the cart's
+        // payment selection.
+        let key = new_key();
+        if let Some(cart) = shop.store.cart(&cart.id).await?
+            && let Some(mut details) = cart.checkout.clone()
+            && let Some(payment) = details.payment.as_mut()
+        {
+            payment.renew_key(key.clone());
+            // A lost race here only means the cart changed; PrepareCart sees it.
+            let _ = shop
+                .store
+                .save_checkout(&cart.id, cart.version, &details)
+                .await;
+        }
+        let process = Process::new(uuid::Uuid::new_v4().to_string(), cart.id.clone(), key);
+        match shop.store.insert_process(&process).await {
+            Ok(()) => return refresh(shop, &process.id).await,
+            // Another request started one at the same moment: go round again.
+            Err(e) if e.is_retryable() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ProcessStatus::Running)
+}
+
+/// The latest process of a cart, moved on as far as it goes now.
+pub async fn refresh_cart(shop: &Shop, cart_id: &str) -> AppResult<Option<ProcessStatus>> {
+    match shop.store.latest_process_of_cart(cart_id).await? {
+        None => Ok(None),
+        Some(p) if p.state.is_final() => Ok(Some(status_of(&p))),
+        Some(p) => refresh(shop, &p.id).await.map(Some),
+    }
+}
+
+/// Steps a process as far as it goes now. If another request holds the
+/// lease, waits for it a while and then reports where the process stands.
+pub async fn refresh(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
+    let owner = new_owner();
+    let Some(process) = take_lease(shop, id, &owner).await? else {
+        let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
+        return Ok(status_of(&process));
+    };
+    let result = step(shop, process, &owner, false).await;
+    shop.store.release_process_lease(id, &owner).await?;
+    result
+}
+
+/// Cancels a running process (the shopper's cancel button): rolled back,
+/// the cart given back, Failed with CanceledByCustomer.
+pub async fn cancel(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
+    cancel_with(shop, id, FailureReason::CanceledByCustomer).await
+}
+
+async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<ProcessStatus> {
+    let owner = new_owner();
+    let Some(mut process) = take_lease(shop, id, &owner).await? else {
+        let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
+        return Ok(status_of(&process));
+    };
+    if process.failure.is_none() && !process.state.is_final() {
+        process.failure = Some(reason);
+    }
+    let result = step(shop, process, &owner, true).await;
+    shop.store.release_process_lease(id, &owner).await?;
+    result
+}
+
+/// Takes the lease, waiting while another holder steps the process.
+/// `None` when the process is final or the wait ran out.
+async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Process>> {
+    let deadline = tokio::time::Instant::now() + shop.lease_wait();
+    loop {
+        if shop
+            .store
+            .take_process_lease(id, owner, shop.lease())
+            .await?
+        {
+            return Ok(shop.store.process(id).await?);
+        }
+        let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
+        if process.state.is_final() || tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs states until the process is final, rests, or cannot go on now.
+/// A pending failure is unwound first, one rollback at a time.
+async fn step(
+    shop: &Shop,
+    mut process: Process,
+    owner: &str,
+    cancelling: bool,
+) -> AppResult<ProcessStatus> {
+    let mut ports = ShopPorts::new(shop, &process.cart_id);
+    let mut moved = false;
+    while !process.state.is_final() {
+        if process.failure.is_some() {
+            match process.context.rollbacks.pop() {
+                Some(rollback) => {
+                    if let Err(e) = rollback.run(&mut ports).await {
+                        tracing::warn!(process = %process.id, error = %e, "rollback must wait");
+                        break;
+                    }
+                }
+                None => {
+                    process.state = State::Failed;
+                    renew_selection_key(shop, &process.cart_id).await?;
+                }
+            }
+        } else if moved && process.state.is_resting() {
+            break;
+        } else {
+            let from = process.state;
+            match from.run(&mut process.context, &mut ports).await {
+                Ok(Transition::Next(next)) => {
+                    tracing::debug!(process = %process.id, %from, %next, "step");
+                    process.state = next;
+                    moved = true;
+                }
+                Ok(Transition::Rest) => break,
+                Ok(Transition::Fail(reason)) => {
+                    tracing::info!(process = %process.id, state = %from, reason = reason.name(), "process fails");
+                    process.failure = Some(reason);
+                }
+                Err(e) => {
+                    // Not a failure: the step runs again on the next refresh or sweep.
+                    tracing::warn!(process = %process.id, state = %from, error = %e, "step must wait");
+                    break;
+                }
+            }
+        }
+        if !shop
+            .store
+            .save_process(&process, owner, shop.lease())
+            .await?
+        {
+            tracing::warn!(process = %process.id, "lost the lease; another node goes on");
+            break;
+        }
+        process.version += 1;
+    }
+    if cancelling && !process.state.is_final() {
+        return Err(AppError::Unavailable(
+            "the payment could not be cancelled yet".into(),
+        ));
+    }
+    Ok(status_of(&process))
+}
+
+/// After a failed attempt the cart's payment selection gets a new key, so
+/// the next attempt is never mistaken for a repeat of this one.
+async fn renew_selection_key(shop: &Shop, cart_id: &str) -> AppResult<()> {
+    if let Some(cart) = shop.store.cart(cart_id).await?
+        && let Some(mut details) = cart.checkout.clone()
+        && let Some(payment) = details.payment.as_mut()
+    {
+        payment.renew_key(new_key());
+        if let Err(e) = shop
+            .store
+            .save_checkout(&cart.id, cart.version, &details)
+            .await
+            && !e.is_retryable()
+        {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

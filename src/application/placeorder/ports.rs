@@ -1,0 +1,173 @@
+//! The world as the place-order states see it: the store and the gateways.
+
+use crate::application::{Shop, random_token};
+use crate::domain::cart::Cart;
+use crate::domain::catalogue::ShippingMethod;
+use crate::domain::money::Currency;
+use crate::domain::payment::{
+    FlowStatus, IdempotencyKey, PaymentMethodOption, PaymentRequest, PaymentStart, Settlement,
+};
+use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
+use crate::payment::{GatewayError, PaymentGateway};
+use crate::store::StoreError;
+use crate::store::orders::PlaceError;
+use std::sync::Arc;
+
+pub struct ShopPorts<'a> {
+    shop: &'a Shop,
+    cart_id: &'a str,
+}
+
+impl<'a> ShopPorts<'a> {
+    pub fn new(shop: &'a Shop, cart_id: &'a str) -> Self {
+        Self { shop, cart_id }
+    }
+
+    fn gateway(&self, request: &PaymentRequest) -> Result<&Arc<dyn PaymentGateway>, PortError> {
+        self.shop.gateways.get(&request.gateway).ok_or_else(|| {
+            PortError::Refused(
+                "This payment method is no longer offered. Please choose another one.".into(),
+            )
+        })
+    }
+}
+
+fn store_error(e: StoreError) -> PortError {
+    PortError::Unavailable(e.to_string())
+}
+
+fn gateway_error(e: GatewayError) -> PortError {
+    match e {
+        GatewayError::Refused(message) => PortError::Refused(message),
+        GatewayError::Unavailable(message) => PortError::Unavailable(message),
+    }
+}
+
+#[async_trait::async_trait]
+impl Ports for ShopPorts<'_> {
+    fn currency(&self) -> Currency {
+        self.shop.currency
+    }
+
+    fn payment_methods(&self) -> Vec<PaymentMethodOption> {
+        self.shop.gateways.methods()
+    }
+
+    async fn cart(&mut self, cart_id: &str) -> Result<Option<Cart>, PortError> {
+        self.shop.store.cart(cart_id).await.map_err(store_error)
+    }
+
+    async fn shipping_method(&mut self, code: &str) -> Result<Option<ShippingMethod>, PortError> {
+        let methods = self
+            .shop
+            .store
+            .shipping_methods()
+            .await
+            .map_err(store_error)?;
+        Ok(methods.into_iter().find(|m| m.code == code))
+    }
+
+    async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError> {
+        let start = self
+            .gateway(request)?
+            .start_flow(request)
+            .await
+            .map_err(gateway_error)?;
+        self.shop
+            .store
+            .record_payment_started(self.cart_id, request, start.provider_reference.as_deref())
+            .await
+            .map_err(store_error)?;
+        Ok(start)
+    }
+
+    async fn payment_status(&mut self, request: &PaymentRequest) -> Result<FlowStatus, PortError> {
+        self.gateway(request)?
+            .flow_status(request)
+            .await
+            .map_err(gateway_error)
+    }
+
+    async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
+        self.gateway(request)?
+            .confirm(request)
+            .await
+            .map_err(gateway_error)
+    }
+
+    async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
+        match self.gateway(request)?.cancel(request).await {
+            // Refused: nothing there to void (never created, or expired).
+            Ok(()) | Err(GatewayError::Refused(_)) => {}
+            Err(e) => return Err(gateway_error(e)),
+        }
+        self.shop
+            .store
+            .record_payment_cancelled(request.idempotency_key.as_str())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn freeze_cart(&mut self, cart_id: &str, version: i64) -> Result<bool, PortError> {
+        self.shop
+            .store
+            .freeze_cart(cart_id, version)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError> {
+        self.shop
+            .store
+            .reopen_cart(cart_id)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
+        let mut last = None;
+        for _ in 0..3 {
+            match self
+                .shop
+                .store
+                .place_order(draft, self.shop.currency, &random_token())
+                .await
+            {
+                Ok(order) => return Ok(order),
+                Err(PlaceError::Refused(message)) => return Err(PortError::Refused(message)),
+                // Lost a race on a shared row: the retry sees the winner's work.
+                Err(PlaceError::Store(e)) if e.is_retryable() => last = Some(e),
+                Err(PlaceError::Store(e)) => return Err(store_error(e)),
+            }
+        }
+        Err(store_error(
+            last.unwrap_or(StoreError::Conflict("placing the order")),
+        ))
+    }
+
+    async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
+        self.shop
+            .store
+            .cancel_order(order_id)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn settle_order(
+        &mut self,
+        order_id: &str,
+        payment_key: Option<&IdempotencyKey>,
+        settlement: Settlement,
+    ) -> Result<(), PortError> {
+        self.shop
+            .store
+            .settle_order(
+                order_id,
+                payment_key.map(IdempotencyKey::as_str),
+                settlement.payment_status,
+                settlement.order_status,
+            )
+            .await
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,28 @@
+//! Every node looks for processes nobody is stepping (their node died, or
+//! a service was down) and moves them on. The lease makes sure only one
+//! node steps a process at a time.
+
+use crate::application::Shop;
+use std::time::Duration;
+
+/// Runs until the task is dropped.
+pub async fn run(shop: Shop) {
+    let settings = &shop.settings.placeorder;
+    let mut tick = tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let idle = Duration::from_millis(settings.stalled_after_ms);
+    loop {
+        tick.tick().await;
+        match shop.store.stalled_processes(idle, 20).await {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::info!(process = %id, "sweeper picks up a stalled process");
+                    if let Err(e) = super::refresh(&shop, &id).await {
+                        tracing::warn!(process = %id, error = ?e, "sweeper could not move the process");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeper could not look for stalled processes"),
+        }
+    }
+}

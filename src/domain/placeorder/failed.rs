@@ -1,0 +1,21 @@
+//! Failed: everything was rolled back; the process keeps its reason.
+//! Final: a new attempt is a new process with a new idempotency key.
+
+use super::{Context, PortError, Transition};
+
+pub fn run(_ctx: &mut Context) -> Result<Transition, PortError> {
+    Ok(Transition::Rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::placeorder::State;
+    use crate::domain::placeorder::fake::context;
+
+    #[test]
+    fn is_final() {
+        assert_eq!(run(&mut context()).unwrap(), Transition::Rest);
+        assert!(State::Failed.is_final());
+    }
+}

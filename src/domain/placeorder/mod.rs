@@ -1,0 +1,340 @@
+//! The place-order process: a durable state machine per cart, as in
+//! Flamingo Commerce's checkout, stored between steps by the coordinator in
+//! the application layer. See `diagram.md` for the transitions.
+//!
+//! Each state is a file with its `run` (and, where it changes the world,
+//! its `rollback`). States talk to the world only through [`Ports`], so
+//! this module does no I/O itself. Every step must be safe to run again:
+//! a node may die after a step's effect and before the step is saved.
+
+mod complete_cart;
+mod complete_payment;
+mod create_payment;
+mod failed;
+mod new;
+mod place_order;
+mod prepare_cart;
+mod redirect;
+mod success;
+mod validate_cart;
+mod validate_payment;
+mod validate_payment_selection;
+mod wait_for_customer;
+
+#[cfg(test)]
+mod fake;
+
+use super::cart::Cart;
+use super::catalogue::ShippingMethod;
+use super::checkout::CheckoutDetails;
+use super::money::{Currency, Money};
+use super::order::OrderStatus;
+use super::payment::{
+    CustomerAction, FlowStatus, IdempotencyKey, PaymentMethodOption, PaymentRequest, PaymentStart,
+    Settlement,
+};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum State {
+    New,
+    PrepareCart,
+    ValidateCart,
+    ValidatePaymentSelection,
+    CreatePayment,
+    CompleteCart,
+    PlaceOrder,
+    ValidatePayment,
+    WaitForCustomer,
+    Redirect,
+    CompletePayment,
+    Success,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 13] = [
+        State::New,
+        State::PrepareCart,
+        State::ValidateCart,
+        State::ValidatePaymentSelection,
+        State::CreatePayment,
+        State::CompleteCart,
+        State::PlaceOrder,
+        State::ValidatePayment,
+        State::WaitForCustomer,
+        State::Redirect,
+        State::CompletePayment,
+        State::Success,
+        State::Failed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::New => "New",
+            Self::PrepareCart => "PrepareCart",
+            Self::ValidateCart => "ValidateCart",
+            Self::ValidatePaymentSelection => "ValidatePaymentSelection",
+            Self::CreatePayment => "CreatePayment",
+            Self::CompleteCart => "CompleteCart",
+            Self::PlaceOrder => "PlaceOrder",
+            Self::ValidatePayment => "ValidatePayment",
+            Self::WaitForCustomer => "WaitForCustomer",
+            Self::Redirect => "Redirect",
+            Self::CompletePayment => "CompletePayment",
+            Self::Success => "Success",
+            Self::Failed => "Failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Failed)
+    }
+
+    /// States that wait for the shopper or the provider: the coordinator
+    /// stops in them, and a later refresh asks the provider again.
+    pub fn is_resting(self) -> bool {
+        matches!(self, Self::Redirect | Self::WaitForCustomer)
+    }
+
+    /// One step of the process from this state.
+    pub async fn run(
+        self,
+        ctx: &mut Context,
+        ports: &mut dyn Ports,
+    ) -> Result<Transition, PortError> {
+        match self {
+            Self::New => new::run(ctx),
+            Self::PrepareCart => prepare_cart::run(ctx, ports).await,
+            Self::ValidateCart => validate_cart::run(ctx, ports).await,
+            Self::ValidatePaymentSelection => validate_payment_selection::run(ctx, ports),
+            Self::CreatePayment => create_payment::run(ctx, ports).await,
+            Self::CompleteCart => complete_cart::run(ctx, ports).await,
+            Self::PlaceOrder => place_order::run(ctx, ports).await,
+            Self::ValidatePayment => validate_payment::run(ctx, ports).await,
+            Self::WaitForCustomer => wait_for_customer::run(ctx),
+            Self::Redirect => redirect::run(ctx),
+            Self::CompletePayment => complete_payment::run(ctx, ports).await,
+            Self::Success => success::run(ctx),
+            Self::Failed => failed::run(ctx),
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A stored process: where it stands and what it knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub id: String,
+    pub cart_id: String,
+    pub state: State,
+    pub context: Context,
+    /// Set on failure; Failed is reached once every rollback has run.
+    pub failure: Option<FailureReason>,
+    pub version: i64,
+}
+
+impl Process {
+    pub fn new(id: String, cart_id: String, idempotency_key: IdempotencyKey) -> Self {
+        Self {
+            context: Context::new(id.clone(), cart_id.clone(), idempotency_key),
+            id,
+            cart_id,
+            state: State::New,
+            failure: None,
+            version: 1,
+        }
+    }
+}
+
+/// Where a step leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Next(State),
+    /// Nothing to do now.
+    Rest,
+    /// Unwind the rollbacks and end in Failed.
+    Fail(FailureReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureReason {
+    PaymentError(String),
+    CanceledByCustomer,
+    CartValidationError(String),
+    Error(String),
+}
+
+impl FailureReason {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::PaymentError(_) => "PaymentError",
+            Self::CanceledByCustomer => "CanceledByCustomer",
+            Self::CartValidationError(_) => "CartValidationError",
+            Self::Error(_) => "Error",
+        }
+    }
+
+    /// What the shopper is told; nothing when they cancelled themselves.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Self::PaymentError(m) | Self::CartValidationError(m) => Some(m),
+            Self::Error(_) => {
+                Some("We could not place your order. Your cart is unchanged; please try again.")
+            }
+            Self::CanceledByCustomer => None,
+        }
+    }
+}
+
+/// What a step must undo when a later step fails, in reverse order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rollback {
+    /// CreatePayment: void the payment at the provider.
+    CancelPayment(PaymentRequest),
+    /// CompleteCart: the cart may change again.
+    ReopenCart { cart_id: String },
+    /// PlaceOrder: cancel the order, put the stock back.
+    CancelOrder { order_id: String },
+}
+
+impl Rollback {
+    pub async fn run(&self, ports: &mut dyn Ports) -> Result<(), PortError> {
+        match self {
+            Self::CancelPayment(request) => create_payment::rollback(request, ports).await,
+            Self::ReopenCart { cart_id } => complete_cart::rollback(cart_id, ports).await,
+            Self::CancelOrder { order_id } => place_order::rollback(order_id, ports).await,
+        }
+    }
+}
+
+/// The order a process placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub id: String,
+    pub number: String,
+    pub token: String,
+}
+
+/// What PlaceOrder asks the order store for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDraft {
+    pub cart_id: String,
+    pub details: CheckoutDetails,
+    pub status: OrderStatus,
+    /// The total the payment was started for; the order must come to it.
+    pub expected_total: Money,
+    /// The payment to attach to the order.
+    pub payment_key: Option<IdempotencyKey>,
+}
+
+/// The typed state data of a process, saved after every step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    pub process_id: String,
+    pub cart_id: String,
+    pub idempotency_key: IdempotencyKey,
+    /// PrepareCart: the cart as the shopper confirmed it.
+    pub cart_version: Option<i64>,
+    pub details: Option<CheckoutDetails>,
+    pub amount: Option<Money>,
+    /// ValidatePaymentSelection: the attempt sent to the gateway.
+    pub payment: Option<PaymentRequest>,
+    pub payment_start: Option<PaymentStart>,
+    pub order: Option<PlacedOrder>,
+    /// ValidatePayment: how the approved payment settles.
+    pub settlement: Option<Settlement>,
+    /// Whether the provider reported the payment completed (not only approved).
+    pub payment_completed: bool,
+    /// What the shopper must do while the process rests in Redirect.
+    pub action: Option<CustomerAction>,
+    pub rollbacks: Vec<Rollback>,
+}
+
+impl Context {
+    pub fn new(process_id: String, cart_id: String, idempotency_key: IdempotencyKey) -> Self {
+        Self {
+            process_id,
+            cart_id,
+            idempotency_key,
+            cart_version: None,
+            details: None,
+            amount: None,
+            payment: None,
+            payment_start: None,
+            order: None,
+            settlement: None,
+            payment_completed: false,
+            action: None,
+            rollbacks: Vec::new(),
+        }
+    }
+
+    /// Records an undo step once, even when the step runs again.
+    fn push_rollback(&mut self, rollback: Rollback) {
+        if !self.rollbacks.contains(&rollback) {
+            self.rollbacks.push(rollback);
+        }
+    }
+
+    fn needs_payment(&self) -> bool {
+        self.amount.is_some_and(|a| a.minor > 0)
+    }
+}
+
+/// A port call that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortError {
+    /// A service did not answer; the step is tried again later.
+    Unavailable(String),
+    /// The request was refused, with a message the shopper can read.
+    Refused(String),
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(m) => write!(f, "unavailable: {m}"),
+            Self::Refused(m) => write!(f, "refused: {m}"),
+        }
+    }
+}
+
+/// Everything the states need from the world.
+#[async_trait::async_trait]
+pub trait Ports: Send {
+    fn currency(&self) -> Currency;
+    fn payment_methods(&self) -> Vec<PaymentMethodOption>;
+    async fn cart(&mut self, cart_id: &str) -> Result<Option<Cart>, PortError>;
+    async fn shipping_method(&mut self, code: &str) -> Result<Option<ShippingMethod>, PortError>;
+    /// Starts the payment at its gateway and records it; safe to repeat
+    /// with the same idempotency key.
+    async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError>;
+    async fn payment_status(&mut self, request: &PaymentRequest) -> Result<FlowStatus, PortError>;
+    async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError>;
+    async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError>;
+    /// Freezes the cart at `version`; `false` when it changed meanwhile.
+    /// True again for a cart this process froze already.
+    async fn freeze_cart(&mut self, cart_id: &str, version: i64) -> Result<bool, PortError>;
+    async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError>;
+    /// Places the order of a frozen cart, or returns the one placed before.
+    async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError>;
+    async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError>;
+    /// Gives the order and its payment their final status.
+    async fn settle_order(
+        &mut self,
+        order_id: &str,
+        payment_key: Option<&IdempotencyKey>,
+        settlement: Settlement,
+    ) -> Result<(), PortError>;
+}

@@ -1,0 +1,104 @@
+//! PlaceOrder: turns the frozen cart into an order. Before the payment is
+//! approved (early place order) the order waits as pending payment.
+//! Rollback: the order is cancelled and its stock put back.
+
+use super::{Context, FailureReason, OrderDraft, PortError, Ports, Rollback, State, Transition};
+use crate::domain::order::OrderStatus;
+
+pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition, PortError> {
+    let (Some(details), Some(amount)) = (ctx.details.clone(), ctx.amount) else {
+        return Ok(Transition::Fail(FailureReason::Error(
+            "the cart was not prepared".into(),
+        )));
+    };
+    let status = match (&ctx.settlement, ctx.needs_payment()) {
+        (Some(settlement), _) => settlement.order_status,
+        (None, true) => OrderStatus::PendingPayment,
+        (None, false) => OrderStatus::Placed,
+    };
+    let draft = OrderDraft {
+        cart_id: ctx.cart_id.clone(),
+        details,
+        status,
+        expected_total: amount,
+        payment_key: ctx.payment.as_ref().map(|p| p.idempotency_key.clone()),
+    };
+    let order = match ports.place_order(&draft).await {
+        Ok(order) => order,
+        Err(PortError::Refused(message)) => {
+            return Ok(Transition::Fail(FailureReason::CartValidationError(
+                message,
+            )));
+        }
+        Err(unavailable) => return Err(unavailable),
+    };
+    ctx.push_rollback(Rollback::CancelOrder {
+        order_id: order.id.clone(),
+    });
+    ctx.order = Some(order);
+    if ctx.settlement.is_some() || !ctx.needs_payment() {
+        Ok(Transition::Next(State::CompletePayment))
+    } else {
+        Ok(Transition::Next(State::ValidatePayment))
+    }
+}
+
+pub async fn rollback(order_id: &str, ports: &mut dyn Ports) -> Result<(), PortError> {
+    ports.cancel_order(order_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payment::{PaymentStatus, Settlement};
+    use crate::domain::placeorder::fake::{FakePorts, frozen};
+
+    #[tokio::test]
+    async fn early_order_waits_for_the_payment() {
+        let mut ports = FakePorts::default();
+        let mut ctx = frozen(&ports, true);
+        assert_eq!(
+            run(&mut ctx, &mut ports).await.unwrap(),
+            Transition::Next(State::ValidatePayment)
+        );
+        assert_eq!(ports.orders[0].status, OrderStatus::PendingPayment);
+        assert!(ctx.order.is_some());
+        rollback(&ctx.order.as_ref().unwrap().id, &mut ports)
+            .await
+            .unwrap();
+        assert_eq!(ports.cancelled_orders.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_approved_payment_places_the_order_in_its_final_status() {
+        let mut ports = FakePorts::default();
+        let mut ctx = frozen(&ports, false);
+        ctx.settlement = Some(Settlement {
+            payment_status: PaymentStatus::Pending,
+            order_status: OrderStatus::OnHold,
+        });
+        assert_eq!(
+            run(&mut ctx, &mut ports).await.unwrap(),
+            Transition::Next(State::CompletePayment)
+        );
+        assert_eq!(ports.orders[0].status, OrderStatus::OnHold);
+    }
+
+    #[tokio::test]
+    async fn a_refused_order_is_a_cart_problem() {
+        let mut ports = FakePorts {
+            refuse_order: true,
+            ..Default::default()
+        };
+        let mut ctx = frozen(&ports, true);
+        assert!(matches!(
+            run(&mut ctx, &mut ports).await.unwrap(),
+            Transition::Fail(FailureReason::CartValidationError(_))
+        ));
+        assert!(
+            ctx.rollbacks
+                .iter()
+                .all(|r| !matches!(r, Rollback::CancelOrder { .. }))
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The place-order processes: saved after every step, stepped by whoever
+//! holds the lease (compare-and-swap on the row, expiring, so a dead node's
+//! process is taken over).
+
+use super::rows::ProcessRow;
+use super::schema::place_order_process as processes;
+use super::{Store, StoreError, StoreResult, now, with_conn};
+use crate::domain::placeorder::{Context, FailureReason, Process, State};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use std::time::Duration;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("process {what}: {e}"))
+}
+
+fn to_process(row: ProcessRow) -> StoreResult<Process> {
+    Ok(Process {
+        state: State::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        context: serde_json::from_str::<Context>(&row.context)
+            .map_err(|e| corrupt("context", e))?,
+        failure: row
+            .failure
+            .as_deref()
+            .map(serde_json::from_str::<FailureReason>)
+            .transpose()
+            .map_err(|e| corrupt("failure", e))?,
+        id: row.id,
+        cart_id: row.cart_id,
+        version: row.version,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| corrupt("serializing", e))
+}
+
+impl Store {
+    /// Stores a new process. Fails with a retryable error while another
+    /// process of the cart is running.
+    pub async fn insert_process(&self, process: &Process) -> StoreResult<()> {
+        let at = now();
+        let row = ProcessRow {
+            id: process.id.clone(),
+            cart_id: process.cart_id.clone(),
+            state: process.state.name().into(),
+            context: json(&process.context)?,
+            failure: None,
+            idempotency_key: process.context.idempotency_key.as_str().into(),
+            is_final: false,
+            version: process.version,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        with_conn!(self, |c| {
+            diesel::insert_into(processes::table)
+                .values(row)
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    pub async fn process(&self, id: &str) -> StoreResult<Option<Process>> {
+        let row: Option<ProcessRow> = with_conn!(self, |c| {
+            processes::table
+                .find(id)
+                .select(ProcessRow::as_select())
+                .first(c)
+                .await
+                .optional()
+        })?;
+        row.map(to_process).transpose()
+    }
+
+    /// The newest process of a cart, running or finished.
+    pub async fn latest_process_of_cart(&self, cart_id: &str) -> StoreResult<Option<Process>> {
+        let row: Option<ProcessRow> = with_conn!(self, |c| {
+            processes::table
+                .filter(processes::cart_id.eq(cart_id))
+                .order((processes::is_final.asc(), processes::created_at.desc()))
+                .select(ProcessRow::as_select())
+                .first(c)
+                .await
+                .optional()
+        })?;
+        row.map(to_process).transpose()
+    }
+
+    /// Takes the lease of a running process for `owner`; `false` while
+    /// someone else holds an unexpired one.
+    pub async fn take_process_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let at = now();
+        let taken = with_conn!(self, |c| {
+            diesel::update(
+                processes::table
+                    .find(id)
+                    .filter(processes::is_final.eq(false))
+                    .filter(
+                        processes::lease_owner
+                            .is_null()
+                            .or(processes::lease_owner.eq(owner))
+                            .or(processes::lease_expires_at.lt(at)),
+                    ),
+            )
+            .set((
+                processes::lease_owner.eq(owner),
+                processes::lease_expires_at.eq(at + ttl),
+            ))
+            .execute(c)
+            .await
+        })?;
+        Ok(taken == 1)
+    }
+
+    /// Saves a step if `owner` still holds the lease and nobody saved in
+    /// between; renews the lease. `false` when the lease was lost.
+    pub async fn save_process(
+        &self,
+        process: &Process,
+        owner: &str,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let at = now();
+        let context = json(&process.context)?;
+        let failure = process.failure.as_ref().map(json).transpose()?;
+        let saved = with_conn!(self, |c| {
+            diesel::update(
+                processes::table
+                    .find(&process.id)
+                    .filter(processes::version.eq(process.version))
+                    .filter(processes::lease_owner.eq(owner)),
+            )
+            .set((
+                processes::state.eq(process.state.name()),
+                processes::context.eq(context),
+                processes::failure.eq(failure),
+                processes::is_final.eq(process.state.is_final()),
+                processes::version.eq(process.version + 1),
+                processes::lease_expires_at.eq(at + ttl),
+                processes::updated_at.eq(at),
+            ))
+            .execute(c)
+            .await
+        })?;
+        Ok(saved == 1)
+    }
+
+    pub async fn release_process_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(
+                processes::table
+                    .find(id)
+                    .filter(processes::lease_owner.eq(owner)),
+            )
+            .set((
+                processes::lease_owner.eq(None::<String>),
+                processes::lease_expires_at.eq(None::<time::PrimitiveDateTime>),
+            ))
+            .execute(c)
+            .await
+        })?;
+        Ok(())
+    }
+
+    /// Running processes nobody is stepping although they could move on:
+    /// not resting, no live lease, untouched for `idle`.
+    pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {
+        let at = now();
+        let resting: Vec<&str> = State::ALL
+            .iter()
+            .filter(|s| s.is_resting())
+            .map(|s| s.name())
+            .collect();
+        Ok(with_conn!(self, |c| {
+            processes::table
+                .filter(processes::is_final.eq(false))
+                .filter(processes::state.ne_all(&resting))
+                .filter(processes::updated_at.lt(at - idle))
+                .filter(
+                    processes::lease_expires_at
+                        .is_null()
+                        .or(processes::lease_expires_at.lt(at)),
+                )
+                .order(processes::updated_at.asc())
+                .limit(limit)
+                .select(processes::id)
+                .load::<String>(c)
+                .await
+        })?)
+    }
+}
