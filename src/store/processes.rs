@@ -89,6 +89,19 @@ impl Store {
         row.map(to_process).transpose()
     }
 
+    /// The newest process of the whole shop (monitoring and tests).
+    pub async fn latest_process(&self) -> StoreResult<Option<Process>> {
+        let row: Option<ProcessRow> = with_conn!(self, |c| {
+            processes::table
+                .order(processes::created_at.desc())
+                .select(ProcessRow::as_select())
+                .first(c)
+                .await
+                .optional()
+        })?;
+        row.map(to_process).transpose()
+    }
+
     /// Takes the lease of a running process for `owner`; `false` while
     /// someone else holds an unexpired one.
     pub async fn take_process_lease(

@@ -4,7 +4,8 @@ use actix_web::dev::ServerHandle;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kassa::application::Shop;
 use kassa::config::{SessionStoreKind, Settings};
-use kassa::startup::Application;
+use kassa::payment::PaymentGateway;
+use kassa::startup::{Application, Extras};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use std::io::Write;
@@ -143,6 +144,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub handle: ServerHandle,
     pub resources: Arc<Resources>,
+    pub gateways: Vec<Arc<dyn PaymentGateway>>,
 }
 
 pub fn client() -> reqwest::Client {
@@ -204,7 +206,19 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
 
 /// Starts a server with `settings` (another node, or the same one again).
 pub async fn start_node(settings: Settings, resources: Arc<Resources>) -> TestApp {
-    let app = Application::build(settings.clone())
+    start_node_with(settings, resources, Vec::new()).await
+}
+
+/// Starts a server that also offers `gateways`.
+pub async fn start_node_with(
+    settings: Settings,
+    resources: Arc<Resources>,
+    gateways: Vec<Arc<dyn PaymentGateway>>,
+) -> TestApp {
+    let extras = Extras {
+        gateways: gateways.clone(),
+    };
+    let app = Application::build_with(settings.clone(), extras)
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -218,6 +232,7 @@ pub async fn start_node(settings: Settings, resources: Arc<Resources>) -> TestAp
         settings,
         handle,
         resources,
+        gateways,
     }
 }
 
@@ -296,15 +311,50 @@ impl TestApp {
     /// shopper's client (and cookies) stay.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
+        self.start_again().await
+    }
+
+    /// Stops this server at once, as a crash would: requests in flight are
+    /// dropped where they are. Then starts it again on the same storage.
+    pub async fn crash_and_restart(self) -> TestApp {
+        self.handle.stop(false).await;
+        self.start_again().await
+    }
+
+    async fn start_again(self) -> TestApp {
         let client = self.client.clone();
-        let mut restarted = start_node(self.settings.clone(), self.resources.clone()).await;
+        let mut restarted = start_node_with(
+            self.settings.clone(),
+            self.resources.clone(),
+            self.gateways.clone(),
+        )
+        .await;
         restarted.client = client;
         restarted
     }
 
+    /// This node talked to by `client`: cookies are per host, not per
+    /// port, so one client's session goes to every node on 127.0.0.1.
+    pub fn with_client(&self, client: &reqwest::Client) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            shop: self.shop.clone(),
+            client: client.clone(),
+            settings: self.settings.clone(),
+            handle: self.handle.clone(),
+            resources: self.resources.clone(),
+            gateways: self.gateways.clone(),
+        }
+    }
+
     /// Another node on the same storage and settings, with its own client.
     pub async fn another_node(&self) -> TestApp {
-        start_node(self.settings.clone(), self.resources.clone()).await
+        start_node_with(
+            self.settings.clone(),
+            self.resources.clone(),
+            self.gateways.clone(),
+        )
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,3 +9,5 @@ mod checkout_validation;
 mod helpers;
 mod nodes;
 mod place_order;
+mod process;
+mod scripted_gateway;

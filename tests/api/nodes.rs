@@ -25,19 +25,6 @@ async fn two_nodes() -> Option<(TestApp, TestApp)> {
     Some((a, b))
 }
 
-/// `client` talking to `node`: cookies are per host, not per port, so one
-/// client's session is sent to both nodes.
-fn via(node: &TestApp, client: &reqwest::Client) -> TestApp {
-    TestApp {
-        address: node.address.clone(),
-        shop: node.shop.clone(),
-        client: client.clone(),
-        settings: node.settings.clone(),
-        handle: node.handle.clone(),
-        resources: node.resources.clone(),
-    }
-}
-
 #[tokio::test]
 async fn a_session_started_on_one_node_continues_on_the_other() {
     let Some((a, b)) = two_nodes().await else {
@@ -49,7 +36,7 @@ async fn a_session_started_on_one_node_continues_on_the_other() {
         "/checkout/review",
     );
 
-    let on_b = via(&b, &a.client);
+    let on_b = b.with_client(&a.client);
     let review = on_b.get_html("/checkout/review").await;
     assert!(
         review.contains("2 × Milk jug"),
@@ -79,7 +66,7 @@ async fn thirty_carts_placed_on_two_nodes_at_once_give_thirty_orders() {
     let shoppers: Vec<reqwest::Client> = (0..30).map(|_| client()).collect();
     // Fill and confirm every cart, alternating the nodes.
     futures::future::join_all(shoppers.iter().enumerate().map(|(i, shopper)| {
-        let node = via(if i % 2 == 0 { &a } else { &b }, shopper);
+        let node = (if i % 2 == 0 { &a } else { &b }).with_client(shopper);
         async move {
             node.add_to_cart("filter-papers", 1).await;
             assert_redirect(
