@@ -176,9 +176,16 @@ impl Store {
                     )));
                 }
             }
+            // An order placed early waits for its payment: its cart stays
+            // frozen until the payment settles.
+            let cart_status = if draft.status == OrderStatus::PendingPayment {
+                CartStatus::Frozen
+            } else {
+                CartStatus::Ordered
+            };
             diesel::update(carts::table.find(&draft.cart_id))
                 .set((
-                    carts::status.eq(CartStatus::Ordered.as_str()),
+                    carts::status.eq(cart_status.as_str()),
                     carts::order_id.eq(&order_id),
                     carts::version.eq(carts::version + 1),
                     carts::updated_at.eq(at),
@@ -250,7 +257,8 @@ impl Store {
         })
     }
 
-    /// Gives an order (unless cancelled) and its payment their final status.
+    /// Gives an order (unless cancelled) and its payment their final
+    /// status; its cart is ordered for good.
     pub async fn settle_order(
         &self,
         order_id: &str,
@@ -272,6 +280,27 @@ impl Store {
             ))
             .execute(c)
             .await?;
+            let cart_id: Option<String> = orders::table
+                .find(order_id)
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .select(orders::cart_id)
+                .first(c)
+                .await
+                .optional()?;
+            if let Some(cart_id) = cart_id {
+                diesel::update(
+                    carts::table
+                        .find(&cart_id)
+                        .filter(carts::order_id.eq(order_id)),
+                )
+                .set((
+                    carts::status.eq(CartStatus::Ordered.as_str()),
+                    carts::version.eq(carts::version + 1),
+                    carts::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await?;
+            }
             if let Some(key) = payment_key {
                 diesel::update(payments::table.filter(payments::idempotency_key.eq(key)))
                     .set((

@@ -451,7 +451,48 @@ async fn a_crash_after_place_order_ends_in_one_order(backend: Backend) {
     );
 }
 
+async fn placing_again_replaces_the_running_process(backend: Backend) {
+    let gw = ScriptedGateway::new(true, vec![FlowStatus::WaitingForCustomer]);
+    let app = shop_with(backend, &gw, |_| {}).await;
+    place(&app).await;
+    let first = latest_process(&app).await;
+    assert!(first.context.order.is_some(), "placed early");
+    // A second click on "Place order" (or a stale tab) leads to the running
+    // payment: the shopper may be paying in the provider's window.
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    assert_eq!(latest_process(&app).await.id, first.id);
+
+    // Starting a process anew rolls the running one back and replaces it.
+    let cart = app.shop.store.cart(&first.cart_id).await.unwrap().unwrap();
+    kassa::application::placeorder::start(&app.shop, &cart)
+        .await
+        .unwrap();
+    let first = app.shop.store.process(&first.id).await.unwrap().unwrap();
+    assert_eq!(first.state, State::Failed);
+    assert_eq!(first.failure, Some(FailureReason::CanceledByCustomer));
+    let second = latest_process(&app).await;
+    assert_ne!(second.id, first.id);
+    assert_ne!(
+        second.context.idempotency_key,
+        first.context.idempotency_key
+    );
+    assert_eq!(second.state, State::WaitForCustomer);
+    assert_eq!(
+        gw.cancels.load(Ordering::SeqCst),
+        1,
+        "the first payment was voided"
+    );
+    assert_eq!(gw.payments_started(), 2);
+    assert_eq!(
+        app.order_count().await,
+        1,
+        "the first order was cancelled, the second waits"
+    );
+    assert_eq!(app.stock_of("hand-grinder").await, 7);
+}
+
 on_both_backends!(
+    placing_again_replaces_the_running_process,
     each_flow_status_and_action_leads_to_its_page,
     approved_and_completed_payments_place_the_order,
     failed_cancelled_and_aborted_payments_give_the_cart_back,
