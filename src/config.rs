@@ -23,6 +23,10 @@ pub struct Settings {
     pub checkout: CheckoutSettings,
     pub payment: PaymentSettings,
     pub placeorder: PlaceOrderSettings,
+    pub sandbox: SandboxSettings,
+    /// The address shoppers reach the shop at, for the provider's return
+    /// links; empty: `http://<bind>`.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +113,37 @@ pub struct CheckoutSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentSettings {
     pub offline: OfflinePaymentSettings,
+    pub hosted: HostedPaymentSettings,
+}
+
+/// The hosted (redirect) payment provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostedPaymentSettings {
+    pub enabled: bool,
+    /// The provider's API; empty: the sandbox served beside the shop.
+    pub api_url: String,
+    /// Signs the provider's webhooks (shared with the provider).
+    #[serde(skip_serializing, default)]
+    pub webhook_secret: Option<SecretString>,
+    /// `automatic` (money taken at once) or `manual` (reserved; captured on delivery).
+    pub capture: String,
+    /// Every call to the provider gives up after this long.
+    pub timeout_ms: u64,
+    /// Payments left at the provider this long are checked with its API
+    /// (the shopper never came back and the webhook was lost).
+    pub reconcile_after_ms: u64,
+}
+
+/// The stand-in payment provider (`kassa sandbox`, or beside the shop).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Start the sandbox together with the shop (the demo set-up).
+    pub serve_beside_shop: bool,
+    pub bind: String,
+    /// How long a convenience-store payment may stay unpaid.
+    pub convenience_store_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,7 +192,21 @@ impl Default for Settings {
                 offline: OfflinePaymentSettings {
                     cash_on_delivery_limit_minor: 100_000,
                 },
+                hosted: HostedPaymentSettings {
+                    enabled: true,
+                    api_url: String::new(),
+                    webhook_secret: None,
+                    capture: "automatic".into(),
+                    timeout_ms: 5_000,
+                    reconcile_after_ms: 15 * 60 * 1000,
+                },
             },
+            sandbox: SandboxSettings {
+                serve_beside_shop: true,
+                bind: "127.0.0.1:8090".into(),
+                convenience_store_days: 3,
+            },
+            public_url: String::new(),
             placeorder: PlaceOrderSettings {
                 lease_ms: 30_000,
                 wait_for_lease_ms: 5_000,
@@ -248,6 +297,22 @@ impl Settings {
         if let Err(problem) = self.session_key_bytes() {
             return fail("session.key", problem);
         }
+        let hosted = &self.payment.hosted;
+        if !["automatic", "manual"].contains(&hosted.capture.as_str()) {
+            return fail(
+                "payment.hosted.capture",
+                format!("'{}' is not automatic or manual", hosted.capture),
+            );
+        }
+        if self.sandbox.bind.parse::<SocketAddr>().is_err() {
+            return fail(
+                "sandbox.bind",
+                format!(
+                    "'{}' is not an address like 127.0.0.1:8090",
+                    self.sandbox.bind
+                ),
+            );
+        }
         let p = &self.placeorder;
         if p.lease_ms == 0 || p.sweep_interval_ms == 0 {
             return fail(
@@ -282,6 +347,15 @@ impl Settings {
         match url.strip_prefix("sqlite://") {
             Some(path) => DatabaseBackend::Sqlite(PathBuf::from(path)),
             None => DatabaseBackend::Sqlite(self.data_dir.join("kassa.db")),
+        }
+    }
+
+    /// The webhook secret shared with the hosted provider. The demo set-up,
+    /// with the sandbox beside the shop, uses a fixed one.
+    pub fn webhook_secret(&self) -> String {
+        match &self.payment.hosted.webhook_secret {
+            Some(secret) if !secret.expose_secret().is_empty() => secret.expose_secret().to_owned(),
+            _ => "whsec_kassa_demo_sandbox".to_owned(),
         }
     }
 

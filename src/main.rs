@@ -23,6 +23,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the sandbox payment provider (on `sandbox.bind`, or --bind).
+    Sandbox,
 }
 
 #[tokio::main]
@@ -44,7 +46,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
-    if let Some(bind) = cli.bind {
+    let cli_bind = cli.bind.clone();
+    if let Some(bind) = cli.bind
+        && !matches!(cli.command, Some(Command::Sandbox))
+    {
         settings.bind = bind;
     }
     match cli.command.unwrap_or(Command::Serve) {
@@ -57,6 +62,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             tracing::info!("Kassa listens on http://{host}:{}", app.port());
             app.run_until_stopped().await?;
+        }
+        Command::Sandbox => {
+            let bind = cli_bind.unwrap_or_else(|| settings.sandbox.bind.clone());
+            let sandbox = kassa::sandbox::Sandbox::new(
+                settings.webhook_secret(),
+                settings.sandbox.convenience_store_days,
+            );
+            let (port, server) = sandbox.serve(&bind)?;
+            tracing::info!("sandbox payment provider on http://127.0.0.1:{port}");
+            server.await?;
         }
         Command::Migrate => {
             std::fs::create_dir_all(&settings.data_dir)?;

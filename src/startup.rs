@@ -5,6 +5,8 @@ use crate::application::Shop;
 use crate::application::placeorder::sweeper;
 use crate::config::{DatabaseBackend, SessionStoreKind, Settings};
 use crate::payment::PaymentGateway;
+use crate::payment::hosted::HostedGateway;
+use crate::sandbox::Sandbox;
 use crate::store::Store;
 use crate::web::health::Probes;
 use crate::web::session_store::SessionBackend;
@@ -24,6 +26,8 @@ pub struct Application {
     port: u16,
     server: Server,
     shop: Shop,
+    /// The sandbox provider served beside the shop, and its port.
+    sandbox: Option<(u16, Server)>,
 }
 
 /// What the shop is built with besides its settings.
@@ -57,14 +61,42 @@ impl Application {
         if settings.shop.demo_data && store.seed_demo_data(&settings.shop.currency).await? {
             tracing::info!("seeded the demo catalogue");
         }
-        let shop = Shop::new(store.clone(), settings.clone(), extras.gateways)?;
         let key = session_key(&settings)?;
         let (sessions, redis) = session_backend(&settings).await?;
-        let probes = web::Data::new(Probes { store, redis });
+        let probes = web::Data::new(Probes {
+            store: store.clone(),
+            redis,
+        });
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let sandbox = if settings.sandbox.serve_beside_shop {
+            let sandbox = Sandbox::new(
+                settings.webhook_secret(),
+                settings.sandbox.convenience_store_days,
+            );
+            let (sandbox_port, server) =
+                sandbox.serve(&settings.sandbox.bind).with_context(|| {
+                    format!("starting the sandbox provider on {}", settings.sandbox.bind)
+                })?;
+            tracing::info!("sandbox payment provider on http://127.0.0.1:{sandbox_port}");
+            Some((sandbox_port, server))
+        } else {
+            None
+        };
+        let mut gateways = Vec::new();
+        if let Some(hosted) = hosted_gateway(
+            &settings,
+            port,
+            sandbox.as_ref().map(|s| s.0),
+            key.signing(),
+        )? {
+            gateways.push(hosted);
+        }
+        gateways.extend(extras.gateways);
+        let link_key: Arc<[u8]> = Arc::from(key.signing());
+        let shop = Shop::new(store, settings.clone(), gateways, link_key)?;
         let data = web::Data::new(shop.clone());
         let server = HttpServer::new(move || {
             let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -105,7 +137,12 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server, shop })
+        Ok(Self {
+            port,
+            server,
+            shop,
+            sandbox,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -122,11 +159,26 @@ impl Application {
     }
 
     /// Serves until stopped; the node's sweeper runs as long as the server.
+    /// Serves until stopped; the node's sweeper (and the sandbox, if it
+    /// runs beside the shop) run as long as the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
+        let sandbox = self.sandbox.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let served = self.server.await;
         sweeper.abort();
+        if let Some((task, handle)) = sandbox {
+            handle.stop(false).await;
+            let _ = task.await;
+        }
         served
+    }
+
+    /// The port of the sandbox served beside the shop.
+    pub fn sandbox_port(&self) -> Option<u16> {
+        self.sandbox.as_ref().map(|(port, _)| *port)
     }
 }
 
@@ -143,6 +195,48 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             .await
             .context("opening the PostgreSQL database"),
     }
+}
+
+/// The hosted provider's adapter: at the configured API, or at the sandbox
+/// beside the shop; none when it is off or has nowhere to go.
+fn hosted_gateway(
+    settings: &Settings,
+    shop_port: u16,
+    sandbox_port: Option<u16>,
+    link_key: &[u8],
+) -> anyhow::Result<Option<Arc<dyn PaymentGateway>>> {
+    let hosted = &settings.payment.hosted;
+    if !hosted.enabled {
+        return Ok(None);
+    }
+    let api = match (hosted.api_url.as_str(), sandbox_port) {
+        ("", Some(port)) => format!("http://127.0.0.1:{port}"),
+        ("", None) => {
+            tracing::warn!(
+                "payment.hosted has no api_url and no sandbox runs: hosted payment is off"
+            );
+            return Ok(None);
+        }
+        (url, _) => url.to_owned(),
+    };
+    let public_url = if settings.public_url.is_empty() {
+        let host = settings
+            .bind
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}:{shop_port}")
+    } else {
+        settings.public_url.clone()
+    };
+    let gateway = HostedGateway::new(
+        api,
+        hosted.capture.clone(),
+        public_url,
+        link_key.to_vec(),
+        std::time::Duration::from_millis(hosted.timeout_ms),
+    )?;
+    Ok(Some(Arc::new(gateway)))
 }
 
 /// The session store, and a Redis connection for the readiness probe.

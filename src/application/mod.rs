@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cart;
 pub mod checkout;
 pub mod orders;
+pub mod payment_events;
 pub mod placeorder;
 
 use crate::config::Settings;
@@ -21,6 +22,8 @@ pub struct Shop {
     pub settings: Arc<Settings>,
     pub gateways: Gateways,
     pub currency: Currency,
+    /// Signs links that name a process (the provider's return links).
+    pub link_key: Arc<[u8]>,
 }
 
 impl Shop {
@@ -29,6 +32,7 @@ impl Shop {
         store: Store,
         settings: Arc<Settings>,
         extra: Vec<Arc<dyn PaymentGateway>>,
+        link_key: Arc<[u8]>,
     ) -> anyhow::Result<Self> {
         let currency = Currency::parse(&settings.shop.currency).map_err(anyhow::Error::msg)?;
         let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
@@ -43,6 +47,7 @@ impl Shop {
             settings,
             gateways: Gateways::new(gateways),
             currency,
+            link_key,
         })
     }
 }

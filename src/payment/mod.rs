@@ -1,7 +1,9 @@
 //! Payment providers behind one trait. The place-order process starts a
 //! flow, asks for its status, and confirms, voids, captures or refunds it.
 
+pub mod hosted;
 pub mod offline;
+pub mod signature;
 
 use crate::domain::payment::{FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart};
 use std::sync::Arc;

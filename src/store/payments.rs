@@ -2,10 +2,11 @@
 //! provider, keyed by the attempt's idempotency key.
 
 use super::rows::PaymentRow;
-use super::schema::{orders, payments};
+use super::schema::{orders, payments, webhook_events};
 use super::{Store, StoreResult, new_id, now, with_conn};
+use crate::domain::money::{Currency, Money};
 use crate::domain::order::OrderStatus;
-use crate::domain::payment::{PaymentRequest, PaymentStatus};
+use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -82,5 +83,91 @@ impl Store {
                     .is_none_or(|s| s == OrderStatus::Cancelled.as_str())
             })
             .count() as i64)
+    }
+
+    /// Records a provider event; `false` when it was seen before.
+    pub async fn record_webhook_event(&self, event_id: &str, kind: &str) -> StoreResult<bool> {
+        let inserted = with_conn!(self, |c| {
+            diesel::insert_into(webhook_events::table)
+                .values((
+                    webhook_events::event_id.eq(event_id),
+                    webhook_events::kind.eq(kind),
+                    webhook_events::received_at.eq(now()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c)
+                .await
+        })?;
+        Ok(inserted == 1)
+    }
+
+    /// The payment the provider knows by `reference`.
+    pub async fn payment_by_provider_reference(
+        &self,
+        reference: &str,
+    ) -> StoreResult<Option<StoredPayment>> {
+        let row: Option<PaymentRow> = with_conn!(self, |c| {
+            payments::table
+                .filter(payments::provider_reference.eq(reference))
+                .select(PaymentRow::as_select())
+                .first(c)
+                .await
+                .optional()
+        })?;
+        row.map(StoredPayment::try_from).transpose()
+    }
+
+    /// Payments of `gateway` still waiting for their money (e.g. at a
+    /// convenience store) since before `age` ago.
+    pub async fn waiting_payments(
+        &self,
+        gateway: &str,
+        age: std::time::Duration,
+    ) -> StoreResult<Vec<StoredPayment>> {
+        let rows: Vec<PaymentRow> = with_conn!(self, |c| {
+            payments::table
+                .filter(payments::gateway.eq(gateway))
+                .filter(payments::status.eq(PaymentStatus::Pending.as_str()))
+                .filter(payments::order_id.is_not_null())
+                .filter(payments::updated_at.lt(now() - age))
+                .limit(50)
+                .select(PaymentRow::as_select())
+                .load(c)
+                .await
+        })?;
+        rows.into_iter().map(StoredPayment::try_from).collect()
+    }
+}
+
+/// A payment row, as the application needs it.
+#[derive(Debug, Clone)]
+pub struct StoredPayment {
+    pub process_id: String,
+    pub cart_id: String,
+    pub order_id: Option<String>,
+    pub status: PaymentStatus,
+    pub request: PaymentRequest,
+}
+
+impl TryFrom<PaymentRow> for StoredPayment {
+    type Error = super::StoreError;
+
+    fn try_from(row: PaymentRow) -> Result<Self, Self::Error> {
+        let corrupt =
+            |what: &str| super::StoreError::Corrupt(format!("payment {}: {what}", row.id));
+        let currency = Currency::parse(&row.currency).map_err(|_| corrupt("currency"))?;
+        Ok(Self {
+            status: PaymentStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            request: PaymentRequest {
+                gateway: row.gateway,
+                method: row.method,
+                amount: Money::new(row.amount_minor, currency),
+                idempotency_key: IdempotencyKey::from_string(row.idempotency_key),
+                reference: row.process_id.clone(),
+            },
+            process_id: row.process_id,
+            cart_id: row.cart_id,
+            order_id: row.order_id,
+        })
     }
 }

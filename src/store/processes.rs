@@ -183,6 +183,28 @@ impl Store {
         Ok(())
     }
 
+    /// Processes resting (waiting for the shopper or the provider) since
+    /// before `age` ago: their provider is asked how they stand.
+    pub async fn resting_processes(&self, age: Duration, limit: i64) -> StoreResult<Vec<String>> {
+        let at = now();
+        let resting: Vec<&str> = State::ALL
+            .iter()
+            .filter(|s| s.is_resting())
+            .map(|s| s.name())
+            .collect();
+        Ok(with_conn!(self, |c| {
+            processes::table
+                .filter(processes::is_final.eq(false))
+                .filter(processes::state.eq_any(&resting))
+                .filter(processes::updated_at.lt(at - age))
+                .order(processes::updated_at.asc())
+                .limit(limit)
+                .select(processes::id)
+                .load::<String>(c)
+                .await
+        })?)
+    }
+
     /// Running processes nobody is stepping although they could move on:
     /// not resting, no live lease, untouched for `idle`.
     pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {

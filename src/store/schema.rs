@@ -147,6 +147,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_events (event_id) {
+        event_id -> Text,
+        kind -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -173,4 +181,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     leases,
     place_order_process,
+    webhook_events,
 );

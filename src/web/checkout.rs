@@ -14,6 +14,7 @@ use crate::domain::order::Order;
 use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
+use crate::payment::hosted::CONVENIENCE_STORE;
 use crate::payment::offline::CASH_IN_ADVANCE;
 use crate::store::orders::OrderRef;
 use actix_web::http::{StatusCode, header};
@@ -55,6 +56,8 @@ struct SuccessPage {
     layout: Layout,
     order: Order,
     pay_in_advance: bool,
+    pay_in_store: bool,
+    store_days: i64,
 }
 
 #[derive(Template)]
@@ -77,7 +80,7 @@ struct ExpiredPage {
     layout: Layout,
 }
 
-fn success_url(order: &OrderRef) -> String {
+pub(super) fn success_url(order: &OrderRef) -> String {
     format!(
         "/checkout/success?order={}&token={}",
         order.number, order.token
@@ -369,14 +372,16 @@ async fn success(
     let order = orders::for_confirmation(&shop, &query.order, &query.token)
         .await?
         .ok_or(AppError::NotFound)?;
-    let pay_in_advance = order
-        .payment
-        .as_ref()
-        .is_some_and(|p| p.method == CASH_IN_ADVANCE);
+    let method = order.payment.as_ref().map(|p| p.method.as_str());
+    let pay_in_advance = method == Some(CASH_IN_ADVANCE);
+    let pay_in_store = method == Some(CONVENIENCE_STORE)
+        && order.status == crate::domain::order::OrderStatus::OnHold;
     render(&SuccessPage {
         layout: Layout::load(&shop, &session).await?,
         order,
         pay_in_advance,
+        pay_in_store,
+        store_days: shop.settings.sandbox.convenience_store_days,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod session;
 pub mod session_store;
 pub mod shop;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -16,5 +17,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(shop::routes)
         .configure(account::routes)
         .configure(checkout::routes)
-        .configure(health::routes);
+        .configure(health::routes)
+        .configure(webhooks::routes);
 }

@@ -145,6 +145,8 @@ pub struct TestApp {
     pub handle: ServerHandle,
     pub resources: Arc<Resources>,
     pub gateways: Vec<Arc<dyn PaymentGateway>>,
+    /// The sandbox provider beside this node, if it runs one.
+    pub sandbox: Option<String>,
 }
 
 pub fn client() -> reqwest::Client {
@@ -186,6 +188,10 @@ pub fn node_settings(resources: &Resources) -> Settings {
     if let Some(db) = &resources.database {
         settings.database.url = db.url.clone();
     }
+    // The hosted provider and its sandbox only where a test asks for them.
+    settings.payment.hosted.enabled = false;
+    settings.sandbox.serve_beside_shop = false;
+    settings.sandbox.bind = "127.0.0.1:0".into();
     settings
 }
 
@@ -222,6 +228,9 @@ pub async fn start_node_with(
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let sandbox = app
+        .sandbox_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let shop = app.shop().clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -233,6 +242,7 @@ pub async fn start_node_with(
         handle,
         resources,
         gateways,
+        sandbox,
     }
 }
 
@@ -344,6 +354,7 @@ impl TestApp {
             handle: self.handle.clone(),
             resources: self.resources.clone(),
             gateways: self.gateways.clone(),
+            sandbox: self.sandbox.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
 mod helpers;
+mod hosted;
 mod nodes;
 mod place_order;
 mod process;

@@ -1,0 +1,159 @@
+//! The stand-in outside world: a hosted payment provider, spoken to over
+//! HTTP only, exactly as the shop would speak to a real one. It keeps its
+//! state in memory. Served by `kassa sandbox` or beside the shop.
+//!
+//! API (JSON): `POST /v1/sessions` (with `Idempotency-Key`), `GET
+//! /v1/sessions/{id}`, `GET /v1/sessions/by-key/{key}`, `POST
+//! /v1/sessions/{id}/capture|cancel|refund`; test knobs at `/v1/test/*`.
+//! Pages: `/pay/{id}` for the shopper, `/console` for the shop owner.
+
+mod api;
+mod pages;
+mod webhooks;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Waiting for the shopper.
+    Open,
+    /// Card reserved (manual capture).
+    Authorized,
+    /// Money taken.
+    Captured,
+    /// Convenience store chosen: to be paid at the till before it expires.
+    Pending,
+    Declined,
+    /// Broken off by the shopper, or voided by the shop.
+    Cancelled,
+    Expired,
+    Refunded,
+}
+
+/// What the shop sends to open a payment session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reference: String,
+    /// `card` or `convenience_store`.
+    pub method: String,
+    /// `automatic` or `manual`.
+    pub capture: String,
+    pub return_url: String,
+    pub cancel_url: String,
+    pub webhook_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub idempotency_key: String,
+    pub request: CreateSession,
+    pub status: SessionStatus,
+    pub pay_url: String,
+    pub captured_minor: i64,
+    /// For convenience-store payments: the code to show at the till.
+    pub payment_code: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Ways to make the provider misbehave, for tests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Knobs {
+    /// Wait this long before sending each webhook.
+    pub delay_ms: u64,
+    /// Send every webhook twice.
+    pub duplicate: bool,
+    /// Send a session's second event before its first.
+    pub reorder: bool,
+    /// Send no webhooks at all.
+    pub drop: bool,
+    /// After paying, the shopper closes the window instead of returning.
+    pub shopper_never_returns: bool,
+    /// Answer every API call with 503.
+    pub down: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub sessions: usize,
+    /// Successful captures: a double capture would show here.
+    pub captures: u64,
+    pub webhooks_sent: u64,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, Session>,
+    by_key: HashMap<String, String>,
+    knobs: Knobs,
+    stats: Stats,
+    next_event: u64,
+    events_per_session: HashMap<String, u32>,
+}
+
+/// The sandbox provider: its state and how it reaches shops.
+#[derive(Clone)]
+pub struct Sandbox {
+    state: Arc<Mutex<State>>,
+    http: reqwest::Client,
+    webhook_secret: String,
+    base_url: Arc<Mutex<String>>,
+    convenience_store_days: i64,
+}
+
+impl Sandbox {
+    pub fn new(webhook_secret: String, convenience_store_days: i64) -> Self {
+        Self {
+            state: Arc::default(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("HTTP client"),
+            webhook_secret,
+            base_url: Arc::default(),
+            convenience_store_days,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; go on.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn base_url(&self) -> String {
+        self.base_url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Binds `bind` and serves the sandbox; returns the port and the server.
+    pub fn serve(self, bind: &str) -> anyhow::Result<(u16, Server)> {
+        let listener = TcpListener::bind(bind)?;
+        let port = listener.local_addr()?.port();
+        *self.base_url.lock().unwrap_or_else(|e| e.into_inner()) =
+            format!("http://127.0.0.1:{port}");
+        let data = web::Data::new(self);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(api::routes)
+                .configure(pages::routes)
+        })
+        .workers(1)
+        .listen(listener)?
+        .run();
+        Ok((port, server))
+    }
+}

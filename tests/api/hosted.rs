@@ -1,0 +1,433 @@
+//! The hosted provider (the sandbox, over HTTP): the shopper's return and
+//! the signed webhooks, in any order, duplicated, late or alone.
+
+use crate::helpers::*;
+use kassa::config::Settings;
+use kassa::domain::order::OrderStatus;
+use kassa::domain::payment::PaymentStatus;
+use kassa::domain::placeorder::State;
+use kassa::payment::signature;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+fn hosted(settings: &mut Settings) {
+    settings.payment.hosted.enabled = true;
+    settings.sandbox.serve_beside_shop = true;
+    settings.sandbox.bind = "127.0.0.1:0".into();
+    settings.placeorder.sweep_interval_ms = 100;
+}
+
+async fn hosted_shop(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(backend, |s| {
+        hosted(s);
+        adjust(s);
+    })
+    .await
+}
+
+fn form(method: &str) -> Vec<(&'static str, String)> {
+    with(
+        checkout_form(),
+        "payment_method",
+        &format!("hosted:{method}"),
+    )
+}
+
+async fn knobs(app: &TestApp, knobs: serde_json::Value) {
+    let url = format!("{}/v1/test/knobs", app.sandbox.as_ref().unwrap());
+    let response = app.client.post(url).json(&knobs).send().await.unwrap();
+    assert!(response.status().is_success());
+}
+
+async fn sandbox_stats(app: &TestApp) -> serde_json::Value {
+    let url = format!("{}/v1/test/stats", app.sandbox.as_ref().unwrap());
+    app.client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Cart, form, "Place order": returns the provider's payment page URL.
+async fn to_the_provider(app: &TestApp, method: &str) -> String {
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&form(method)).await,
+        "/checkout/review",
+    );
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    let redirect = app.get("/checkout/payment").await;
+    assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
+    let pay_url = location(&redirect);
+    assert!(pay_url.contains("/pay/ps_"), "{pay_url}");
+    pay_url
+}
+
+/// The shopper's choice on the provider's page; returns where it sends them.
+async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{pay_url}/{choice}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn process_state(app: &TestApp) -> State {
+    app.shop
+        .store
+        .latest_process()
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn every_order_of_return_and_webhooks_gives_one_order(backend: Backend) {
+    // (webhook delay, duplicate, reorder, return before the webhooks)
+    let orderings = [
+        (400, true, false, true),
+        (0, true, false, false),
+        (0, false, false, false),
+        (300, true, true, true),
+        (0, true, true, false),
+    ];
+    for (delay_ms, duplicate, reorder, return_first) in orderings {
+        let app = hosted_shop(backend, |_| {}).await;
+        knobs(
+            &app,
+            serde_json::json!({ "delay_ms": delay_ms, "duplicate": duplicate, "reorder": reorder }),
+        )
+        .await;
+        let pay_url = to_the_provider(&app, "card").await;
+        let back = choose(&app, &pay_url, "card").await;
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        let return_url = location(&back);
+        assert!(return_url.contains("/checkout/return?process="));
+        if !return_first {
+            wait_for("the webhook", async || {
+                process_state(&app).await == State::Success
+            })
+            .await;
+        }
+        let returned = app.client.get(&return_url).send().await.unwrap();
+        let success = location(&returned);
+        assert!(
+            success.starts_with("/checkout/success?order=K-"),
+            "{success}"
+        );
+        assert!(
+            app.get_html(&success)
+                .await
+                .contains("data-testid=\"cart-count\">0<"),
+            "session kept"
+        );
+        let expected = if duplicate { 2 } else { 1 };
+        wait_for("all webhooks", async || {
+            sandbox_stats(&app).await["webhooks_sent"].as_u64() >= Some(expected)
+        })
+        .await;
+        assert_eq!(
+            app.order_count().await,
+            1,
+            "{delay_ms} {duplicate} {reorder} {return_first}"
+        );
+        let order = app
+            .shop
+            .store
+            .order_by_number(&order_number(&success))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::Placed);
+        assert_eq!(order.payment.unwrap().status, PaymentStatus::Captured);
+        assert_eq!(sandbox_stats(&app).await["captures"], 1);
+        assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    }
+}
+
+async fn a_webhook_alone_places_the_order(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    knobs(&app, serde_json::json!({ "shopper_never_returns": true })).await;
+    let pay_url = to_the_provider(&app, "card").await;
+    let closed = choose(&app, &pay_url, "card").await;
+    assert_eq!(
+        closed.status(),
+        StatusCode::OK,
+        "the shopper stays at the provider"
+    );
+    wait_for("the webhook", async || {
+        process_state(&app).await == State::Success
+    })
+    .await;
+    let order = app
+        .shop
+        .store
+        .latest_process()
+        .await
+        .unwrap()
+        .unwrap()
+        .context
+        .order
+        .unwrap();
+    let link = format!(
+        "/checkout/success?order={}&token={}",
+        order.number, order.token
+    );
+    let page = client().get(app.url(&link)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains(&order.number));
+    assert_eq!(app.order_count().await, 1);
+}
+
+async fn forged_and_stale_webhooks_are_refused(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    let pay_url = to_the_provider(&app, "card").await;
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let body = serde_json::json!({ "id": "evt_forged", "type": "payment.captured", "session_id": session_id }).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let secret = app.settings.webhook_secret();
+    for header in [
+        signature::sign("not the secret", now, body.as_bytes()),
+        signature::sign(&secret, now - 301, body.as_bytes()),
+        "t=1,v1=00".to_owned(),
+        String::new(),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/webhooks/hosted"))
+            .header(signature::HEADER, header)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        process_state(&app).await,
+        State::Redirect,
+        "nothing changed"
+    );
+    assert_eq!(app.order_count().await, 1, "the early order still waits");
+    let order = app
+        .shop
+        .store
+        .latest_process()
+        .await
+        .unwrap()
+        .unwrap()
+        .context
+        .order
+        .unwrap();
+    let stored = app
+        .shop
+        .store
+        .order_by_number(&order.number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, OrderStatus::PendingPayment);
+}
+
+async fn an_event_for_an_old_attempt_does_not_cancel_the_new_one(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    knobs(&app, serde_json::json!({ "drop": true })).await;
+    let old_pay_url = to_the_provider(&app, "card").await;
+    let old_session = old_pay_url.rsplit('/').next().unwrap().to_owned();
+    // The shopper cancels, then places the order again.
+    assert_redirect(
+        &app.post("/checkout/payment/cancel", &[]).await,
+        "/checkout",
+    );
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    let new_pay_url = location(&app.get("/checkout/payment").await);
+    assert_ne!(new_pay_url, old_pay_url);
+
+    let body = serde_json::json!({ "id": "evt_old", "type": "payment.cancelled", "session_id": old_session }).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let response = app
+        .client
+        .post(app.url("/webhooks/hosted"))
+        .header(
+            signature::HEADER,
+            signature::sign(&app.settings.webhook_secret(), now, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        process_state(&app).await,
+        State::Redirect,
+        "the new attempt goes on"
+    );
+    let back = choose(&app, &new_pay_url, "card").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    assert!(success.starts_with("/checkout/success"), "{success}");
+    assert_eq!(app.order_count().await, 1);
+}
+
+async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
+    for paid in [true, false] {
+        let app = hosted_shop(backend, |_| {}).await;
+        let pay_url = to_the_provider(&app, "convenience_store").await;
+        let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+        let back = choose(&app, &pay_url, "convenience_store").await;
+        let success = location(&app.client.get(location(&back)).send().await.unwrap());
+        let page = app.get_html(&success).await;
+        assert!(
+            page.contains("data-testid=\"pay-in-store\""),
+            "how and by when to pay"
+        );
+        let number = order_number(&success);
+        let order = app
+            .shop
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(order.status, OrderStatus::OnHold);
+        assert_eq!(app.stock_of("hand-grinder").await, 7);
+
+        let console = format!(
+            "{}/console/{session_id}/{}",
+            app.sandbox.as_ref().unwrap(),
+            if paid { "paid" } else { "expire" }
+        );
+        assert!(
+            app.client
+                .post(console)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_redirection()
+        );
+        let want = if paid {
+            OrderStatus::Placed
+        } else {
+            OrderStatus::Cancelled
+        };
+        wait_for("the late webhook", async || {
+            app.shop
+                .store
+                .order_by_number(&number)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                == want
+        })
+        .await;
+        if paid {
+            let order = app
+                .shop
+                .store
+                .order_by_number(&number)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(order.payment.unwrap().status, PaymentStatus::Captured);
+            assert_eq!(app.stock_of("hand-grinder").await, 7);
+        } else {
+            assert_eq!(app.stock_of("hand-grinder").await, 8, "stock back");
+            assert_eq!(app.order_count().await, 0);
+            assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+        }
+    }
+}
+
+async fn a_provider_that_is_down_leaves_the_cart_intact(backend: Backend) {
+    let app = hosted_shop(backend, |s| s.payment.hosted.timeout_ms = 500).await;
+    knobs(&app, serde_json::json!({ "down": true })).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&form("card")).await,
+        "/checkout/review",
+    );
+    assert_redirect(&app.confirm_review().await, "/checkout");
+    let page = app.get_html("/checkout").await;
+    assert!(page.contains("The payment provider cannot be reached right now"));
+    assert!(page.contains("data-testid=\"cart-count\">1<"));
+    assert_eq!(app.order_count().await, 0);
+}
+
+async fn reconciliation_places_an_order_nobody_reported(backend: Backend) {
+    let app = hosted_shop(backend, |s| s.payment.hosted.reconcile_after_ms = 300).await;
+    knobs(
+        &app,
+        serde_json::json!({ "drop": true, "shopper_never_returns": true }),
+    )
+    .await;
+    let pay_url = to_the_provider(&app, "card").await;
+    choose(&app, &pay_url, "card").await;
+    wait_for("reconciliation", async || {
+        process_state(&app).await == State::Success
+    })
+    .await;
+    assert_eq!(app.order_count().await, 1);
+    assert_eq!(
+        sandbox_stats(&app).await["webhooks_sent"],
+        0,
+        "no webhook helped"
+    );
+}
+
+async fn manual_capture_keeps_the_money_reserved(backend: Backend) {
+    let app = hosted_shop(backend, |s| s.payment.hosted.capture = "manual".into()).await;
+    let pay_url = to_the_provider(&app, "card").await;
+    let back = choose(&app, &pay_url, "card").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let order = app
+        .shop
+        .store
+        .order_by_number(&order_number(&success))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Placed);
+    assert_eq!(order.payment.unwrap().status, PaymentStatus::Authorized);
+    assert_eq!(sandbox_stats(&app).await["captures"], 0);
+}
+
+async fn a_declined_card_returns_to_the_form_with_a_fresh_attempt(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    let pay_url = to_the_provider(&app, "card").await;
+    let back = choose(&app, &pay_url, "decline").await;
+    let returned = app.client.get(location(&back)).send().await.unwrap();
+    assert_redirect(&returned, "/checkout/payment");
+    assert_redirect(&app.get("/checkout/payment").await, "/checkout");
+    let page = app.get_html("/checkout").await;
+    assert!(page.contains("Your card was declined"));
+    assert_eq!(app.order_count().await, 0, "the early order was cancelled");
+    assert_eq!(app.stock_of("hand-grinder").await, 8);
+    // A new attempt gets a new payment session.
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    assert_ne!(location(&app.get("/checkout/payment").await), pay_url);
+}
+
+on_both_backends!(
+    every_order_of_return_and_webhooks_gives_one_order,
+    a_webhook_alone_places_the_order,
+    forged_and_stale_webhooks_are_refused,
+    an_event_for_an_old_attempt_does_not_cancel_the_new_one,
+    convenience_store_holds_then_places_or_cancels,
+    a_provider_that_is_down_leaves_the_cart_intact,
+    reconciliation_places_an_order_nobody_reported,
+    manual_capture_keeps_the_money_reserved,
+    a_declined_card_returns_to_the_form_with_a_fresh_attempt,
+);
