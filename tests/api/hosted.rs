@@ -431,3 +431,67 @@ on_both_backends!(
     manual_capture_keeps_the_money_reserved,
     a_declined_card_returns_to_the_form_with_a_fresh_attempt,
 );
+
+/// 50 carts, two nodes on one PostgreSQL, 200 webhook deliveries
+/// (duplicated, reordered, replayed) racing the shoppers' returns, which the
+/// load balancer sends to the other node.
+#[tokio::test]
+async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
+    if postgres_server().is_none() {
+        skipped("hosted::fifty_carts_on_two_nodes_with_two_hundred_webhooks", "KASSA_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let resources = std::sync::Arc::new(fresh_resources(Backend::Postgres).await);
+    let mut settings = node_settings(&resources);
+    hosted(&mut settings);
+    settings.session.key = Some("7e".repeat(64).into());
+    let a = start_node(settings.clone(), resources.clone()).await;
+    // Node B uses node A's sandbox as its provider.
+    let mut b_settings = settings;
+    b_settings.sandbox.serve_beside_shop = false;
+    b_settings.payment.hosted.api_url = a.sandbox.clone().unwrap();
+    let mut b = start_node(b_settings, resources).await;
+    b.sandbox = a.sandbox.clone();
+    knobs(&a, serde_json::json!({ "duplicate": true, "reorder": true, "delay_ms": 50 })).await;
+
+    let shoppers: Vec<reqwest::Client> = (0..50).map(|_| client()).collect();
+    let outcomes = futures::future::join_all(shoppers.iter().enumerate().map(|(i, shopper)| {
+        let (home, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let home = home.with_client(shopper);
+        let other = other.with_client(shopper);
+        async move {
+            home.add_to_cart("filter-papers", 1).await;
+            assert_redirect(&home.submit_checkout(&form("card")).await, "/checkout/review");
+            assert_redirect(&home.confirm_review().await, "/checkout/payment");
+            let pay_url = location(&home.get("/checkout/payment").await);
+            let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+            let back = choose(&home, &pay_url, "card").await;
+            // The return goes to the other node, with two replayed webhooks.
+            let return_path = location(&back).split_once("/checkout/").map(|(_, p)| format!("/checkout/{p}")).unwrap();
+            let replays = (0..2).map(|n| {
+                let body = serde_json::json!({ "id": format!("evt_replay_{session_id}_{n}"), "type": "payment.captured", "session_id": session_id }).to_string();
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let node = if n == 0 { &home } else { &other };
+                node.client
+                    .post(node.url("/webhooks/hosted"))
+                    .header(signature::HEADER, signature::sign(&node.settings.webhook_secret(), now, body.as_bytes()))
+                    .body(body)
+                    .send()
+            });
+            let (returned, replayed) = tokio::join!(other.get(&return_path), futures::future::join_all(replays));
+            for r in replayed {
+                assert!(r.unwrap().status().is_success());
+            }
+            location(&returned)
+        }
+    }))
+    .await;
+    for success in &outcomes {
+        assert!(success.starts_with("/checkout/success?order=K-"), "{success}");
+    }
+    wait_for("all provider webhooks", async || sandbox_stats(&a).await["webhooks_sent"].as_u64() >= Some(100)).await;
+    assert_eq!(a.order_count().await, 50);
+    assert_eq!(sandbox_stats(&a).await["captures"], 50, "no double capture");
+    assert_eq!(a.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    assert_eq!(a.stock_of("filter-papers").await, 150);
+}
