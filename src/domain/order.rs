@@ -92,6 +92,7 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: String,
+    pub cart_id: String,
     pub number: OrderNumber,
     /// The secret of the confirmation link.
     pub token: String,

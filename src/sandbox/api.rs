@@ -37,6 +37,16 @@ impl Sandbox {
         }
     }
 
+    /// Records a partial capture: at most the authorized amount, once.
+    fn set_captured(&self, id: &str, amount: i64) -> Session {
+        let mut state = self.lock();
+        let session = state.sessions.get_mut(id).expect("checked by the caller");
+        if session.captured_minor == session.request.amount_minor {
+            session.captured_minor = amount.clamp(1, session.request.amount_minor);
+        }
+        session.clone()
+    }
+
     /// Applies an action; `Err` when it does not fit the session's status.
     /// Repeating a done action is fine (the same status comes back).
     pub(super) fn act(&self, id: &str, action: Action) -> Result<Session, String> {
@@ -189,8 +199,18 @@ struct Operation {
     operation: String,
 }
 
+#[derive(Deserialize, Default)]
+struct Amount {
+    amount_minor: Option<i64>,
+}
+
+/// `capture` takes an optional `amount_minor` (partial capture).
 #[post("/v1/sessions/{id}/{operation}")]
-async fn operate(sandbox: web::Data<Sandbox>, path: web::Path<Operation>) -> HttpResponse {
+async fn operate(
+    sandbox: web::Data<Sandbox>,
+    path: web::Path<Operation>,
+    amount: Option<web::Json<Amount>>,
+) -> HttpResponse {
     if let Some(response) = down(&sandbox) {
         return response;
     }
@@ -203,8 +223,16 @@ async fn operate(sandbox: web::Data<Sandbox>, path: web::Path<Operation>) -> Htt
     if sandbox.session(&path.id).is_none() {
         return json_error(actix_web::http::StatusCode::NOT_FOUND, "no such session");
     }
+    let amount = amount.and_then(|a| a.into_inner().amount_minor);
     match sandbox.act(&path.id, action) {
-        Ok(session) => HttpResponse::Ok().json(session),
+        Ok(mut session) => {
+            if action == Action::Capture
+                && let Some(amount) = amount
+            {
+                session = sandbox.set_captured(&path.id, amount);
+            }
+            HttpResponse::Ok().json(session)
+        }
         Err(message) => json_error(actix_web::http::StatusCode::CONFLICT, &message),
     }
 }

@@ -417,6 +417,7 @@ fn to_order(
                 total: money(l.total_minor),
             })
             .collect(),
+        cart_id: row.cart_id,
         id: row.id,
         token: row.token,
         details,

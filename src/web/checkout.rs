@@ -10,7 +10,7 @@ use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
@@ -385,6 +385,35 @@ async fn success(
     })
 }
 
+#[derive(Deserialize)]
+struct RestoreForm {
+    order: String,
+    token: String,
+}
+
+/// Gives a shopper back the cart of an order that was cancelled because
+/// its money never came (an expired convenience-store payment).
+#[post("/checkout/restore")]
+async fn restore_cart(
+    shop: web::Data<Shop>,
+    session: ShopSession,
+    form: CsrfForm<RestoreForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let order = orders::for_confirmation(&shop, &form.order, &form.token)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let cart = shop.store.cart(&order.cart_id).await?;
+    match cart {
+        Some(cart) if order.status == OrderStatus::Cancelled && cart.status == CartStatus::Open => {
+            session.set_cart_id(&cart.id)?;
+            session.flash(FlashKind::Info, "Your cart is back, as it was.")?;
+        }
+        _ => session.flash(FlashKind::Error, "This cart cannot be restored.")?,
+    }
+    Ok(see_other("/cart"))
+}
+
 #[get("/checkout/expired")]
 async fn expired(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
     render(&ExpiredPage {
@@ -402,5 +431,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(cancel_payment)
         .service(place_order)
         .service(success)
+        .service(restore_cart)
         .service(expired);
 }

@@ -347,6 +347,22 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
             assert_eq!(app.stock_of("hand-grinder").await, 8, "stock back");
             assert_eq!(app.order_count().await, 0);
             assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+            // The confirmation link says so and gives the cart back.
+            let page = app.get_html(&success).await;
+            assert!(page.contains("data-testid=\"order-cancelled\""));
+            let token = success.split("token=").nth(1).unwrap().to_owned();
+            let restored = app
+                .post(
+                    "/checkout/restore",
+                    &[("order", number.clone()), ("token", token)],
+                )
+                .await;
+            assert_redirect(&restored, "/cart");
+            let cart = app.get_html("/cart").await;
+            assert!(
+                cart.contains("Your cart is back") && cart.contains("Hand grinder"),
+                "{cart}"
+            );
         }
     }
 }
@@ -420,6 +436,69 @@ async fn a_declined_card_returns_to_the_form_with_a_fresh_attempt(backend: Backe
     assert_ne!(location(&app.get("/checkout/payment").await), pay_url);
 }
 
+/// The provider's own promises: idempotent session creation, partial
+/// capture counted once.
+#[tokio::test]
+async fn the_sandbox_api_keeps_its_promises() {
+    let app = hosted_shop(Backend::Sqlite, |_| {}).await;
+    let sandbox = app.sandbox.clone().unwrap();
+    let body = serde_json::json!({
+        "amount_minor": 1000, "currency": "EUR", "reference": "r1", "method": "card",
+        "capture": "manual", "return_url": "http://localhost/r", "cancel_url": "http://localhost/c",
+        "webhook_url": "http://127.0.0.1:9/none"
+    });
+    let create = |body: serde_json::Value| {
+        app.client
+            .post(format!("{sandbox}/v1/sessions"))
+            .header("Idempotency-Key", "key-1")
+            .json(&body)
+            .send()
+    };
+    let first: serde_json::Value = create(body.clone()).await.unwrap().json().await.unwrap();
+    let again: serde_json::Value = create(body.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        first["id"], again["id"],
+        "same key, same body: same session"
+    );
+    let mut other = body.clone();
+    other["amount_minor"] = 2000.into();
+    assert_eq!(create(other).await.unwrap().status(), StatusCode::CONFLICT);
+    let missing = app
+        .client
+        .post(format!("{sandbox}/v1/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        StatusCode::BAD_REQUEST,
+        "an Idempotency-Key is required"
+    );
+
+    let id = first["id"].as_str().unwrap();
+    app.client
+        .post(format!("{sandbox}/pay/{id}/card"))
+        .send()
+        .await
+        .unwrap();
+    let capture = |amount: i64| {
+        app.client
+            .post(format!("{sandbox}/v1/sessions/{id}/capture"))
+            .json(&serde_json::json!({ "amount_minor": amount }))
+            .send()
+    };
+    let captured: serde_json::Value = capture(600).await.unwrap().json().await.unwrap();
+    assert_eq!(captured["status"], "captured");
+    assert_eq!(captured["captured_minor"], 600, "a partial capture");
+    assert!(
+        capture(600).await.unwrap().status().is_success(),
+        "a repeat is fine"
+    );
+    assert_eq!(sandbox_stats(&app).await["captures"], 1, "and counted once");
+    assert_eq!(capture(5000).await.unwrap().status(), StatusCode::OK);
+}
+
 on_both_backends!(
     every_order_of_return_and_webhooks_gives_one_order,
     a_webhook_alone_places_the_order,
@@ -438,7 +517,10 @@ on_both_backends!(
 #[tokio::test]
 async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
     if postgres_server().is_none() {
-        skipped("hosted::fifty_carts_on_two_nodes_with_two_hundred_webhooks", "KASSA_TEST_DATABASE_URL is not set");
+        skipped(
+            "hosted::fifty_carts_on_two_nodes_with_two_hundred_webhooks",
+            "KASSA_TEST_DATABASE_URL is not set",
+        );
         return;
     }
     let resources = std::sync::Arc::new(fresh_resources(Backend::Postgres).await);
@@ -452,7 +534,11 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
     b_settings.payment.hosted.api_url = a.sandbox.clone().unwrap();
     let mut b = start_node(b_settings, resources).await;
     b.sandbox = a.sandbox.clone();
-    knobs(&a, serde_json::json!({ "duplicate": true, "reorder": true, "delay_ms": 50 })).await;
+    knobs(
+        &a,
+        serde_json::json!({ "duplicate": true, "reorder": true, "delay_ms": 50 }),
+    )
+    .await;
 
     let shoppers: Vec<reqwest::Client> = (0..50).map(|_| client()).collect();
     let outcomes = futures::future::join_all(shoppers.iter().enumerate().map(|(i, shopper)| {
@@ -487,9 +573,15 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
     }))
     .await;
     for success in &outcomes {
-        assert!(success.starts_with("/checkout/success?order=K-"), "{success}");
+        assert!(
+            success.starts_with("/checkout/success?order=K-"),
+            "{success}"
+        );
     }
-    wait_for("all provider webhooks", async || sandbox_stats(&a).await["webhooks_sent"].as_u64() >= Some(100)).await;
+    wait_for("all provider webhooks", async || {
+        sandbox_stats(&a).await["webhooks_sent"].as_u64() >= Some(100)
+    })
+    .await;
     assert_eq!(a.order_count().await, 50);
     assert_eq!(sandbox_stats(&a).await["captures"], 50, "no double capture");
     assert_eq!(a.shop.store.count_orphaned_payments().await.unwrap(), 0);
