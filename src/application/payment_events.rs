@@ -6,6 +6,7 @@
 
 use super::Shop;
 use super::placeorder;
+use crate::domain::events::EventKind;
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
 use crate::error::{AppError, AppResult};
@@ -105,7 +106,7 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
         FlowStatus::Failed { .. } | FlowStatus::Cancelled | FlowStatus::Aborted => {
             shop.store.cancel_order(order_id).await?;
             shop.store
-                .record_payment_cancelled(payment.request.idempotency_key.as_str())
+                .record_payment_cancelled(payment.request.idempotency_key.as_str(), EventKind::PaymentExpired)
                 .await?;
             shop.store.reopen_cart(&payment.cart_id).await?;
             tracing::info!(order = %order_id, "unpaid order cancelled; cart open again");

@@ -5,6 +5,7 @@ pub mod address;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
+pub mod events;
 pub mod field_errors;
 pub mod money;
 pub mod order;

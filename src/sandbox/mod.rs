@@ -6,9 +6,11 @@
 //! /v1/sessions/{id}`, `GET /v1/sessions/by-key/{key}`, `POST
 //! /v1/sessions/{id}/capture|cancel|refund`; test knobs at `/v1/test/*`.
 //! Pages: `/pay/{id}` for the shopper, `/console` for the shop owner.
+//! It also serves the customer-registration API (`/registrations`).
 
 mod api;
 mod pages;
+pub mod registration;
 mod webhooks;
 
 use actix_web::dev::Server;
@@ -100,6 +102,7 @@ struct State {
     stats: Stats,
     next_event: u64,
     events_per_session: HashMap<String, u32>,
+    registrations: registration::RegistrationState,
 }
 
 /// The sandbox provider: its state and how it reaches shops.
@@ -150,6 +153,7 @@ impl Sandbox {
                 .app_data(data.clone())
                 .configure(api::routes)
                 .configure(pages::routes)
+                .configure(registration::routes)
         })
         .workers(1)
         .listen(listener)?

@@ -2,8 +2,10 @@
 
 use super::carts::load_cart;
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
-use super::schema::{carts, counters, order_lines, orders, payments, products, shipping_methods};
+use super::schema::{carts, counters, order_lines, orders, outbox, payments, products, shipping_methods};
+use super::outbox::event;
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
+use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::cart::{CartStatus, validate};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::money::{Currency, Money};
@@ -240,6 +242,14 @@ impl Store {
                     .execute(c)
                     .await?;
             }
+            let payload = EventPayload {
+                order_id: Some(order_id.to_owned()),
+                ..Default::default()
+            };
+            diesel::insert_into(outbox::table)
+                .values(event(EventKind::OrderCancelled, &cart_id, &payload))
+                .execute(c)
+                .await?;
             diesel::update(
                 carts::table
                     .find(&cart_id)
@@ -287,6 +297,24 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?;
+            if let Some(cart_id) = &cart_id {
+                let kind = match (payment_status, order_status) {
+                    (PaymentStatus::Authorized, _) => Some(EventKind::PaymentAuthorized),
+                    (PaymentStatus::Captured, _) => Some(EventKind::PaymentCaptured),
+                    (_, OrderStatus::Placed) => Some(EventKind::OrderPlaced),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    let payload = EventPayload {
+                        order_id: Some(order_id.to_owned()),
+                        ..Default::default()
+                    };
+                    diesel::insert_into(outbox::table)
+                        .values(event(kind, cart_id, &payload))
+                        .execute(c)
+                        .await?;
+                }
+            }
             if let Some(cart_id) = cart_id {
                 diesel::update(
                     carts::table

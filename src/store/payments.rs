@@ -2,8 +2,10 @@
 //! provider, keyed by the attempt's idempotency key.
 
 use super::rows::PaymentRow;
-use super::schema::{orders, payments, webhook_events};
-use super::{Store, StoreResult, new_id, now, with_conn};
+use super::outbox::event;
+use super::schema::{orders, outbox, payments, webhook_events};
+use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
+use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -45,23 +47,39 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a payment voided, unless money was already captured.
-    pub async fn record_payment_cancelled(&self, idempotency_key: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
-            diesel::update(
-                payments::table
-                    .filter(payments::idempotency_key.eq(idempotency_key))
-                    .filter(payments::status.ne(PaymentStatus::Captured.as_str())),
-            )
-            .set((
-                payments::status.eq(PaymentStatus::Cancelled.as_str()),
-                payments::version.eq(payments::version + 1),
-                payments::updated_at.eq(now()),
-            ))
-            .execute(c)
-            .await
-        })?;
-        Ok(())
+    /// Marks a payment voided, unless money was already captured, and
+    /// records why (failed or expired) in the outbox.
+    pub async fn record_payment_cancelled(&self, idempotency_key: &str, why: EventKind) -> StoreResult<()> {
+        write_tx!(self, |c| {
+            let payment: Option<(String, Option<String>)> = payments::table
+                .filter(payments::idempotency_key.eq(idempotency_key))
+                .filter(payments::status.ne(PaymentStatus::Captured.as_str()))
+                .filter(payments::status.ne(PaymentStatus::Cancelled.as_str()))
+                .select((payments::cart_id, payments::order_id))
+                .first(c)
+                .await
+                .optional()?;
+            let Some((cart_id, order_id)) = payment else {
+                return Ok(());
+            };
+            diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
+                .set((
+                    payments::status.eq(PaymentStatus::Cancelled.as_str()),
+                    payments::version.eq(payments::version + 1),
+                    payments::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await?;
+            let payload = EventPayload {
+                order_id,
+                ..Default::default()
+            };
+            diesel::insert_into(outbox::table)
+                .values(event(why, &cart_id, &payload))
+                .execute(c)
+                .await?;
+            Ok::<_, super::StoreError>(())
+        })
     }
 
     /// Payments that are neither voided nor attached to a live order: money

@@ -155,6 +155,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    registrations (cart_id) {
+        cart_id -> Text,
+        email -> Text,
+        registration_id -> Text,
+        status -> Text,
+        generation -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        cart_id -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -182,4 +211,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     leases,
     place_order_process,
     webhook_events,
+    registrations,
+    outbox,
 );

@@ -2,6 +2,7 @@
 
 use crate::application::{Shop, random_token};
 use crate::domain::cart::Cart;
+use crate::domain::events::EventKind;
 use crate::domain::catalogue::ShippingMethod;
 use crate::domain::money::Currency;
 use crate::domain::payment::{
@@ -103,7 +104,7 @@ impl Ports for ShopPorts<'_> {
         }
         self.shop
             .store
-            .record_payment_cancelled(request.idempotency_key.as_str())
+            .record_payment_cancelled(request.idempotency_key.as_str(), EventKind::PaymentFailed)
             .await
             .map_err(store_error)
     }

@@ -1,0 +1,186 @@
+//! The customer-registration API of the stand-in world: create a pending
+//! registration (or refuse it with a reason the shopper can read), confirm
+//! it, delete it. Its demo rule refuses every address at `blocked.example`.
+
+use super::Sandbox;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    Pending,
+    Confirmed,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registration {
+    pub id: String,
+    pub email: String,
+    pub reference: String,
+    pub status: RegistrationStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateRegistration {
+    pub email: String,
+    /// The shop's reference (its cart).
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationKnobs {
+    /// Every call waits this long before it is answered.
+    pub latency_ms: u64,
+    /// Every call answers 503.
+    pub down: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegistrationStats {
+    pub calls: u64,
+    /// Registrations created (a repeat with the same key creates none).
+    pub created: u64,
+    /// Pending registrations that became confirmed.
+    pub confirmed: u64,
+    /// Registrations that were deleted.
+    pub deleted: u64,
+}
+
+#[derive(Default)]
+pub(super) struct RegistrationState {
+    registrations: std::collections::HashMap<String, Registration>,
+    by_key: std::collections::HashMap<String, String>,
+    knobs: RegistrationKnobs,
+    stats: RegistrationStats,
+}
+
+const BLOCKED_DOMAIN: &str = "blocked.example";
+
+impl Sandbox {
+    /// Counts the call, waits the configured latency, and says whether the
+    /// API is down.
+    async fn registration_call(&self) -> bool {
+        let knobs = {
+            let mut state = self.lock();
+            state.registrations.stats.calls += 1;
+            state.registrations.knobs.clone()
+        };
+        if knobs.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
+        }
+        knobs.down
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().json(serde_json::json!({ "error": "registration service unavailable" }))
+}
+
+#[post("/registrations")]
+async fn create(sandbox: web::Data<Sandbox>, req: HttpRequest, body: web::Json<CreateRegistration>) -> HttpResponse {
+    if sandbox.registration_call().await {
+        return unavailable();
+    }
+    let email = body.email.trim().to_lowercase();
+    if email.rsplit_once('@').is_some_and(|(_, domain)| domain == BLOCKED_DOMAIN) {
+        return HttpResponse::UnprocessableEntity()
+            .json(serde_json::json!({ "reason": "This email address cannot be registered" }));
+    }
+    let key = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut guard = sandbox.lock();
+    let state = &mut guard.registrations;
+    if let Some(id) = state.by_key.get(&key) {
+        return HttpResponse::Created().json(&state.registrations[id]);
+    }
+    let registration = Registration {
+        id: format!("reg_{}", uuid::Uuid::new_v4().simple()),
+        email,
+        reference: body.reference.clone(),
+        status: RegistrationStatus::Pending,
+    };
+    state.by_key.insert(key, registration.id.clone());
+    state.registrations.insert(registration.id.clone(), registration.clone());
+    state.stats.created += 1;
+    HttpResponse::Created().json(registration)
+}
+
+#[get("/registrations/{id}")]
+async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
+    if sandbox.registration_call().await {
+        return unavailable();
+    }
+    match sandbox.lock().registrations.registrations.get(id.as_str()) {
+        Some(r) => HttpResponse::Ok().json(r),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Confirming twice is fine; a deleted registration cannot be confirmed.
+#[post("/registrations/{id}/confirm")]
+async fn confirm(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
+    if sandbox.registration_call().await {
+        return unavailable();
+    }
+    let mut guard = sandbox.lock();
+    let state = &mut guard.registrations;
+    let Some(registration) = state.registrations.get_mut(id.as_str()) else {
+        return HttpResponse::NotFound().finish();
+    };
+    match registration.status {
+        RegistrationStatus::Pending => {
+            registration.status = RegistrationStatus::Confirmed;
+            let r = registration.clone();
+            state.stats.confirmed += 1;
+            HttpResponse::Ok().json(r)
+        }
+        RegistrationStatus::Confirmed => HttpResponse::Ok().json(registration.clone()),
+        RegistrationStatus::Deleted => HttpResponse::Conflict().json(serde_json::json!({ "error": "deleted" })),
+    }
+}
+
+/// Deleting twice (or a confirmed registration) is fine.
+#[delete("/registrations/{id}")]
+async fn remove(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
+    if sandbox.registration_call().await {
+        return unavailable();
+    }
+    let mut guard = sandbox.lock();
+    let state = &mut guard.registrations;
+    let Some(registration) = state.registrations.get_mut(id.as_str()) else {
+        return HttpResponse::NotFound().finish();
+    };
+    if registration.status != RegistrationStatus::Deleted {
+        registration.status = RegistrationStatus::Deleted;
+        state.stats.deleted += 1;
+    }
+    HttpResponse::NoContent().finish()
+}
+
+#[post("/v1/test/registration-knobs")]
+async fn set_knobs(sandbox: web::Data<Sandbox>, knobs: web::Json<RegistrationKnobs>) -> HttpResponse {
+    sandbox.lock().registrations.knobs = knobs.into_inner();
+    HttpResponse::NoContent().finish()
+}
+
+#[get("/v1/test/registration-stats")]
+async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<RegistrationStats> {
+    web::Json(sandbox.lock().registrations.stats.clone())
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create)
+        .service(show)
+        .service(confirm)
+        .service(remove)
+        .service(set_knobs)
+        .service(stats);
+}

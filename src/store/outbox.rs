@@ -1,0 +1,151 @@
+//! The transactional outbox: events are inserted in the transaction of the
+//! change they describe, and claimed by one worker at a time on any node.
+
+use super::schema::outbox;
+use super::{Store, StoreResult, new_id, now, with_conn};
+use crate::domain::events::{EventKind, EventPayload};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use std::time::Duration;
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct NewOutboxRow {
+    id: String,
+    kind: String,
+    cart_id: String,
+    payload: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: time::PrimitiveDateTime,
+    created_at: time::PrimitiveDateTime,
+    updated_at: time::PrimitiveDateTime,
+}
+
+/// An outbox row for `kind`; insert it in the transaction of the change.
+pub(crate) fn event(kind: EventKind, cart_id: &str, payload: &EventPayload) -> NewOutboxRow {
+    let at = now();
+    NewOutboxRow {
+        id: new_id(),
+        kind: kind.as_str().into(),
+        cart_id: cart_id.to_owned(),
+        payload: serde_json::to_string(payload).unwrap_or_else(|_| "{}".into()),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: at,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A claimed event.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: String,
+    pub kind: EventKind,
+    pub cart_id: String,
+    pub payload: EventPayload,
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Claims up to `limit` due events for `worker` for `lock`; an event
+    /// whose worker died is claimed again once its lock expires.
+    pub async fn claim_outbox(&self, worker: &str, lock: Duration, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+        let at = now();
+        let free = || {
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(at))
+        };
+        let candidates: Vec<String> = with_conn!(self, |c| {
+            outbox::table
+                .filter(outbox::status.eq("pending"))
+                .filter(outbox::next_attempt_at.le(at))
+                .filter(free())
+                .order(outbox::created_at.asc())
+                .limit(limit)
+                .select(outbox::id)
+                .load(c)
+                .await
+        })?;
+        let mut claimed = Vec::new();
+        for id in candidates {
+            let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
+                let taken = diesel::update(
+                    outbox::table
+                        .find(&id)
+                        .filter(outbox::status.eq("pending"))
+                        .filter(free()),
+                )
+                .set((outbox::locked_by.eq(worker), outbox::locked_until.eq(at + lock)))
+                .execute(c)
+                .await?;
+                if taken == 0 {
+                    Ok::<_, diesel::result::Error>(None)
+                } else {
+                    outbox::table
+                        .find(&id)
+                        .select((outbox::kind, outbox::cart_id, outbox::payload, outbox::attempts))
+                        .first(c)
+                        .await
+                        .optional()
+                }
+            })?;
+            if let Some((kind, cart_id, payload, attempts)) = row
+                && let Some(kind) = EventKind::parse(&kind)
+            {
+                claimed.push(OutboxItem {
+                    id,
+                    kind,
+                    cart_id,
+                    payload: serde_json::from_str(&payload).unwrap_or_default(),
+                    attempts,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub async fn outbox_done(&self, id: &str, worker: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
+                .set((
+                    outbox::status.eq("done"),
+                    outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
+                    outbox::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    pub async fn outbox_retry(&self, id: &str, worker: &str, error: &str, after: Duration) -> StoreResult<()> {
+        let at = now();
+        with_conn!(self, |c| {
+            diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
+                .set((
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::next_attempt_at.eq(at + after),
+                    outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
+                    outbox::last_error.eq(error),
+                    outbox::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Events not delivered yet (monitoring and tests).
+    pub async fn count_pending_outbox(&self) -> StoreResult<i64> {
+        Ok(with_conn!(self, |c| {
+            outbox::table
+                .filter(outbox::status.eq("pending"))
+                .count()
+                .get_result::<i64>(c)
+                .await
+        })?)
+    }
+}

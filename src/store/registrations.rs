@@ -1,0 +1,161 @@
+//! The buyers' registrations with the external customer system.
+
+use super::outbox::event;
+use super::schema::{orders, outbox, registrations};
+use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use crate::domain::events::{EventKind, EventPayload};
+use crate::domain::order::OrderStatus;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationStatus {
+    Pending,
+    Confirmed,
+    /// Left behind; its deletion is queued.
+    Abandoned,
+    Deleted,
+}
+
+impl RegistrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Abandoned => "abandoned",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Confirmed, Self::Abandoned, Self::Deleted]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CartRegistration {
+    pub email: String,
+    pub registration_id: String,
+    pub status: RegistrationStatus,
+    pub generation: i64,
+}
+
+impl Store {
+    pub async fn registration_of_cart(&self, cart_id: &str) -> StoreResult<Option<CartRegistration>> {
+        let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
+            registrations::table
+                .find(cart_id)
+                .select((
+                    registrations::email,
+                    registrations::registration_id,
+                    registrations::status,
+                    registrations::generation,
+                ))
+                .first(c)
+                .await
+                .optional()
+        })?;
+        row.map(|(email, registration_id, status, generation)| {
+            Ok(CartRegistration {
+                status: RegistrationStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("registration status {status}")))?,
+                email,
+                registration_id,
+                generation,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the cart's new pending registration. One it replaces that
+    /// is still pending gets its deletion queued in the same transaction.
+    pub async fn save_registration(&self, cart_id: &str, email: &str, registration_id: &str, generation: i64) -> StoreResult<()> {
+        let at = now();
+        write_tx!(self, |c| {
+            let old: Option<(String, String)> = registrations::table
+                .find(cart_id)
+                .select((registrations::registration_id, registrations::status))
+                .first(c)
+                .await
+                .optional()?;
+            if let Some((old_id, status)) = old {
+                if old_id != registration_id && status == RegistrationStatus::Pending.as_str() {
+                    let payload = EventPayload {
+                        registration_id: Some(old_id),
+                        ..Default::default()
+                    };
+                    diesel::insert_into(outbox::table)
+                        .values(event(EventKind::RegistrationAbandoned, cart_id, &payload))
+                        .execute(c)
+                        .await?;
+                }
+                diesel::delete(registrations::table.find(cart_id)).execute(c).await?;
+            }
+            diesel::insert_into(registrations::table)
+                .values((
+                    registrations::cart_id.eq(cart_id),
+                    registrations::email.eq(email),
+                    registrations::registration_id.eq(registration_id),
+                    registrations::status.eq(RegistrationStatus::Pending.as_str()),
+                    registrations::generation.eq(generation),
+                    registrations::created_at.eq(at),
+                    registrations::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Sets the status of a registration (by its id at the API).
+    pub async fn set_registration_status(&self, registration_id: &str, status: RegistrationStatus) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(registrations::table.filter(registrations::registration_id.eq(registration_id)))
+                .set((
+                    registrations::status.eq(status.as_str()),
+                    registrations::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Pending registrations older than `age` whose cart never got a live
+    /// order: marked abandoned, their deletion queued. Returns how many.
+    pub async fn abandon_stale_registrations(&self, age: Duration) -> StoreResult<usize> {
+        let cutoff = now() - age;
+        write_tx!(self, |c| {
+            let stale: Vec<(String, String)> = registrations::table
+                .filter(registrations::status.eq(RegistrationStatus::Pending.as_str()))
+                .filter(registrations::created_at.lt(cutoff))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    orders::table
+                        .filter(orders::cart_id.eq(registrations::cart_id))
+                        .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+                )))
+                .select((registrations::cart_id, registrations::registration_id))
+                .limit(100)
+                .load(c)
+                .await?;
+            for (cart_id, registration_id) in &stale {
+                diesel::update(registrations::table.find(cart_id))
+                    .set(registrations::status.eq(RegistrationStatus::Abandoned.as_str()))
+                    .execute(c)
+                    .await?;
+                let payload = EventPayload {
+                    registration_id: Some(registration_id.clone()),
+                    ..Default::default()
+                };
+                diesel::insert_into(outbox::table)
+                    .values(event(EventKind::RegistrationAbandoned, cart_id, &payload))
+                    .execute(c)
+                    .await?;
+            }
+            Ok::<_, StoreError>(stale.len())
+        })
+    }
+}
