@@ -24,6 +24,8 @@ pub struct Settings {
     pub payment: PaymentSettings,
     pub placeorder: PlaceOrderSettings,
     pub sandbox: SandboxSettings,
+    pub registration: RegistrationSettings,
+    pub outbox: OutboxSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -135,6 +137,32 @@ pub struct HostedPaymentSettings {
     pub reconcile_after_ms: u64,
 }
 
+/// The external customer-registration API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSettings {
+    pub enabled: bool,
+    /// Empty: the registration API of the sandbox beside the shop.
+    pub url: String,
+    pub timeout_ms: u64,
+    /// Tries of a call that is safe to repeat, with doubling waits.
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    /// A pending registration whose payment never came is deleted after this long.
+    pub abandon_after_ms: u64,
+}
+
+/// Delivery of domain events to the outside world.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub poll_ms: u64,
+    /// How long a claimed event is a worker's before another may take it.
+    pub lock_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+}
+
 /// The stand-in payment provider (`kassa sandbox`, or beside the shop).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +233,20 @@ impl Default for Settings {
                 serve_beside_shop: true,
                 bind: "127.0.0.1:8090".into(),
                 convenience_store_days: 3,
+            },
+            registration: RegistrationSettings {
+                enabled: true,
+                url: String::new(),
+                timeout_ms: 3_000,
+                attempts: 3,
+                backoff_ms: 200,
+                abandon_after_ms: 24 * 60 * 60 * 1000,
+            },
+            outbox: OutboxSettings {
+                poll_ms: 500,
+                lock_ms: 30_000,
+                retry_base_ms: 500,
+                retry_max_ms: 5 * 60 * 1000,
             },
             public_url: String::new(),
             placeorder: PlaceOrderSettings {

@@ -3,6 +3,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod payment;
+pub mod registration;
 pub mod sandbox;
 pub mod startup;
 pub mod store;

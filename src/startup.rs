@@ -6,6 +6,7 @@ use crate::application::placeorder::sweeper;
 use crate::config::{DatabaseBackend, SessionStoreKind, Settings};
 use crate::payment::PaymentGateway;
 use crate::payment::hosted::HostedGateway;
+use crate::registration::RegistrationApi;
 use crate::sandbox::Sandbox;
 use crate::store::Store;
 use crate::web::health::Probes;
@@ -96,7 +97,8 @@ impl Application {
         }
         gateways.extend(extras.gateways);
         let link_key: Arc<[u8]> = Arc::from(key.signing());
-        let shop = Shop::new(store, settings.clone(), gateways, link_key)?;
+        let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
+        shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0))?;
         let data = web::Data::new(shop.clone());
         let server = HttpServer::new(move || {
             let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -163,12 +165,14 @@ impl Application {
     /// runs beside the shop) run as long as the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
+        let outbox = tokio::spawn(crate::application::outbox::run(self.shop.clone()));
         let sandbox = self.sandbox.map(|(_, server)| {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
         let served = self.server.await;
         sweeper.abort();
+        outbox.abort();
         if let Some((task, handle)) = sandbox {
             handle.stop(false).await;
             let _ = task.await;
@@ -237,6 +241,31 @@ fn hosted_gateway(
         std::time::Duration::from_millis(hosted.timeout_ms),
     )?;
     Ok(Some(Arc::new(gateway)))
+}
+
+/// The registration API: at the configured URL, or the sandbox's.
+fn registration_api(
+    settings: &Settings,
+    sandbox_port: Option<u16>,
+) -> anyhow::Result<Option<RegistrationApi>> {
+    let config = &settings.registration;
+    if !config.enabled {
+        return Ok(None);
+    }
+    let url = match (config.url.as_str(), sandbox_port) {
+        ("", Some(port)) => format!("http://127.0.0.1:{port}"),
+        ("", None) => {
+            tracing::warn!("registration has no url and no sandbox runs: registration is off");
+            return Ok(None);
+        }
+        (url, _) => url.to_owned(),
+    };
+    Ok(Some(RegistrationApi::new(
+        url,
+        std::time::Duration::from_millis(config.timeout_ms),
+        config.attempts,
+        std::time::Duration::from_millis(config.backoff_ms),
+    )?))
 }
 
 /// The session store, and a Redis connection for the readiness probe.

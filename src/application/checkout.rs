@@ -3,6 +3,7 @@
 
 use super::Shop;
 use crate::application::placeorder::{self, ProcessStatus};
+use crate::application::registration::{self, RegistrationProblem};
 use crate::domain::cart::{Cart, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
@@ -179,6 +180,23 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
             )));
         }
     };
+    // The cart validator of the external registration: a refusal is the
+    // email field's problem; no answer, the whole form's.
+    match registration::ensure(shop, &cart.id, details.email.as_str()).await? {
+        Ok(()) => {}
+        Err(RegistrationProblem::Refused(reason)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("email", reason);
+            return Ok(Submitted::Rejected(Box::new(
+                view(shop, cart, input, errors).await?,
+            )));
+        }
+        Err(RegistrationProblem::Unavailable) => {
+            let mut page = view(shop, cart, input, FieldErrors::default()).await?;
+            page.notice = Some(registration::UNAVAILABLE_MESSAGE.into());
+            return Ok(Submitted::Rejected(Box::new(page)));
+        }
+    }
     match shop
         .store
         .save_checkout(&cart.id, cart.version, &details)
@@ -226,4 +244,20 @@ pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
         shipping_method,
         payment_method,
     }))
+}
+
+/// The shopper's "Place order": the registration is checked again (a failed
+/// attempt deletes it), then the place-order process starts. `Err` holds a
+/// message for the shopper.
+pub async fn place(shop: &Shop, cart: &Cart) -> AppResult<Result<ProcessStatus, String>> {
+    if let Some(details) = &cart.checkout {
+        match registration::ensure(shop, &cart.id, details.email.as_str()).await? {
+            Ok(()) => {}
+            Err(RegistrationProblem::Refused(reason)) => return Ok(Err(reason)),
+            Err(RegistrationProblem::Unavailable) => {
+                return Ok(Err(registration::UNAVAILABLE_MESSAGE.into()));
+            }
+        }
+    }
+    Ok(Ok(placeorder::start(shop, cart).await?))
 }

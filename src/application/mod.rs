@@ -5,8 +5,10 @@ pub mod accounts;
 pub mod cart;
 pub mod checkout;
 pub mod orders;
+pub mod outbox;
 pub mod payment_events;
 pub mod placeorder;
+pub mod registration;
 
 use crate::config::Settings;
 use crate::domain::money::Currency;
@@ -24,6 +26,8 @@ pub struct Shop {
     pub currency: Currency,
     /// Signs links that name a process (the provider's return links).
     pub link_key: Arc<[u8]>,
+    /// The customer-registration API, when registration is on.
+    pub registration: Option<crate::registration::RegistrationApi>,
 }
 
 impl Shop {
@@ -48,6 +52,7 @@ impl Shop {
             gateways: Gateways::new(gateways),
             currency,
             link_key,
+            registration: None,
         })
     }
 }

@@ -106,7 +106,10 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
         FlowStatus::Failed { .. } | FlowStatus::Cancelled | FlowStatus::Aborted => {
             shop.store.cancel_order(order_id).await?;
             shop.store
-                .record_payment_cancelled(payment.request.idempotency_key.as_str(), EventKind::PaymentExpired)
+                .record_payment_cancelled(
+                    payment.request.idempotency_key.as_str(),
+                    EventKind::PaymentExpired,
+                )
                 .await?;
             shop.store.reopen_cart(&payment.cart_id).await?;
             tracing::info!(order = %order_id, "unpaid order cancelled; cart open again");

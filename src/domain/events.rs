@@ -51,9 +51,10 @@ impl EventKind {
             Self::PaymentAuthorized | Self::PaymentCaptured | Self::OrderPlaced => {
                 RegistrationEffect::Confirm
             }
-            Self::PaymentFailed | Self::PaymentExpired | Self::OrderCancelled | Self::RegistrationAbandoned => {
-                RegistrationEffect::Delete
-            }
+            Self::PaymentFailed
+            | Self::PaymentExpired
+            | Self::OrderCancelled
+            | Self::RegistrationAbandoned => RegistrationEffect::Delete,
         }
     }
 }
@@ -68,7 +69,7 @@ pub enum RegistrationEffect {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPayload {
     pub order_id: Option<String>,
-    /// For RegistrationAbandoned: which registration.
+    /// The buyer's registration when the event happened.
     pub registration_id: Option<String>,
 }
 
@@ -81,8 +82,17 @@ mod tests {
         for kind in EventKind::ALL {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(EventKind::PaymentCaptured.registration_effect(), RegistrationEffect::Confirm);
-        assert_eq!(EventKind::PaymentExpired.registration_effect(), RegistrationEffect::Delete);
-        assert_eq!(EventKind::OrderPlaced.registration_effect(), RegistrationEffect::Confirm);
+        assert_eq!(
+            EventKind::PaymentCaptured.registration_effect(),
+            RegistrationEffect::Confirm
+        );
+        assert_eq!(
+            EventKind::PaymentExpired.registration_effect(),
+            RegistrationEffect::Delete
+        );
+        assert_eq!(
+            EventKind::OrderPlaced.registration_effect(),
+            RegistrationEffect::Confirm
+        );
     }
 }

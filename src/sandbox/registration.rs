@@ -77,16 +77,24 @@ impl Sandbox {
 }
 
 fn unavailable() -> HttpResponse {
-    HttpResponse::ServiceUnavailable().json(serde_json::json!({ "error": "registration service unavailable" }))
+    HttpResponse::ServiceUnavailable()
+        .json(serde_json::json!({ "error": "registration service unavailable" }))
 }
 
 #[post("/registrations")]
-async fn create(sandbox: web::Data<Sandbox>, req: HttpRequest, body: web::Json<CreateRegistration>) -> HttpResponse {
+async fn create(
+    sandbox: web::Data<Sandbox>,
+    req: HttpRequest,
+    body: web::Json<CreateRegistration>,
+) -> HttpResponse {
     if sandbox.registration_call().await {
         return unavailable();
     }
     let email = body.email.trim().to_lowercase();
-    if email.rsplit_once('@').is_some_and(|(_, domain)| domain == BLOCKED_DOMAIN) {
+    if email
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain == BLOCKED_DOMAIN)
+    {
         return HttpResponse::UnprocessableEntity()
             .json(serde_json::json!({ "reason": "This email address cannot be registered" }));
     }
@@ -108,7 +116,9 @@ async fn create(sandbox: web::Data<Sandbox>, req: HttpRequest, body: web::Json<C
         status: RegistrationStatus::Pending,
     };
     state.by_key.insert(key, registration.id.clone());
-    state.registrations.insert(registration.id.clone(), registration.clone());
+    state
+        .registrations
+        .insert(registration.id.clone(), registration.clone());
     state.stats.created += 1;
     HttpResponse::Created().json(registration)
 }
@@ -143,7 +153,9 @@ async fn confirm(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResp
             HttpResponse::Ok().json(r)
         }
         RegistrationStatus::Confirmed => HttpResponse::Ok().json(registration.clone()),
-        RegistrationStatus::Deleted => HttpResponse::Conflict().json(serde_json::json!({ "error": "deleted" })),
+        RegistrationStatus::Deleted => {
+            HttpResponse::Conflict().json(serde_json::json!({ "error": "deleted" }))
+        }
     }
 }
 
@@ -166,7 +178,10 @@ async fn remove(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpRespo
 }
 
 #[post("/v1/test/registration-knobs")]
-async fn set_knobs(sandbox: web::Data<Sandbox>, knobs: web::Json<RegistrationKnobs>) -> HttpResponse {
+async fn set_knobs(
+    sandbox: web::Data<Sandbox>,
+    knobs: web::Json<RegistrationKnobs>,
+) -> HttpResponse {
     sandbox.lock().registrations.knobs = knobs.into_inner();
     HttpResponse::NoContent().finish()
 }

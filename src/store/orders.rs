@@ -1,13 +1,15 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
+use super::outbox::{event, registration_of};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
-use super::schema::{carts, counters, order_lines, orders, outbox, payments, products, shipping_methods};
-use super::outbox::event;
+use super::schema::{
+    carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
+};
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
-use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::cart::{CartStatus, validate};
 use crate::domain::checkout::CheckoutDetails;
+use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
 use crate::domain::payment::PaymentStatus;
@@ -244,7 +246,7 @@ impl Store {
             }
             let payload = EventPayload {
                 order_id: Some(order_id.to_owned()),
-                ..Default::default()
+                registration_id: registration_of!(c, &cart_id),
             };
             diesel::insert_into(outbox::table)
                 .values(event(EventKind::OrderCancelled, &cart_id, &payload))
@@ -307,7 +309,7 @@ impl Store {
                 if let Some(kind) = kind {
                     let payload = EventPayload {
                         order_id: Some(order_id.to_owned()),
-                        ..Default::default()
+                        registration_id: registration_of!(c, cart_id),
                     };
                     diesel::insert_into(outbox::table)
                         .values(event(kind, cart_id, &payload))

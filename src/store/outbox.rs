@@ -38,6 +38,22 @@ pub(crate) fn event(kind: EventKind, cart_id: &str, payload: &EventPayload) -> N
     }
 }
 
+/// The id of a cart's registration as it is now, inside a transaction, so
+/// an event names the registration it is about (a later one of the same
+/// cart is another).
+macro_rules! registration_of {
+    ($c:expr, $cart_id:expr) => {{
+        use diesel::OptionalExtension as _;
+        $crate::store::schema::registrations::table
+            .find($cart_id)
+            .select($crate::store::schema::registrations::registration_id)
+            .first::<String>($c)
+            .await
+            .optional()?
+    }};
+}
+pub(crate) use registration_of;
+
 /// A claimed event.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -51,7 +67,12 @@ pub struct OutboxItem {
 impl Store {
     /// Claims up to `limit` due events for `worker` for `lock`; an event
     /// whose worker died is claimed again once its lock expires.
-    pub async fn claim_outbox(&self, worker: &str, lock: Duration, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+    pub async fn claim_outbox(
+        &self,
+        worker: &str,
+        lock: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxItem>> {
         let at = now();
         let free = || {
             outbox::locked_until
@@ -78,7 +99,10 @@ impl Store {
                         .filter(outbox::status.eq("pending"))
                         .filter(free()),
                 )
-                .set((outbox::locked_by.eq(worker), outbox::locked_until.eq(at + lock)))
+                .set((
+                    outbox::locked_by.eq(worker),
+                    outbox::locked_until.eq(at + lock),
+                ))
                 .execute(c)
                 .await?;
                 if taken == 0 {
@@ -86,7 +110,12 @@ impl Store {
                 } else {
                     outbox::table
                         .find(&id)
-                        .select((outbox::kind, outbox::cart_id, outbox::payload, outbox::attempts))
+                        .select((
+                            outbox::kind,
+                            outbox::cart_id,
+                            outbox::payload,
+                            outbox::attempts,
+                        ))
                         .first(c)
                         .await
                         .optional()
@@ -121,7 +150,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn outbox_retry(&self, id: &str, worker: &str, error: &str, after: Duration) -> StoreResult<()> {
+    pub async fn outbox_retry(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        after: Duration,
+    ) -> StoreResult<()> {
         let at = now();
         with_conn!(self, |c| {
             diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))

@@ -1,8 +1,8 @@
 //! Payments as the shop knows them: one row per attempt started at a
 //! provider, keyed by the attempt's idempotency key.
 
+use super::outbox::{event, registration_of};
 use super::rows::PaymentRow;
-use super::outbox::event;
 use super::schema::{orders, outbox, payments, webhook_events};
 use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
@@ -49,7 +49,11 @@ impl Store {
 
     /// Marks a payment voided, unless money was already captured, and
     /// records why (failed or expired) in the outbox.
-    pub async fn record_payment_cancelled(&self, idempotency_key: &str, why: EventKind) -> StoreResult<()> {
+    pub async fn record_payment_cancelled(
+        &self,
+        idempotency_key: &str,
+        why: EventKind,
+    ) -> StoreResult<()> {
         write_tx!(self, |c| {
             let payment: Option<(String, Option<String>)> = payments::table
                 .filter(payments::idempotency_key.eq(idempotency_key))
@@ -72,7 +76,7 @@ impl Store {
                 .await?;
             let payload = EventPayload {
                 order_id,
-                ..Default::default()
+                registration_id: registration_of!(c, &cart_id),
             };
             diesel::insert_into(outbox::table)
                 .values(event(why, &cart_id, &payload))

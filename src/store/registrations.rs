@@ -29,9 +29,14 @@ impl RegistrationStatus {
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::Confirmed, Self::Abandoned, Self::Deleted]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Self::Pending,
+            Self::Confirmed,
+            Self::Abandoned,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 
@@ -44,7 +49,10 @@ pub struct CartRegistration {
 }
 
 impl Store {
-    pub async fn registration_of_cart(&self, cart_id: &str) -> StoreResult<Option<CartRegistration>> {
+    pub async fn registration_of_cart(
+        &self,
+        cart_id: &str,
+    ) -> StoreResult<Option<CartRegistration>> {
         let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
             registrations::table
                 .find(cart_id)
@@ -72,7 +80,13 @@ impl Store {
 
     /// Records the cart's new pending registration. One it replaces that
     /// is still pending gets its deletion queued in the same transaction.
-    pub async fn save_registration(&self, cart_id: &str, email: &str, registration_id: &str, generation: i64) -> StoreResult<()> {
+    pub async fn save_registration(
+        &self,
+        cart_id: &str,
+        email: &str,
+        registration_id: &str,
+        generation: i64,
+    ) -> StoreResult<()> {
         let at = now();
         write_tx!(self, |c| {
             let old: Option<(String, String)> = registrations::table
@@ -92,7 +106,9 @@ impl Store {
                         .execute(c)
                         .await?;
                 }
-                diesel::delete(registrations::table.find(cart_id)).execute(c).await?;
+                diesel::delete(registrations::table.find(cart_id))
+                    .execute(c)
+                    .await?;
             }
             diesel::insert_into(registrations::table)
                 .values((
@@ -111,15 +127,21 @@ impl Store {
     }
 
     /// Sets the status of a registration (by its id at the API).
-    pub async fn set_registration_status(&self, registration_id: &str, status: RegistrationStatus) -> StoreResult<()> {
+    pub async fn set_registration_status(
+        &self,
+        registration_id: &str,
+        status: RegistrationStatus,
+    ) -> StoreResult<()> {
         with_conn!(self, |c| {
-            diesel::update(registrations::table.filter(registrations::registration_id.eq(registration_id)))
-                .set((
-                    registrations::status.eq(status.as_str()),
-                    registrations::updated_at.eq(now()),
-                ))
-                .execute(c)
-                .await
+            diesel::update(
+                registrations::table.filter(registrations::registration_id.eq(registration_id)),
+            )
+            .set((
+                registrations::status.eq(status.as_str()),
+                registrations::updated_at.eq(now()),
+            ))
+            .execute(c)
+            .await
         })?;
         Ok(())
     }

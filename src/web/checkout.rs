@@ -240,8 +240,13 @@ async fn place(
     if cart.checkout.is_none() {
         return Ok(see_other("/checkout"));
     }
-    let status = placeorder::start(&shop, &cart).await?;
-    after_start(&shop, &session, status)
+    match checkout::place(&shop, &cart).await? {
+        Ok(status) => after_start(&shop, &session, status),
+        Err(message) => {
+            session.flash(FlashKind::Error, message)?;
+            Ok(see_other("/checkout"))
+        }
+    }
 }
 
 /// After the shopper's "place order": the payment step shows the rest,

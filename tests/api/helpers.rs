@@ -190,6 +190,8 @@ pub fn node_settings(resources: &Resources) -> Settings {
     }
     // The hosted provider and its sandbox only where a test asks for them.
     settings.payment.hosted.enabled = false;
+    settings.registration.enabled = false;
+    settings.registration.enabled = false;
     settings.sandbox.serve_beside_shop = false;
     settings.sandbox.bind = "127.0.0.1:0".into();
     settings

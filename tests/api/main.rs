@@ -11,4 +11,5 @@ mod hosted;
 mod nodes;
 mod place_order;
 mod process;
+mod registration;
 mod scripted_gateway;

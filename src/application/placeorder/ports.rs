@@ -2,8 +2,8 @@
 
 use crate::application::{Shop, random_token};
 use crate::domain::cart::Cart;
-use crate::domain::events::EventKind;
 use crate::domain::catalogue::ShippingMethod;
+use crate::domain::events::EventKind;
 use crate::domain::money::Currency;
 use crate::domain::payment::{
     FlowStatus, IdempotencyKey, PaymentMethodOption, PaymentRequest, PaymentStart, Settlement,

@@ -1,0 +1,127 @@
+//! The client of the external customer-registration API. Every call has a
+//! timeout; creating carries an idempotency key and confirm and delete are
+//! idempotent, so all are retried with backoff when nobody answers.
+
+use crate::sandbox::registration::Registration;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistrationError {
+    /// The API said no, with a reason the shopper can read.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The API does not know the registration (deleted, or never made).
+    #[error("no such registration")]
+    Gone,
+    #[error("registration API unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone)]
+pub struct RegistrationApi {
+    http: reqwest::Client,
+    url: String,
+    attempts: u32,
+    backoff: Duration,
+}
+
+impl RegistrationApi {
+    pub fn new(
+        url: String,
+        timeout: Duration,
+        attempts: u32,
+        backoff: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .build()?,
+            url: url.trim_end_matches('/').to_owned(),
+            attempts: attempts.max(1),
+            backoff,
+        })
+    }
+
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistrationError> {
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            match build().send().await {
+                Ok(r) if !r.status().is_server_error() => return Ok(r),
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        e.to_string()
+                    }
+                }
+            }
+            if attempt < self.attempts {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        Err(RegistrationError::Unavailable(last))
+    }
+
+    /// Creates a pending registration; the same key gives the same one.
+    pub async fn create(
+        &self,
+        email: &str,
+        reference: &str,
+        key: &str,
+    ) -> Result<String, RegistrationError> {
+        let url = format!("{}/registrations", self.url);
+        let body = serde_json::json!({ "email": email, "reference": reference });
+        let response = self
+            .send(|| {
+                self.http
+                    .post(&url)
+                    .header("Idempotency-Key", key)
+                    .json(&body)
+            })
+            .await?;
+        match response.status() {
+            s if s.is_success() => response
+                .json::<Registration>()
+                .await
+                .map(|r| r.id)
+                .map_err(|e| RegistrationError::Unavailable(e.to_string())),
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                let reason = response
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["reason"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "This email address cannot be registered".into());
+                Err(RegistrationError::Refused(reason))
+            }
+            s => Err(RegistrationError::Unavailable(format!("status {s}"))),
+        }
+    }
+
+    pub async fn confirm(&self, id: &str) -> Result<(), RegistrationError> {
+        let url = format!("{}/registrations/{id}/confirm", self.url);
+        let response = self.send(|| self.http.post(&url)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(RegistrationError::Gone),
+            s => Err(RegistrationError::Unavailable(format!("status {s}"))),
+        }
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), RegistrationError> {
+        let url = format!("{}/registrations/{id}", self.url);
+        let response = self.send(|| self.http.delete(&url)).await?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            s => Err(RegistrationError::Unavailable(format!("status {s}"))),
+        }
+    }
+}

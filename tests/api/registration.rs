@@ -1,0 +1,267 @@
+//! The external customer registration: checked when the form is sent,
+//! confirmed or deleted through the outbox when the payment is decided.
+
+use crate::helpers::*;
+use kassa::config::Settings;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+/// The shop with registration and the hosted provider on a sandbox of its
+/// own, which outlives the shop's restarts as a real outside service does.
+fn with_registration(settings: &mut Settings, sandbox: &str) {
+    settings.registration.enabled = true;
+    settings.registration.attempts = 1;
+    settings.registration.url = sandbox.to_owned();
+    settings.payment.hosted.enabled = true;
+    settings.payment.hosted.api_url = sandbox.to_owned();
+    settings.outbox.poll_ms = 50;
+    settings.outbox.retry_base_ms = 50;
+    settings.outbox.retry_max_ms = 200;
+    settings.placeorder.sweep_interval_ms = 100;
+}
+
+async fn shop(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let secret = Settings::default().webhook_secret();
+    let (port, server) = kassa::sandbox::Sandbox::new(secret, 3)
+        .serve("127.0.0.1:0")
+        .unwrap();
+    tokio::spawn(server);
+    let sandbox = format!("http://127.0.0.1:{port}");
+    let mut app = spawn_app_with(backend, |s| {
+        with_registration(s, &sandbox);
+        adjust(s);
+    })
+    .await;
+    app.sandbox = Some(sandbox);
+    app
+}
+
+async fn registration_knobs(app: &TestApp, knobs: serde_json::Value) {
+    let url = format!(
+        "{}/v1/test/registration-knobs",
+        app.sandbox.as_ref().unwrap()
+    );
+    assert!(
+        app.client
+            .post(url)
+            .json(&knobs)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+}
+
+async fn stats(app: &TestApp) -> serde_json::Value {
+    let url = format!(
+        "{}/v1/test/registration-stats",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_for_stat(app: &TestApp, name: &str, value: u64) {
+    for _ in 0..100 {
+        if stats(app).await[name].as_u64() == Some(value) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never reached {value}: {}", stats(app).await);
+}
+
+/// The outbox drains, and stays drained for a moment (no duplicates).
+async fn settled(app: &TestApp) {
+    for _ in 0..100 {
+        if app.shop.store.count_pending_outbox().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox did not drain");
+}
+
+async fn a_refusal_shows_at_the_email_field_with_values_kept(backend: Backend) {
+    let app = shop(backend, |_| {}).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    let response = app
+        .submit_checkout(&with(checkout_form(), "email", "kim@blocked.example"))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("id=\"email-error\""));
+    assert!(page.contains("This email address cannot be registered"));
+    assert!(
+        page.contains("value=\"kim@blocked.example\"")
+            && page.contains("value=\"Invalidenstraße\"")
+    );
+    assert_eq!(app.order_count().await, 0);
+}
+
+async fn no_answer_asks_to_try_again_and_a_resubmit_registers_once(backend: Backend) {
+    let app = shop(backend, |s| s.registration.timeout_ms = 300).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    registration_knobs(&app, serde_json::json!({ "latency_ms": 1500 })).await;
+    let response = app.submit_checkout(&checkout_form()).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("We could not check your registration, please try again."));
+    assert!(
+        page.contains("data-testid=\"cart-count\">1<"),
+        "the cart is intact"
+    );
+
+    registration_knobs(&app, serde_json::json!({})).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    // The slow first call finished at the API too, under the same key.
+    assert_eq!(
+        stats(&app).await["created"],
+        1,
+        "one registration for the cart"
+    );
+}
+
+async fn a_payment_by_webhook_alone_confirms_the_registration(backend: Backend) {
+    let app = shop(backend, |_| {}).await;
+    let sandbox = app.sandbox.clone().unwrap();
+    app.client
+        .post(format!("{sandbox}/v1/test/knobs"))
+        .json(&serde_json::json!({ "shopper_never_returns": true }))
+        .send()
+        .await
+        .unwrap();
+    app.add_to_cart("espresso-cup", 1).await;
+    let form = with(checkout_form(), "payment_method", "hosted:card");
+    assert_redirect(&app.submit_checkout(&form).await, "/checkout/review");
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    let pay_url = location(&app.get("/checkout/payment").await);
+    app.client
+        .post(format!("{pay_url}/card"))
+        .send()
+        .await
+        .unwrap();
+    wait_for_stat(&app, "confirmed", 1).await;
+    settled(&app).await;
+    assert_eq!(stats(&app).await["confirmed"], 1);
+    assert_eq!(stats(&app).await["deleted"], 0);
+}
+
+async fn an_expired_store_payment_deletes_the_registration(backend: Backend) {
+    let app = shop(backend, |_| {}).await;
+    let sandbox = app.sandbox.clone().unwrap();
+    app.add_to_cart("espresso-cup", 1).await;
+    let form = with(
+        checkout_form(),
+        "payment_method",
+        "hosted:convenience_store",
+    );
+    assert_redirect(&app.submit_checkout(&form).await, "/checkout/review");
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    let pay_url = location(&app.get("/checkout/payment").await);
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = app
+        .client
+        .post(format!("{pay_url}/convenience_store"))
+        .send()
+        .await
+        .unwrap();
+    app.client.get(location(&back)).send().await.unwrap();
+    app.client
+        .post(format!("{sandbox}/console/{session_id}/expire"))
+        .send()
+        .await
+        .unwrap();
+    wait_for_stat(&app, "deleted", 1).await;
+    settled(&app).await;
+    assert_eq!(stats(&app).await["confirmed"], 0);
+    assert_eq!(stats(&app).await["deleted"], 1);
+}
+
+async fn an_abandoned_checkout_is_cleaned_up(backend: Backend) {
+    let app = shop(backend, |s| s.registration.abandon_after_ms = 300).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    wait_for_stat(&app, "deleted", 1).await;
+    settled(&app).await;
+    assert_eq!(stats(&app).await["deleted"], 1);
+}
+
+async fn a_down_registration_api_is_retried_until_it_is_back(backend: Backend) {
+    let app = shop(backend, |_| {}).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    registration_knobs(&app, serde_json::json!({ "down": true })).await;
+    // Cash on delivery: the order is placed, the confirmation must wait.
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    assert_eq!(app.order_count().await, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        app.shop.store.count_pending_outbox().await.unwrap() > 0,
+        "still waiting"
+    );
+    assert!(
+        stats(&app).await["calls"].as_u64().unwrap() >= 3,
+        "and trying"
+    );
+    registration_knobs(&app, serde_json::json!({})).await;
+    wait_for_stat(&app, "confirmed", 1).await;
+    settled(&app).await;
+    assert_eq!(stats(&app).await["confirmed"], 1, "confirmed once");
+}
+
+async fn a_crash_between_commit_and_call_confirms_once_after_restart(backend: Backend) {
+    let app = shop(backend, |s| s.outbox.lock_ms = 400).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    // The API answers slowly: the worker is mid-call when the node dies.
+    registration_knobs(&app, serde_json::json!({ "latency_ms": 1500 })).await;
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.shop.store.count_pending_outbox().await.unwrap(),
+        1,
+        "committed, not delivered"
+    );
+    let sandbox = app.sandbox.clone();
+    let mut app = app.crash_and_restart().await;
+    app.sandbox = sandbox;
+    registration_knobs(&app, serde_json::json!({})).await;
+    wait_for_stat(&app, "confirmed", 1).await;
+    settled(&app).await;
+    assert_eq!(stats(&app).await["confirmed"], 1, "exactly once");
+}
+
+on_both_backends!(
+    a_refusal_shows_at_the_email_field_with_values_kept,
+    no_answer_asks_to_try_again_and_a_resubmit_registers_once,
+    a_payment_by_webhook_alone_confirms_the_registration,
+    an_expired_store_payment_deletes_the_registration,
+    an_abandoned_checkout_is_cleaned_up,
+    a_down_registration_api_is_retried_until_it_is_back,
+    a_crash_between_commit_and_call_confirms_once_after_restart,
+);
