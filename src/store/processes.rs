@@ -31,6 +31,14 @@ fn to_process(row: ProcessRow) -> StoreResult<Process> {
     })
 }
 
+fn resting_states() -> Vec<&'static str> {
+    State::ALL
+        .iter()
+        .filter(|s| s.is_resting())
+        .map(|s| s.name())
+        .collect()
+}
+
 fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| corrupt("serializing", e))
 }
@@ -187,11 +195,7 @@ impl Store {
     /// before `age` ago: their provider is asked how they stand.
     pub async fn resting_processes(&self, age: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
-        let resting: Vec<&str> = State::ALL
-            .iter()
-            .filter(|s| s.is_resting())
-            .map(|s| s.name())
-            .collect();
+        let resting = resting_states();
         Ok(with_conn!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
@@ -209,11 +213,7 @@ impl Store {
     /// not resting, no live lease, untouched for `idle`.
     pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
-        let resting: Vec<&str> = State::ALL
-            .iter()
-            .filter(|s| s.is_resting())
-            .map(|s| s.name())
-            .collect();
+        let resting = resting_states();
         Ok(with_conn!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))

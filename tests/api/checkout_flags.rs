@@ -244,13 +244,7 @@ fn use_delivery_forms(app: TestApp, on: bool) -> Pin<Box<dyn Future<Output = ()>
                 "express",
             );
             let success = app.buy(&other).await;
-            let order = app
-                .shop
-                .store
-                .order_by_number(&order_number(&success))
-                .await
-                .unwrap()
-                .unwrap();
+            let order = app.order(&order_number(&success)).await;
             assert_eq!(order.details.delivery().city, "Hamburg");
             assert_eq!(order.details.billing.city, "Berlin");
             assert_eq!(order.totals.shipping.minor, 1290);

@@ -50,13 +50,7 @@ async fn a_guest_buys_from_start_to_success(backend: Backend) {
         "the cart is done"
     );
 
-    let order = app
-        .shop
-        .store
-        .order_by_number("K-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order("K-000001").await;
     assert_eq!(order.status, OrderStatus::Placed);
     assert_eq!(order.totals.subtotal.minor, 10_080);
     assert_eq!(order.totals.shipping.minor, 0);
@@ -105,13 +99,7 @@ async fn a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled(backe
     let form = with(form, "billing_postcode", "20095");
     let success = app.buy(&form).await;
     let number = order_number(&success);
-    let order = app
-        .shop
-        .store
-        .order_by_number(&number)
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order(&number).await;
     assert_eq!(order.details.billing.city, "Hamburg");
 
     // Next order: the form remembers the last one, consent is asked again.
@@ -137,13 +125,7 @@ async fn cash_in_advance_puts_the_order_on_hold_with_instructions(backend: Backe
     let page = app.get_html(&success).await;
     assert!(page.contains("data-testid=\"pay-instructions\""));
     assert!(page.contains("On hold until payment arrives"));
-    let order = app
-        .shop
-        .store
-        .order_by_number(&order_number(&success))
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order(&order_number(&success)).await;
     assert_eq!(order.status, OrderStatus::OnHold);
     assert_eq!(order.payment.unwrap().method, "cash_in_advance");
 }
@@ -157,13 +139,7 @@ async fn a_full_voucher_skips_payment_and_places_the_order(backend: Backend) {
         "freeorder",
     );
     let success = app.buy(&form).await;
-    let order = app
-        .shop
-        .store
-        .order_by_number(&order_number(&success))
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order(&order_number(&success)).await;
     assert_eq!(order.totals.total.minor, 0);
     assert_eq!(order.totals.discount.minor, 2490 + 495);
     assert_eq!(order.status, OrderStatus::Placed);
@@ -176,13 +152,7 @@ async fn a_percentage_voucher_lowers_the_total(backend: Backend) {
     let success = app
         .buy(&with(checkout_form(), "voucher_code", "WELCOME10"))
         .await;
-    let order = app
-        .shop
-        .store
-        .order_by_number(&order_number(&success))
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order(&order_number(&success)).await;
     // 49.90 + 4.95 shipping, 10 % off each part.
     assert_eq!(order.totals.total.minor, 4491 + 446);
     assert_eq!(order.totals.discount.minor, 4990 + 495 - 4491 - 446);

@@ -434,6 +434,16 @@ impl TestApp {
         success
     }
 
+    /// The stored order with this number.
+    pub async fn order(&self, number: &str) -> kassa::domain::order::Order {
+        self.shop
+            .store
+            .order_by_number(number)
+            .await
+            .expect("order query")
+            .expect("order exists")
+    }
+
     pub async fn order_count(&self) -> i64 {
         self.shop
             .store

@@ -144,13 +144,7 @@ async fn every_order_of_return_and_webhooks_gives_one_order(backend: Backend) {
             1,
             "{delay_ms} {duplicate} {reorder} {return_first}"
         );
-        let order = app
-            .shop
-            .store
-            .order_by_number(&order_number(&success))
-            .await
-            .unwrap()
-            .unwrap();
+        let order = app.order(&order_number(&success)).await;
         assert_eq!(order.status, OrderStatus::Placed);
         assert_eq!(order.payment.unwrap().status, PaymentStatus::Captured);
         assert_eq!(sandbox_stats(&app).await["captures"], 1);
@@ -231,13 +225,7 @@ async fn forged_and_stale_webhooks_are_refused(backend: Backend) {
         .context
         .order
         .unwrap();
-    let stored = app
-        .shop
-        .store
-        .order_by_number(&order.number)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.order(&order.number).await;
     assert_eq!(stored.status, OrderStatus::PendingPayment);
 }
 
@@ -293,13 +281,7 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
             "how and by when to pay"
         );
         let number = order_number(&success);
-        let order = app
-            .shop
-            .store
-            .order_by_number(&number)
-            .await
-            .unwrap()
-            .unwrap();
+        let order = app.order(&number).await;
         assert_eq!(order.status, OrderStatus::OnHold);
         assert_eq!(app.stock_of("hand-grinder").await, 7);
 
@@ -323,24 +305,11 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
             OrderStatus::Cancelled
         };
         wait_for("the late webhook", async || {
-            app.shop
-                .store
-                .order_by_number(&number)
-                .await
-                .unwrap()
-                .unwrap()
-                .status
-                == want
+            app.order(&number).await.status == want
         })
         .await;
         if paid {
-            let order = app
-                .shop
-                .store
-                .order_by_number(&number)
-                .await
-                .unwrap()
-                .unwrap();
+            let order = app.order(&number).await;
             assert_eq!(order.payment.unwrap().status, PaymentStatus::Captured);
             assert_eq!(app.stock_of("hand-grinder").await, 7);
         } else {
@@ -408,13 +377,7 @@ async fn manual_capture_keeps_the_money_reserved(backend: Backend) {
     let pay_url = to_the_provider(&app, "card").await;
     let back = choose(&app, &pay_url, "card").await;
     let success = location(&app.client.get(location(&back)).send().await.unwrap());
-    let order = app
-        .shop
-        .store
-        .order_by_number(&order_number(&success))
-        .await
-        .unwrap()
-        .unwrap();
+    let order = app.order(&order_number(&success)).await;
     assert_eq!(order.status, OrderStatus::Placed);
     assert_eq!(order.payment.unwrap().status, PaymentStatus::Authorized);
     assert_eq!(sandbox_stats(&app).await["captures"], 0);

@@ -157,13 +157,7 @@ async fn approved_and_completed_payments_place_the_order(backend: Backend) {
         assert_eq!(app.order_count().await, 0, "nothing placed while waiting");
         assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
         let success = location(&app.get("/checkout/placeorder").await);
-        let order = app
-            .shop
-            .store
-            .order_by_number(&order_number(&success))
-            .await
-            .unwrap()
-            .unwrap();
+        let order = app.order(&order_number(&success)).await;
         assert_eq!(order.status, OrderStatus::Placed);
         assert_eq!(order.payment.unwrap().status, payment_status);
         assert_eq!(gw.confirms.load(Ordering::SeqCst), confirms);
@@ -271,24 +265,12 @@ async fn early_place_order_waits_and_a_failure_cancels_the_order(backend: Backen
         .context
         .order
         .expect("placed early");
-    let stored = app
-        .shop
-        .store
-        .order_by_number(&order.number)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.order(&order.number).await;
     assert_eq!(stored.status, OrderStatus::PendingPayment);
     assert_eq!(app.stock_of("hand-grinder").await, 7);
 
     assert_redirect(&app.get("/checkout/payment").await, "/checkout");
-    let cancelled = app
-        .shop
-        .store
-        .order_by_number(&order.number)
-        .await
-        .unwrap()
-        .unwrap();
+    let cancelled = app.order(&order.number).await;
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
     assert_eq!(app.stock_of("hand-grinder").await, 8, "stock back");
     assert_eq!(app.order_count().await, 0);
@@ -299,13 +281,7 @@ async fn early_place_order_waits_and_a_failure_cancels_the_order(backend: Backen
     assert_redirect(&app.confirm_review().await, "/checkout/payment");
     assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
     let success = location(&app.get("/checkout/placeorder").await);
-    let placed = app
-        .shop
-        .store
-        .order_by_number(&order_number(&success))
-        .await
-        .unwrap()
-        .unwrap();
+    let placed = app.order(&order_number(&success)).await;
     assert_eq!(placed.status, OrderStatus::Placed);
     assert_eq!(app.order_count().await, 1);
     assert_eq!(app.stock_of("hand-grinder").await, 7);
@@ -437,13 +413,7 @@ async fn a_crash_after_create_payment_ends_in_one_order(backend: Backend) {
 async fn a_crash_after_place_order_ends_in_one_order(backend: Backend) {
     let app = crash_and_recover(backend, true).await;
     let order = latest_process(&app).await.context.order.unwrap();
-    let stored = app
-        .shop
-        .store
-        .order_by_number(&order.number)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.order(&order.number).await;
     assert_eq!(
         stored.status,
         OrderStatus::Placed,
