@@ -42,16 +42,17 @@ pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome
     else {
         return Ok(EventOutcome::Unknown);
     };
-    // Recorded before it is applied: a crash in between is healed by the
-    // reconciliation job, which asks the provider anyway.
-    if !shop
-        .store
-        .record_webhook_event(&event.id, &event.kind)
-        .await?
-    {
+    if shop.store.webhook_event_seen(&event.id).await? {
         return Ok(EventOutcome::Duplicate);
     }
-    settle(shop, &payment).await
+    // Recorded once applied: an event that failed half-way is applied
+    // again when the provider sends it again. Two copies arriving at once
+    // both apply, which is harmless: settling is idempotent.
+    let outcome = settle(shop, &payment).await?;
+    shop.store
+        .record_webhook_event(&event.id, &event.kind)
+        .await?;
+    Ok(outcome)
 }
 
 /// Brings a payment's process or order up to date with the provider.

@@ -107,6 +107,17 @@ impl Store {
             .count() as i64)
     }
 
+    pub async fn webhook_event_seen(&self, event_id: &str) -> StoreResult<bool> {
+        let count: i64 = with_conn!(self, |c| {
+            webhook_events::table
+                .filter(webhook_events::event_id.eq(event_id))
+                .count()
+                .get_result(c)
+                .await
+        })?;
+        Ok(count > 0)
+    }
+
     /// Records a provider event; `false` when it was seen before.
     pub async fn record_webhook_event(&self, event_id: &str, kind: &str) -> StoreResult<bool> {
         let inserted = with_conn!(self, |c| {
