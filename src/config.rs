@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address the shop listens on.
     pub bind: String,
@@ -113,6 +114,7 @@ pub struct CheckoutSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
     pub offline: OfflinePaymentSettings,
     pub hosted: HostedPaymentSettings,
@@ -456,6 +458,8 @@ mod tests {
         assert!(err.to_string().contains("skip_review_action"), "{err}");
         let err = with_toml("bind = \"nowhere\"").unwrap_err();
         assert!(err.to_string().contains("bind"), "{err}");
+        let err = with_toml("bnid = \"127.0.0.1:1\"").unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
         let err = with_toml("[checkout]\nskip_reviw_action = true").unwrap_err();
         assert!(err.to_string().contains("skip_reviw_action"), "{err}");
         let err = with_toml("[checkout.defaults]\nbilling_town = \"Berlin\"").unwrap_err();
