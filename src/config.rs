@@ -357,6 +357,16 @@ impl Settings {
                 ),
             );
         }
+        let no_secret = hosted
+            .webhook_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().is_empty());
+        if hosted.enabled && !hosted.api_url.is_empty() && no_secret {
+            return fail(
+                "payment.hosted.webhook_secret",
+                "is needed with a real provider (api_url is set)".into(),
+            );
+        }
         let p = &self.placeorder;
         if p.lease_ms == 0 || p.sweep_interval_ms == 0 {
             return fail(

@@ -5,7 +5,7 @@
 //! event is a hint, never the truth itself.
 
 use super::Shop;
-use super::placeorder;
+use super::placeorder::{self, ProcessStatus};
 use crate::domain::events::EventKind;
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
@@ -68,7 +68,11 @@ pub async fn settle(shop: &Shop, payment: &StoredPayment) -> AppResult<EventOutc
         .await?
         .ok_or(AppError::NotFound)?;
     if !process.state.is_final() {
-        placeorder::refresh(shop, &process.id).await?;
+        // Another request stepping it past the wait: not applied yet, so
+        // the provider must send it again.
+        if placeorder::refresh(shop, &process.id).await? == ProcessStatus::Running {
+            return Err(AppError::Unavailable("the process is busy".into()));
+        }
         return Ok(EventOutcome::Applied);
     }
     if process.state == State::Success && payment.status == PaymentStatus::Pending {
@@ -105,14 +109,16 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
                 .await?;
         }
         FlowStatus::Failed { .. } | FlowStatus::Cancelled | FlowStatus::Aborted => {
+            // Cart first: the payment's status is what makes this run
+            // again, so it changes last.
             shop.store.cancel_order(order_id).await?;
+            shop.store.reopen_cart(&payment.cart_id).await?;
             shop.store
                 .record_payment_cancelled(
                     payment.request.idempotency_key.as_str(),
                     EventKind::PaymentExpired,
                 )
                 .await?;
-            shop.store.reopen_cart(&payment.cart_id).await?;
             tracing::info!(order = %order_id, "unpaid order cancelled; cart open again");
         }
         _ => {}

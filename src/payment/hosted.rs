@@ -52,7 +52,8 @@ impl HostedGateway {
     }
 
     fn return_url(&self, process_id: &str, cancelled: bool) -> String {
-        let sig = super::signature::digest(&self.link_key, process_id);
+        let sig =
+            super::signature::digest(&self.link_key, &return_link_text(process_id, cancelled));
         let cancel = if cancelled { "&cancelled=1" } else { "" };
         format!(
             "{}/checkout/return?process={process_id}&sig={sig}{cancel}",
@@ -107,15 +108,27 @@ impl HostedGateway {
         };
         let url = format!("{}/v1/sessions/{}/{operation}", self.api, session.id);
         let response = self.send(|| self.http.post(&url)).await?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(GatewayError::Refused(format!(
-                "{operation}: status {}",
-                response.status()
-            )))
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Err(GatewayError::Refused(format!(
+                "{operation}: no such payment"
+            ))),
+            // Refused for another reason (e.g. money already taken): not
+            // done, so it must be tried again or looked at, never skipped.
+            s => Err(GatewayError::Unavailable(format!(
+                "{operation}: status {s}"
+            ))),
         }
     }
+}
+
+/// What a return link signs: the process and whether it cancels, so the
+/// return link cannot be turned into a cancel link.
+pub fn return_link_text(process_id: &str, cancelled: bool) -> String {
+    format!(
+        "{process_id}:{}",
+        if cancelled { "cancel" } else { "return" }
+    )
 }
 
 /// The provider's session status, as the place-order process reads it.

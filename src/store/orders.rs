@@ -1,7 +1,7 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
-use super::outbox::{event, registration_of};
+use super::outbox::{abandon_registration, event, registration_of};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
@@ -221,14 +221,23 @@ impl Store {
                 return Ok(());
             }
             let at = now();
-            diesel::update(orders::table.find(order_id))
-                .set((
-                    orders::status.eq(OrderStatus::Cancelled.as_str()),
-                    orders::version.eq(orders::version + 1),
-                    orders::updated_at.eq(at),
-                ))
-                .execute(c)
-                .await?;
+            let cancelled = diesel::update(
+                orders::table
+                    .find(order_id)
+                    .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+            )
+            .set((
+                orders::status.eq(OrderStatus::Cancelled.as_str()),
+                orders::version.eq(orders::version + 1),
+                orders::updated_at.eq(at),
+            ))
+            .execute(c)
+            .await?;
+            // Someone else cancelled it first (PostgreSQL runs both reads
+            // before either write): the stock went back once already.
+            if cancelled == 0 {
+                return Ok(());
+            }
             let lines: Vec<(String, i64)> = order_lines::table
                 .filter(order_lines::order_id.eq(order_id))
                 .order(order_lines::product_id.asc())
@@ -252,6 +261,7 @@ impl Store {
                 .values(event(EventKind::OrderCancelled, &cart_id, &payload))
                 .execute(c)
                 .await?;
+            abandon_registration!(c, &cart_id);
             diesel::update(
                 carts::table
                     .find(&cart_id)

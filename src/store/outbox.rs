@@ -54,6 +54,24 @@ macro_rules! registration_of {
 }
 pub(crate) use registration_of;
 
+/// Inside the transaction that queues a registration's deletion: a pending
+/// registration is marked abandoned, so a retry of the checkout makes a new
+/// one instead of reusing the one about to be deleted.
+macro_rules! abandon_registration {
+    ($c:expr, $cart_id:expr) => {{
+        use $crate::store::schema::registrations;
+        diesel::update(
+            registrations::table
+                .find($cart_id)
+                .filter(registrations::status.eq("pending")),
+        )
+        .set(registrations::status.eq("abandoned"))
+        .execute($c)
+        .await?;
+    }};
+}
+pub(crate) use abandon_registration;
+
 /// A claimed event.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {

@@ -1,7 +1,7 @@
 //! Payments as the shop knows them: one row per attempt started at a
 //! provider, keyed by the attempt's idempotency key.
 
-use super::outbox::{event, registration_of};
+use super::outbox::{abandon_registration, event, registration_of};
 use super::rows::PaymentRow;
 use super::schema::{orders, outbox, payments, webhook_events};
 use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
@@ -82,6 +82,7 @@ impl Store {
                 .values(event(why, &cart_id, &payload))
                 .execute(c)
                 .await?;
+            abandon_registration!(c, &cart_id);
             Ok::<_, super::StoreError>(())
         })
     }

@@ -53,7 +53,9 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 /// Only paths on this site are followed after login.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    // Browsers drop tabs and line breaks from URLs: "/\t/evil" is "//evil".
+    let plain = next.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
         "/"

@@ -6,6 +6,7 @@ use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
 use crate::application::payment_events::{self, ProviderEvent};
 use crate::application::placeorder::{self, ProcessStatus};
+use crate::payment::hosted::return_link_text;
 use crate::payment::signature;
 use crate::store::orders::OrderRef;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -56,7 +57,8 @@ async fn shopper_return(
     session: ShopSession,
     query: web::Query<ReturnQuery>,
 ) -> HttpResponse {
-    if !signature::digest_matches(&shop.link_key, &query.process, &query.sig) {
+    let text = return_link_text(&query.process, query.cancelled.is_some());
+    if !signature::digest_matches(&shop.link_key, &text, &query.sig) {
         return HttpResponse::NotFound().finish();
     }
     let status = if query.cancelled.is_some() {

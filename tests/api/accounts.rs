@@ -149,6 +149,21 @@ async fn next_only_follows_paths_of_this_shop(backend: Backend) {
     let mut form = registration("fay@example.com", "a long password", "a long password");
     form[3].1 = "//evil.example/".into();
     assert_redirect(&app.post("/account/register", &form).await, "/");
+    app.post("/account/logout", &[]).await;
+    let login = |next: &str| {
+        vec![
+            ("email", "fay@example.com".to_owned()),
+            ("password", "a long password".to_owned()),
+            ("next", next.to_owned()),
+        ]
+    };
+    // Browsers drop tabs from URLs: "/\t/evil" would be "//evil".
+    assert_redirect(
+        &app.post("/account/login", &login("/\t/evil.example")).await,
+        "/",
+    );
+    app.post("/account/logout", &[]).await;
+    assert_redirect(&app.post("/account/login", &login("/cart")).await, "/cart");
 }
 
 on_both_backends!(

@@ -332,6 +332,18 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
                 cart.contains("Your cart is back") && cart.contains("Hand grinder"),
                 "{cart}"
             );
+            // And it can be ordered again, by card this time.
+            assert_redirect(
+                &app.submit_checkout(&form("card")).await,
+                "/checkout/review",
+            );
+            assert_redirect(&app.confirm_review().await, "/checkout/payment");
+            let pay_url = location(&app.get("/checkout/payment").await);
+            assert!(pay_url.contains("/pay/"), "{pay_url}");
+            let back = choose(&app, &pay_url, "card").await;
+            let success = location(&app.client.get(location(&back)).send().await.unwrap());
+            assert!(success.starts_with("/checkout/success"), "{success}");
+            assert_eq!(app.order_count().await, 1);
         }
     }
 }
@@ -387,6 +399,10 @@ async fn a_declined_card_returns_to_the_form_with_a_fresh_attempt(backend: Backe
     let app = hosted_shop(backend, |_| {}).await;
     let pay_url = to_the_provider(&app, "card").await;
     let back = choose(&app, &pay_url, "decline").await;
+    // The return link cannot be turned into a cancel link.
+    let forged = format!("{}&cancelled=1", location(&back));
+    let refused = app.client.get(&forged).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     let returned = app.client.get(location(&back)).send().await.unwrap();
     assert_redirect(&returned, "/checkout/payment");
     assert_redirect(&app.get("/checkout/payment").await, "/checkout");
@@ -490,6 +506,7 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
     let mut settings = node_settings(&resources);
     hosted(&mut settings);
     settings.session.key = Some("7e".repeat(64).into());
+    settings.payment.hosted.webhook_secret = Some("whsec_two_nodes".into());
     let a = start_node(settings.clone(), resources.clone()).await;
     // Node B uses node A's sandbox as its provider.
     let mut b_settings = settings;

@@ -14,6 +14,7 @@ fn with_registration(settings: &mut Settings, sandbox: &str) {
     settings.registration.url = sandbox.to_owned();
     settings.payment.hosted.enabled = true;
     settings.payment.hosted.api_url = sandbox.to_owned();
+    settings.payment.hosted.webhook_secret = Some(Settings::default().webhook_secret().into());
     settings.outbox.poll_ms = 50;
     settings.outbox.retry_base_ms = 50;
     settings.outbox.retry_max_ms = 200;

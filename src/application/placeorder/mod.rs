@@ -73,8 +73,12 @@ pub async fn start(shop: &Shop, cart: &Cart) -> AppResult<ProcessStatus> {
     for _ in 0..3 {
         if let Some(running) = shop.store.latest_process_of_cart(&cart.id).await? {
             match running.state {
-                State::Success => return Ok(status_of(&running)),
-                State::Failed => {}
+                // Unless its order was cancelled later (an expired store
+                // payment): then the reopened cart starts afresh.
+                State::Success if !cart_reopened(shop, &cart.id).await? => {
+                    return Ok(status_of(&running));
+                }
+                State::Success | State::Failed => {}
                 _ => {
                     if let ProcessStatus::Succeeded(order) =
                         cancel_with(shop, &running.id, FailureReason::CanceledByCustomer).await?
@@ -113,9 +117,17 @@ pub async fn start(shop: &Shop, cart: &Cart) -> AppResult<ProcessStatus> {
 pub async fn refresh_cart(shop: &Shop, cart_id: &str) -> AppResult<Option<ProcessStatus>> {
     match shop.store.latest_process_of_cart(cart_id).await? {
         None => Ok(None),
+        Some(p) if p.state == State::Success && cart_reopened(shop, cart_id).await? => Ok(None),
         Some(p) if p.state.is_final() => Ok(Some(status_of(&p))),
         Some(p) => refresh(shop, &p.id).await.map(Some),
     }
+}
+
+/// A cart that is open although its latest process succeeded: the order
+/// was cancelled afterwards and the cart given back.
+async fn cart_reopened(shop: &Shop, cart_id: &str) -> AppResult<bool> {
+    let cart = shop.store.cart(cart_id).await?;
+    Ok(cart.is_some_and(|c| c.status == crate::domain::cart::CartStatus::Open))
 }
 
 /// Steps a process as far as it goes now. If another request holds the
