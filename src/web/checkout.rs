@@ -220,12 +220,19 @@ async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
     }
 }
 
+#[derive(Deserialize)]
+struct PlaceForm {
+    /// The cart version the review page showed.
+    #[serde(default)]
+    cart_version: Option<i64>,
+}
+
 /// The review's "Place order": starts the place-order process.
 #[post("/checkout/review")]
 async fn place(
     shop: web::Data<Shop>,
     session: ShopSession,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<PlaceForm>,
 ) -> AppResult<HttpResponse> {
     if shop.settings.checkout.skip_review_action {
         return Ok(see_other("/checkout"));
@@ -239,6 +246,14 @@ async fn place(
     };
     if cart.checkout.is_none() {
         return Ok(see_other("/checkout"));
+    }
+    // Only the cart that was reviewed is ordered.
+    if form.0.cart_version.is_some_and(|v| v != cart.version) {
+        session.flash(
+            FlashKind::Error,
+            "Your cart changed since you reviewed it. Please check it and place the order again.",
+        )?;
+        return Ok(see_other("/checkout/review"));
     }
     match checkout::place(&shop, &cart).await? {
         Ok(status) => after_start(&shop, &session, status),

@@ -199,7 +199,37 @@ async fn an_invalid_cart_is_shown_and_never_placed(backend: Backend) {
     }
 }
 
+async fn only_the_reviewed_cart_is_ordered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    let review = app.get_html("/checkout/review").await;
+    let marker = "name=\"cart_version\" value=\"";
+    let start = review
+        .find(marker)
+        .expect("the review names its cart version")
+        + marker.len();
+    let version = review[start..].split('"').next().unwrap().to_owned();
+    // Another tab adds an item after the review was shown.
+    app.add_to_cart("espresso-cup", 1).await;
+    let placed = app
+        .post("/checkout/review", &[("cart_version", version)])
+        .await;
+    assert_redirect(&placed, "/checkout/review");
+    assert_eq!(app.order_count().await, 0);
+    let page = app.get_html("/checkout/review").await;
+    assert!(page.contains("Your cart changed since you reviewed it"));
+    assert!(
+        page.contains("Espresso cup"),
+        "the review shows the cart as it is now"
+    );
+}
+
 on_both_backends!(
+    only_the_reviewed_cart_is_ordered,
     twenty_concurrent_place_order_requests_give_one_order,
     refresh_and_back_and_resubmit_land_on_the_same_order,
     place_order_without_confirmation_does_nothing,
