@@ -75,6 +75,23 @@ async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> reqwest::Response
         .unwrap()
 }
 
+/// A webhook as the provider sends it, signed with the shop's secret.
+fn send_event(
+    node: &TestApp,
+    id: &str,
+    kind: &str,
+    session_id: &str,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + use<> {
+    let body = serde_json::json!({ "id": id, "type": kind, "session_id": session_id }).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let header = signature::sign(&node.settings.webhook_secret(), now, body.as_bytes());
+    node.client
+        .post(node.url("/webhooks/hosted"))
+        .header(signature::HEADER, header)
+        .body(body)
+        .send()
+}
+
 async fn process_state(app: &TestApp) -> State {
     app.shop
         .store
@@ -243,17 +260,7 @@ async fn an_event_for_an_old_attempt_does_not_cancel_the_new_one(backend: Backen
     let new_pay_url = location(&app.get("/checkout/payment").await);
     assert_ne!(new_pay_url, old_pay_url);
 
-    let body = serde_json::json!({ "id": "evt_old", "type": "payment.cancelled", "session_id": old_session }).to_string();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let response = app
-        .client
-        .post(app.url("/webhooks/hosted"))
-        .header(
-            signature::HEADER,
-            signature::sign(&app.settings.webhook_secret(), now, body.as_bytes()),
-        )
-        .body(body)
-        .send()
+    let response = send_event(&app, "evt_old", "payment.cancelled", &old_session)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -527,24 +534,30 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
         let other = other.with_client(shopper);
         async move {
             home.add_to_cart("filter-papers", 1).await;
-            assert_redirect(&home.submit_checkout(&form("card")).await, "/checkout/review");
+            assert_redirect(
+                &home.submit_checkout(&form("card")).await,
+                "/checkout/review",
+            );
             assert_redirect(&home.confirm_review().await, "/checkout/payment");
             let pay_url = location(&home.get("/checkout/payment").await);
             let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
             let back = choose(&home, &pay_url, "card").await;
             // The return goes to the other node, with two replayed webhooks.
-            let return_path = location(&back).split_once("/checkout/").map(|(_, p)| format!("/checkout/{p}")).unwrap();
+            let return_path = location(&back)
+                .split_once("/checkout/")
+                .map(|(_, p)| format!("/checkout/{p}"))
+                .unwrap();
             let replays = (0..2).map(|n| {
-                let body = serde_json::json!({ "id": format!("evt_replay_{session_id}_{n}"), "type": "payment.captured", "session_id": session_id }).to_string();
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 let node = if n == 0 { &home } else { &other };
-                node.client
-                    .post(node.url("/webhooks/hosted"))
-                    .header(signature::HEADER, signature::sign(&node.settings.webhook_secret(), now, body.as_bytes()))
-                    .body(body)
-                    .send()
+                send_event(
+                    node,
+                    &format!("evt_replay_{session_id}_{n}"),
+                    "payment.captured",
+                    &session_id,
+                )
             });
-            let (returned, replayed) = tokio::join!(other.get(&return_path), futures::future::join_all(replays));
+            let (returned, replayed) =
+                tokio::join!(other.get(&return_path), futures::future::join_all(replays));
             for r in replayed {
                 assert!(r.unwrap().status().is_success());
             }
