@@ -43,6 +43,9 @@ pub struct PlaceOrderSettings {
     pub sweep_interval_ms: u64,
     /// A running process untouched this long is picked up by the sweeper.
     pub stalled_after_ms: u64,
+    /// How long one reconciliation pass may ask providers before it stops
+    /// and lets the next pass go on with the rest.
+    pub reconcile_pass_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,6 +259,7 @@ impl Default for Settings {
                 wait_for_lease_ms: 5_000,
                 sweep_interval_ms: 5_000,
                 stalled_after_ms: 10_000,
+                reconcile_pass_ms: 30_000,
             },
         }
     }

@@ -160,11 +160,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; the node's sweeper runs as long as the server.
-    /// Serves until stopped; the node's sweeper (and the sandbox, if it
-    /// runs beside the shop) run as long as the server.
+    /// Serves until stopped; the node's sweeper, reconciliation and outbox
+    /// worker (and the sandbox, if it runs beside the shop) run as long as
+    /// the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
+        let reconciler = tokio::spawn(crate::application::payment_events::run(self.shop.clone()));
         let outbox = tokio::spawn(crate::application::outbox::run(self.shop.clone()));
         let sandbox = self.sandbox.map(|(_, server)| {
             let handle = server.handle();
@@ -172,6 +173,7 @@ impl Application {
         });
         let served = self.server.await;
         sweeper.abort();
+        reconciler.abort();
         outbox.abort();
         if let Some((task, handle)) = sandbox {
             handle.stop(false).await;

@@ -2,7 +2,7 @@
 //! order. Pages call these; the rules live in the domain.
 
 use super::Shop;
-use crate::application::placeorder::{self, ProcessStatus};
+use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::domain::cart::{Cart, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
@@ -39,7 +39,7 @@ pub struct ReviewView {
 pub enum Submitted {
     /// Stored; without a review step the order is being placed.
     Saved {
-        placing: Option<ProcessStatus>,
+        placing: Option<Result<ProcessStatus, StartRefused>>,
     },
     Rejected(Box<CheckoutView>),
 }
@@ -202,12 +202,10 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
         .save_checkout(&cart.id, cart.version, &details)
         .await
     {
-        Ok(()) if shop.settings.checkout.skip_review_action => {
-            let cart = shop.store.cart(&cart.id).await?.ok_or(AppError::NotFound)?;
-            Ok(Submitted::Saved {
-                placing: Some(placeorder::start(shop, &cart).await?),
-            })
-        }
+        // Without a review, the form just saved is what was reviewed.
+        Ok(()) if shop.settings.checkout.skip_review_action => Ok(Submitted::Saved {
+            placing: Some(placeorder::start(shop, &cart.id, cart.version + 1).await?),
+        }),
         Ok(()) => Ok(Submitted::Saved { placing: None }),
         Err(e) if e.is_retryable() => {
             // The cart changed in another tab meanwhile: show it as it is now.
@@ -246,18 +244,13 @@ pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
     }))
 }
 
-/// The shopper's "Place order": the registration is checked again (a failed
-/// attempt deletes it), then the place-order process starts. `Err` holds a
-/// message for the shopper.
-pub async fn place(shop: &Shop, cart: &Cart) -> AppResult<Result<ProcessStatus, String>> {
-    if let Some(details) = &cart.checkout {
-        match registration::ensure(shop, &cart.id, details.email.as_str()).await? {
-            Ok(()) => {}
-            Err(RegistrationProblem::Refused(reason)) => return Ok(Err(reason)),
-            Err(RegistrationProblem::Unavailable) => {
-                return Ok(Err(registration::UNAVAILABLE_MESSAGE.into()));
-            }
-        }
-    }
-    Ok(Ok(placeorder::start(shop, cart).await?))
+/// The shopper's "Place order" for the cart version they reviewed: the
+/// registration is checked again (a failed attempt deletes it), then the
+/// place-order process starts.
+pub async fn place(
+    shop: &Shop,
+    cart: &Cart,
+    reviewed_version: i64,
+) -> AppResult<Result<ProcessStatus, StartRefused>> {
+    placeorder::start(shop, &cart.id, reviewed_version).await
 }

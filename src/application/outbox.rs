@@ -1,7 +1,8 @@
 //! The outbox worker, on every node: delivers committed domain events to
 //! the registration API, each claimed by one worker at a time, retried with
 //! backoff until it succeeds. Handlers are safe to run twice: confirming a
-//! confirmed registration and deleting a deleted one change nothing.
+//! confirmed registration and deleting a deleted one change nothing. An
+//! event that can never be delivered is kept as failed, with the reason.
 
 use super::Shop;
 use crate::domain::events::RegistrationEffect;
@@ -39,12 +40,16 @@ pub async fn run(shop: Shop) {
             let outcome = deliver(&shop, &item).await;
             let saved = match outcome {
                 Ok(()) => shop.store.outbox_done(&item.id, &worker).await,
-                Err(error) => {
+                Err(Undelivered::Later(error)) => {
                     let wait = backoff(&settings, item.attempts);
                     tracing::info!(event = %item.id, kind = item.kind.as_str(), %error, ?wait, "event delivery retried later");
                     shop.store
                         .outbox_retry(&item.id, &worker, &error, wait)
                         .await
+                }
+                Err(Undelivered::Never(reason)) => {
+                    tracing::error!(event = %item.id, kind = item.kind.as_str(), %reason, "event can never be delivered; kept as failed");
+                    shop.store.outbox_failed(&item.id, &worker, &reason).await
                 }
             };
             if let Err(e) = saved {
@@ -64,13 +69,25 @@ fn backoff(settings: &crate::config::OutboxSettings, attempts: i64) -> Duration 
     )
 }
 
+/// Why an event was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Undelivered {
+    /// A service did not answer: tried again after a backoff.
+    #[error("{0}")]
+    Later(String),
+    /// Retrying cannot help: kept as failed, with the reason.
+    #[error("{0}")]
+    Never(String),
+}
+
 /// What one event means for the outside world.
-async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), String> {
+async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
     let (Some(api), Some(registration_id)) = (&shop.registration, &item.payload.registration_id)
     else {
         return Ok(());
     };
-    let result = match item.kind.registration_effect() {
+    let effect = item.kind.registration_effect();
+    let result = match effect {
         RegistrationEffect::Confirm => api
             .confirm(registration_id)
             .await
@@ -85,9 +102,11 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), String> {
             .store
             .set_registration_status(registration_id, status)
             .await
-            .map_err(|e| e.to_string()),
-        // Deleted meanwhile: nothing left to confirm.
-        Err(RegistrationError::Gone) => Ok(()),
-        Err(e) => Err(e.to_string()),
+            .map_err(|e| Undelivered::Later(e.to_string())),
+        // A paying buyer whose registration is gone: a person must look.
+        Err(RegistrationError::Gone) => Err(Undelivered::Never(format!(
+            "registration {registration_id} no longer exists at the customer system; it cannot be confirmed"
+        ))),
+        Err(e) => Err(Undelivered::Later(e.to_string())),
     }
 }

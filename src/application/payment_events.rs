@@ -6,13 +6,15 @@
 
 use super::Shop;
 use super::placeorder::{self, ProcessStatus};
-use crate::domain::events::EventKind;
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
 use crate::error::{AppError, AppResult};
 use crate::payment::GatewayError;
+use crate::store::orders::Cancellation;
 use crate::store::payments::StoredPayment;
 use serde::Deserialize;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A provider's event as it arrives in a webhook.
 #[derive(Debug, Clone, Deserialize)]
@@ -109,15 +111,11 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
                 .await?;
         }
         FlowStatus::Failed { .. } | FlowStatus::Cancelled | FlowStatus::Aborted => {
-            // Cart first: the payment's status is what makes this run
-            // again, so it changes last.
-            shop.store.cancel_order(order_id).await?;
-            shop.store.reopen_cart(&payment.cart_id).await?;
+            // One transaction: the payment, its order and the cart of that
+            // order, never a cart a newer attempt froze.
+            let payment_key = payment.request.idempotency_key.as_str();
             shop.store
-                .record_payment_cancelled(
-                    payment.request.idempotency_key.as_str(),
-                    EventKind::PaymentExpired,
-                )
+                .cancel_order(order_id, Cancellation::PaymentExpired { payment_key })
                 .await?;
             tracing::info!(order = %order_id, "unpaid order cancelled; cart open again");
         }
@@ -126,23 +124,70 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
     Ok(())
 }
 
-/// The reconciliation job: payments nobody reported on for a while.
+/// One pass of the reconciliation job: payments nobody reported on, the
+/// ones asked about longest ago first. The pass stops at its time budget
+/// (a hanging provider delays only this pass), and every payment asked
+/// about is marked, so the next pass goes on with the others.
 pub async fn reconcile(shop: &Shop) -> AppResult<()> {
-    let age = std::time::Duration::from_millis(shop.settings.payment.hosted.reconcile_after_ms);
+    let age = Duration::from_millis(shop.settings.payment.hosted.reconcile_after_ms);
+    let budget = Duration::from_millis(shop.settings.placeorder.reconcile_pass_ms);
+    let deadline = Instant::now() + budget;
     for id in shop.store.resting_processes(age, 50).await? {
+        let Some(left) = time_left(deadline) else {
+            return Ok(());
+        };
         tracing::info!(process = %id, "reconciling a payment nobody reported on");
-        if let Err(e) = placeorder::refresh(shop, &id).await {
-            tracing::warn!(process = %id, error = ?e, "reconciliation must wait");
+        match tokio::time::timeout(left, placeorder::refresh(shop, &id)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(process = %id, error = ?e, "reconciliation must wait"),
+            Err(_) => tracing::warn!(process = %id, "reconciliation out of time"),
         }
     }
     for payment in shop
         .store
-        .waiting_payments(crate::payment::hosted::CODE, age)
+        .waiting_payments(crate::payment::hosted::CODE, age, 50)
         .await?
     {
-        if let Err(e) = settle_waiting_order(shop, &payment).await {
-            tracing::warn!(process = %payment.process_id, error = ?e, "reconciliation must wait");
+        let Some(left) = time_left(deadline) else {
+            return Ok(());
+        };
+        // Marked before asking: a payment whose provider hangs goes to the
+        // back of the queue instead of blocking the others.
+        shop.store
+            .payment_checked(payment.request.idempotency_key.as_str())
+            .await?;
+        let process = &payment.process_id;
+        match tokio::time::timeout(left, settle_waiting_order(shop, &payment)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(%process, error = ?e, "reconciliation must wait"),
+            Err(_) => tracing::warn!(%process, "reconciliation out of time"),
         }
     }
     Ok(())
+}
+
+/// What is left of a pass's budget; `None` once it is spent.
+fn time_left(deadline: Instant) -> Option<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        tracing::info!("reconciliation pass out of time; the next one goes on");
+        return None;
+    }
+    Some(left)
+}
+
+/// Runs reconciliation passes until the task is dropped, apart from the
+/// sweeper, so a slow provider never delays the recovery of stalled
+/// processes.
+pub async fn run(shop: Shop) {
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        shop.settings.placeorder.sweep_interval_ms,
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = reconcile(&shop).await {
+            tracing::warn!(error = ?e, "reconciliation could not run");
+        }
+    }
 }

@@ -55,3 +55,22 @@ pub async fn ensure(
         }
     }
 }
+
+/// The cart's registration that a new attempt may use: pending or
+/// confirmed, never one whose deletion is queued.
+pub async fn live_registration(shop: &Shop, cart_id: &str) -> AppResult<Option<String>> {
+    if shop.registration.is_none() {
+        return Ok(None);
+    }
+    Ok(shop
+        .store
+        .registration_of_cart(cart_id)
+        .await?
+        .filter(|r| {
+            matches!(
+                r.status,
+                RegistrationStatus::Pending | RegistrationStatus::Confirmed
+            )
+        })
+        .map(|r| r.registration_id))
+}

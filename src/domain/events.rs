@@ -69,8 +69,11 @@ pub enum RegistrationEffect {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPayload {
     pub order_id: Option<String>,
-    /// The buyer's registration when the event happened.
+    /// The buyer's registration of the attempt the event belongs to.
     pub registration_id: Option<String>,
+    /// The attempt (its idempotency key), for events about a payment.
+    #[serde(default)]
+    pub attempt: Option<String>,
 }
 
 #[cfg(test)]

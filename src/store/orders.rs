@@ -1,7 +1,7 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
-use super::outbox::{abandon_registration, event, registration_of};
+use super::outbox::{abandon_registration, event};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
@@ -23,6 +23,17 @@ use diesel_async::RunQueryDsl;
 pub struct OrderRef {
     pub number: String,
     pub token: String,
+}
+
+/// Why an order is cancelled, which decides what becomes of its cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancellation<'a> {
+    /// Its place-order process rolls back: the cart stays frozen and the
+    /// process's own rollback opens it.
+    Rollback,
+    /// Its money never came: the payment is cancelled with it and the cart
+    /// is the shopper's again.
+    PaymentExpired { payment_key: &'a str },
 }
 
 /// Why an order was not placed.
@@ -128,6 +139,7 @@ impl Store {
                     version: 1,
                     created_at: at,
                     updated_at: at,
+                    registration_id: draft.registration_id.clone(),
                 })
                 .execute(c)
                 .await?;
@@ -204,23 +216,54 @@ impl Store {
         })
     }
 
-    /// Cancels an order that is not cancelled yet: stock back, cart frozen
-    /// again (its process decides whether it opens), payment detached.
-    pub async fn cancel_order(&self, order_id: &str) -> StoreResult<()> {
+    /// Cancels an order that is not cancelled yet, in one transaction:
+    /// stock back, the events queued for the order's own registration, and
+    /// its cart released as `why` says, only if the cart still belongs to
+    /// this order (a newer attempt's cart is never touched).
+    pub async fn cancel_order(&self, order_id: &str, why: Cancellation<'_>) -> StoreResult<()> {
         write_tx!(self, |c| {
-            let order: Option<(String, String)> = orders::table
+            let order: Option<(String, String, Option<String>)> = orders::table
                 .find(order_id)
-                .select((orders::cart_id, orders::status))
+                .select((orders::cart_id, orders::status, orders::registration_id))
                 .first(c)
                 .await
                 .optional()?;
-            let Some((cart_id, status)) = order else {
+            let Some((cart_id, status, registration_id)) = order else {
                 return Ok(());
+            };
+            let at = now();
+            let attempt = match why {
+                Cancellation::Rollback => None,
+                Cancellation::PaymentExpired { payment_key } => {
+                    let expired = diesel::update(
+                        payments::table
+                            .filter(payments::idempotency_key.eq(payment_key))
+                            .filter(payments::status.eq(PaymentStatus::Pending.as_str())),
+                    )
+                    .set((
+                        payments::status.eq(PaymentStatus::Cancelled.as_str()),
+                        payments::version.eq(payments::version + 1),
+                        payments::updated_at.eq(at),
+                    ))
+                    .execute(c)
+                    .await?;
+                    if expired == 1 {
+                        let payload = EventPayload {
+                            order_id: Some(order_id.to_owned()),
+                            registration_id: registration_id.clone(),
+                            attempt: Some(payment_key.to_owned()),
+                        };
+                        diesel::insert_into(outbox::table)
+                            .values(event(EventKind::PaymentExpired, &cart_id, &payload)?)
+                            .execute(c)
+                            .await?;
+                    }
+                    Some(payment_key.to_owned())
+                }
             };
             if status == OrderStatus::Cancelled.as_str() {
                 return Ok(());
             }
-            let at = now();
             let cancelled = diesel::update(
                 orders::table
                     .find(order_id)
@@ -253,22 +296,27 @@ impl Store {
                     .execute(c)
                     .await?;
             }
+            abandon_registration!(c, &registration_id);
             let payload = EventPayload {
                 order_id: Some(order_id.to_owned()),
-                registration_id: registration_of!(c, &cart_id),
+                registration_id,
+                attempt,
             };
             diesel::insert_into(outbox::table)
-                .values(event(EventKind::OrderCancelled, &cart_id, &payload))
+                .values(event(EventKind::OrderCancelled, &cart_id, &payload)?)
                 .execute(c)
                 .await?;
-            abandon_registration!(c, &cart_id);
+            let cart_status = match why {
+                Cancellation::Rollback => CartStatus::Frozen,
+                Cancellation::PaymentExpired { .. } => CartStatus::Open,
+            };
             diesel::update(
                 carts::table
                     .find(&cart_id)
                     .filter(carts::order_id.eq(order_id)),
             )
             .set((
-                carts::status.eq(CartStatus::Frozen.as_str()),
+                carts::status.eq(cart_status.as_str()),
                 carts::order_id.eq(None::<String>),
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(at),
@@ -302,14 +350,15 @@ impl Store {
             ))
             .execute(c)
             .await?;
-            let cart_id: Option<String> = orders::table
+            let live: Option<(String, Option<String>)> = orders::table
                 .find(order_id)
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
-                .select(orders::cart_id)
+                .select((orders::cart_id, orders::registration_id))
                 .first(c)
                 .await
                 .optional()?;
-            if let Some(cart_id) = &cart_id {
+            let cart_id = live.as_ref().map(|(cart, _)| cart.clone());
+            if let Some((cart_id, registration_id)) = live {
                 let kind = match (payment_status, order_status) {
                     (PaymentStatus::Authorized, _) => Some(EventKind::PaymentAuthorized),
                     (PaymentStatus::Captured, _) => Some(EventKind::PaymentCaptured),
@@ -319,10 +368,11 @@ impl Store {
                 if let Some(kind) = kind {
                     let payload = EventPayload {
                         order_id: Some(order_id.to_owned()),
-                        registration_id: registration_of!(c, cart_id),
+                        registration_id,
+                        attempt: payment_key.map(str::to_owned),
                     };
                     diesel::insert_into(outbox::table)
-                        .values(event(kind, cart_id, &payload))
+                        .values(event(kind, &cart_id, &payload)?)
                         .execute(c)
                         .await?;
                 }

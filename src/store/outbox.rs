@@ -23,54 +23,59 @@ pub(crate) struct NewOutboxRow {
 }
 
 /// An outbox row for `kind`; insert it in the transaction of the change.
-pub(crate) fn event(kind: EventKind, cart_id: &str, payload: &EventPayload) -> NewOutboxRow {
+/// A payload that cannot be written fails the change: an event is never
+/// stored without what its handler needs.
+pub(crate) fn event(
+    kind: EventKind,
+    cart_id: &str,
+    payload: &EventPayload,
+) -> StoreResult<NewOutboxRow> {
     let at = now();
-    NewOutboxRow {
+    Ok(NewOutboxRow {
         id: new_id(),
         kind: kind.as_str().into(),
         cart_id: cart_id.to_owned(),
-        payload: serde_json::to_string(payload).unwrap_or_else(|_| "{}".into()),
+        payload: serde_json::to_string(payload)
+            .map_err(|e| super::StoreError::Corrupt(format!("event payload: {e}")))?,
         status: "pending".into(),
         attempts: 0,
         next_attempt_at: at,
         created_at: at,
         updated_at: at,
-    }
+    })
 }
 
-/// The id of a cart's registration as it is now, inside a transaction, so
-/// an event names the registration it is about (a later one of the same
-/// cart is another).
-macro_rules! registration_of {
-    ($c:expr, $cart_id:expr) => {{
-        use diesel::OptionalExtension as _;
-        $crate::store::schema::registrations::table
-            .find($cart_id)
-            .select($crate::store::schema::registrations::registration_id)
-            .first::<String>($c)
-            .await
-            .optional()?
-    }};
-}
-pub(crate) use registration_of;
-
-/// Inside the transaction that queues a registration's deletion: a pending
-/// registration is marked abandoned, so a retry of the checkout makes a new
-/// one instead of reusing the one about to be deleted.
+/// Inside the transaction that queues a registration's deletion: that
+/// registration, if still pending, is marked abandoned, so a retry of the
+/// checkout makes a new one instead of reusing the one about to be
+/// deleted. Only the registration named: a newer one of the same cart
+/// belongs to a newer attempt.
 macro_rules! abandon_registration {
-    ($c:expr, $cart_id:expr) => {{
+    ($c:expr, $registration_id:expr) => {{
         use $crate::store::schema::registrations;
-        diesel::update(
-            registrations::table
-                .find($cart_id)
-                .filter(registrations::status.eq("pending")),
-        )
-        .set(registrations::status.eq("abandoned"))
-        .execute($c)
-        .await?;
+        if let Some(id) = $registration_id {
+            diesel::update(
+                registrations::table
+                    .filter(registrations::registration_id.eq(id))
+                    .filter(registrations::status.eq("pending")),
+            )
+            .set(registrations::status.eq("abandoned"))
+            .execute($c)
+            .await?;
+        }
     }};
 }
 pub(crate) use abandon_registration;
+
+const FAILED: &str = "failed";
+
+/// An event the worker gave up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEvent {
+    pub id: String,
+    pub kind: String,
+    pub reason: String,
+}
 
 /// A claimed event.
 #[derive(Debug, Clone)]
@@ -139,16 +144,30 @@ impl Store {
                         .optional()
                 }
             })?;
-            if let Some((kind, cart_id, payload, attempts)) = row
-                && let Some(kind) = EventKind::parse(&kind)
-            {
-                claimed.push(OutboxItem {
+            let Some((kind, cart_id, payload, attempts)) = row else {
+                continue;
+            };
+            // An event nobody can read is kept, with the reason, for a
+            // person to look at; it is never dropped or claimed forever.
+            let readable = EventKind::parse(&kind)
+                .ok_or_else(|| format!("unknown event kind {kind:?}"))
+                .and_then(|kind| {
+                    serde_json::from_str::<EventPayload>(&payload)
+                        .map(|payload| (kind, payload))
+                        .map_err(|e| format!("unreadable payload: {e}"))
+                });
+            match readable {
+                Ok((kind, payload)) => claimed.push(OutboxItem {
                     id,
                     kind,
                     cart_id,
-                    payload: serde_json::from_str(&payload).unwrap_or_default(),
+                    payload,
                     attempts,
-                });
+                }),
+                Err(reason) => {
+                    tracing::error!(event = %id, %reason, "outbox event cannot be delivered");
+                    self.outbox_failed(&id, worker, &reason).await?;
+                }
             }
         }
         Ok(claimed)
@@ -189,6 +208,46 @@ impl Store {
                 .await
         })?;
         Ok(())
+    }
+
+    /// Gives up on an event that can never be delivered: it stays, marked
+    /// failed with the reason, for a person to look at.
+    pub async fn outbox_failed(&self, id: &str, worker: &str, reason: &str) -> StoreResult<()> {
+        let at = now();
+        with_conn!(self, |c| {
+            diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
+                .set((
+                    outbox::status.eq(FAILED),
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
+                    outbox::last_error.eq(reason),
+                    outbox::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Events given up on, newest first, with why (monitoring and tests).
+    pub async fn failed_outbox_events(&self, limit: i64) -> StoreResult<Vec<FailedEvent>> {
+        let rows: Vec<(String, String, Option<String>)> = with_conn!(self, |c| {
+            outbox::table
+                .filter(outbox::status.eq(FAILED))
+                .order(outbox::updated_at.desc())
+                .limit(limit)
+                .select((outbox::id, outbox::kind, outbox::last_error))
+                .load(c)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, reason)| FailedEvent {
+                id,
+                kind,
+                reason: reason.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Events not delivered yet (monitoring and tests).

@@ -1,7 +1,7 @@
 //! Payments as the shop knows them: one row per attempt started at a
 //! provider, keyed by the attempt's idempotency key.
 
-use super::outbox::{abandon_registration, event, registration_of};
+use super::outbox::{abandon_registration, event};
 use super::rows::PaymentRow;
 use super::schema::{orders, outbox, payments, webhook_events};
 use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
@@ -19,6 +19,7 @@ impl Store {
         cart_id: &str,
         request: &PaymentRequest,
         provider_reference: Option<&str>,
+        registration_id: Option<&str>,
     ) -> StoreResult<()> {
         let at = now();
         let row = PaymentRow {
@@ -36,6 +37,9 @@ impl Store {
             version: 1,
             created_at: at,
             updated_at: at,
+            registration_id: registration_id.map(str::to_owned),
+            // Counts as asked at its start: the never-asked go first.
+            checked_at: Some(at),
         };
         with_conn!(self, |c| {
             diesel::insert_into(payments::table)
@@ -55,15 +59,19 @@ impl Store {
         why: EventKind,
     ) -> StoreResult<()> {
         write_tx!(self, |c| {
-            let payment: Option<(String, Option<String>)> = payments::table
+            let payment: Option<(String, Option<String>, Option<String>)> = payments::table
                 .filter(payments::idempotency_key.eq(idempotency_key))
                 .filter(payments::status.ne(PaymentStatus::Captured.as_str()))
                 .filter(payments::status.ne(PaymentStatus::Cancelled.as_str()))
-                .select((payments::cart_id, payments::order_id))
+                .select((
+                    payments::cart_id,
+                    payments::order_id,
+                    payments::registration_id,
+                ))
                 .first(c)
                 .await
                 .optional()?;
-            let Some((cart_id, order_id)) = payment else {
+            let Some((cart_id, order_id, registration_id)) = payment else {
                 return Ok(());
             };
             diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
@@ -74,15 +82,16 @@ impl Store {
                 ))
                 .execute(c)
                 .await?;
+            abandon_registration!(c, &registration_id);
             let payload = EventPayload {
                 order_id,
-                registration_id: registration_of!(c, &cart_id),
+                registration_id,
+                attempt: Some(idempotency_key.to_owned()),
             };
             diesel::insert_into(outbox::table)
-                .values(event(why, &cart_id, &payload))
+                .values(event(why, &cart_id, &payload)?)
                 .execute(c)
                 .await?;
-            abandon_registration!(c, &cart_id);
             Ok::<_, super::StoreError>(())
         })
     }
@@ -151,25 +160,45 @@ impl Store {
         row.map(StoredPayment::try_from).transpose()
     }
 
-    /// Payments of `gateway` still waiting for their money (e.g. at a
-    /// convenience store) since before `age` ago.
+    /// Up to `limit` payments of `gateway` still waiting for their money
+    /// (e.g. at a convenience store) since before `age` ago, the ones asked
+    /// about longest ago first, so none waits behind the others forever.
     pub async fn waiting_payments(
         &self,
         gateway: &str,
         age: std::time::Duration,
+        limit: i64,
     ) -> StoreResult<Vec<StoredPayment>> {
+        let cutoff = now() - age;
         let rows: Vec<PaymentRow> = with_conn!(self, |c| {
             payments::table
                 .filter(payments::gateway.eq(gateway))
                 .filter(payments::status.eq(PaymentStatus::Pending.as_str()))
                 .filter(payments::order_id.is_not_null())
-                .filter(payments::updated_at.lt(now() - age))
-                .limit(50)
+                .filter(payments::updated_at.lt(cutoff))
+                .filter(
+                    payments::checked_at
+                        .is_null()
+                        .or(payments::checked_at.lt(cutoff)),
+                )
+                .order((payments::checked_at.asc(), payments::created_at.asc()))
+                .limit(limit)
                 .select(PaymentRow::as_select())
                 .load(c)
                 .await
         })?;
         rows.into_iter().map(StoredPayment::try_from).collect()
+    }
+
+    /// Notes that the provider was asked about a payment just now.
+    pub async fn payment_checked(&self, idempotency_key: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
+                .set(payments::checked_at.eq(now()))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
     }
 }
 

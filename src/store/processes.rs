@@ -3,8 +3,11 @@
 //! process is taken over).
 
 use super::rows::ProcessRow;
+use super::schema::carts;
 use super::schema::place_order_process as processes;
-use super::{Store, StoreError, StoreResult, now, with_conn};
+use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use crate::domain::cart::CartStatus;
+use crate::domain::checkout::CheckoutDetails;
 use crate::domain::placeorder::{Context, FailureReason, Process, State};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -39,36 +42,65 @@ fn resting_states() -> Vec<&'static str> {
         .collect()
 }
 
+fn new_row(process: &Process) -> StoreResult<ProcessRow> {
+    let at = now();
+    Ok(ProcessRow {
+        id: process.id.clone(),
+        cart_id: process.cart_id.clone(),
+        state: process.state.name().into(),
+        context: json(&process.context)?,
+        failure: None,
+        idempotency_key: process.context.idempotency_key.as_str().into(),
+        is_final: false,
+        version: process.version,
+        lease_owner: None,
+        lease_expires_at: None,
+        created_at: at,
+        updated_at: at,
+    })
+}
+
 fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| corrupt("serializing", e))
 }
 
 impl Store {
-    /// Stores a new process. Fails with a retryable error while another
-    /// process of the cart is running.
-    pub async fn insert_process(&self, process: &Process) -> StoreResult<()> {
-        let at = now();
-        let row = ProcessRow {
-            id: process.id.clone(),
-            cart_id: process.cart_id.clone(),
-            state: process.state.name().into(),
-            context: json(&process.context)?,
-            failure: None,
-            idempotency_key: process.context.idempotency_key.as_str().into(),
-            is_final: false,
-            version: process.version,
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: at,
-            updated_at: at,
-        };
-        with_conn!(self, |c| {
+    /// Starts an attempt in one transaction: the cart's checkout (with the
+    /// attempt's new key) is saved only if the cart is still open at the
+    /// `reviewed` version, and the process is stored. Fails with a
+    /// retryable error when the cart changed or another process of the
+    /// cart is running.
+    pub async fn begin_attempt(
+        &self,
+        process: &Process,
+        reviewed: i64,
+        details: &CheckoutDetails,
+    ) -> StoreResult<()> {
+        let checkout = json(details)?;
+        let row = new_row(process)?;
+        write_tx!(self, |c| {
+            let saved = diesel::update(
+                carts::table
+                    .find(&process.cart_id)
+                    .filter(carts::version.eq(reviewed))
+                    .filter(carts::status.eq(CartStatus::Open.as_str())),
+            )
+            .set((
+                carts::checkout.eq(checkout),
+                carts::version.eq(carts::version + 1),
+                carts::updated_at.eq(row.created_at),
+            ))
+            .execute(c)
+            .await?;
+            if saved != 1 {
+                return Err(StoreError::Conflict("cart changed since it was reviewed"));
+            }
             diesel::insert_into(processes::table)
                 .values(row)
                 .execute(c)
-                .await
-        })?;
-        Ok(())
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn process(&self, id: &str) -> StoreResult<Option<Process>> {
@@ -210,14 +242,19 @@ impl Store {
     }
 
     /// Running processes nobody is stepping although they could move on:
-    /// not resting, no live lease, untouched for `idle`.
+    /// not resting (or rolling back), no live lease, untouched for `idle`.
     pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
         let resting = resting_states();
         Ok(with_conn!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
-                .filter(processes::state.ne_all(&resting))
+                // A failure being unwound is never left to rest.
+                .filter(
+                    processes::state
+                        .ne_all(&resting)
+                        .or(processes::failure.is_not_null()),
+                )
                 .filter(processes::updated_at.lt(at - idle))
                 .filter(
                     processes::lease_expires_at

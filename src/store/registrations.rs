@@ -102,7 +102,7 @@ impl Store {
                         ..Default::default()
                     };
                     diesel::insert_into(outbox::table)
-                        .values(event(EventKind::RegistrationAbandoned, cart_id, &payload))
+                        .values(event(EventKind::RegistrationAbandoned, cart_id, &payload)?)
                         .execute(c)
                         .await?;
                 }
@@ -173,7 +173,7 @@ impl Store {
                     ..Default::default()
                 };
                 diesel::insert_into(outbox::table)
-                    .values(event(EventKind::RegistrationAbandoned, cart_id, &payload))
+                    .values(event(EventKind::RegistrationAbandoned, cart_id, &payload)?)
                     .execute(c)
                     .await?;
             }

@@ -134,6 +134,8 @@ pub struct OrderRow {
     pub version: i64,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// The buyer's registration of the attempt that placed the order.
+    pub registration_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
@@ -168,6 +170,10 @@ pub struct PaymentRow {
     pub version: i64,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// The buyer's registration of this attempt.
+    pub registration_id: Option<String>,
+    /// When the reconciliation last asked the provider about it.
+    pub checked_at: Option<PrimitiveDateTime>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]

@@ -95,6 +95,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        registration_id -> Nullable<Text>,
     }
 }
 
@@ -127,6 +128,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        registration_id -> Nullable<Text>,
+        checked_at -> Nullable<Timestamp>,
     }
 }
 

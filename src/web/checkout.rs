@@ -4,7 +4,8 @@ use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
 use crate::application::checkout::{self, CheckoutView, ReviewView, Submitted};
-use crate::application::placeorder::{self, ProcessStatus};
+use crate::application::placeorder::{self, ProcessStatus, StartRefused};
+use crate::application::registration::{self, RegistrationProblem};
 use crate::application::{Shop, orders};
 use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
@@ -66,6 +67,8 @@ struct PaymentPage {
     layout: Layout,
     /// `None`: waiting for the provider.
     action: Option<CustomerAction>,
+    /// The attempt is being undone; nothing to pay.
+    cancelling: bool,
 }
 
 #[derive(Template)]
@@ -190,8 +193,11 @@ async fn submit_form(
     }
     match checkout::submit(&shop, cart, form.0).await? {
         Submitted::Saved {
-            placing: Some(status),
+            placing: Some(Ok(status)),
         } => after_start(&shop, &session, status),
+        Submitted::Saved {
+            placing: Some(Err(refused)),
+        } => start_refused(&session, refused),
         Submitted::Saved { placing: None } => Ok(see_other("/checkout/review")),
         Submitted::Rejected(view) => {
             form_page(&shop, &session, *view, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -247,19 +253,44 @@ async fn place(
     if cart.checkout.is_none() {
         return Ok(see_other("/checkout"));
     }
-    // Only the cart that was reviewed is ordered.
-    if form.0.cart_version.is_some_and(|v| v != cart.version) {
-        session.flash(
-            FlashKind::Error,
-            "Your cart changed since you reviewed it. Please check it and place the order again.",
-        )?;
-        return Ok(see_other("/checkout/review"));
-    }
-    match checkout::place(&shop, &cart).await? {
+    // Only the cart that was reviewed is ordered: the process freezes this
+    // version or none.
+    let Some(reviewed) = form.0.cart_version else {
+        return review_again(&session);
+    };
+    match checkout::place(&shop, &cart, reviewed).await? {
         Ok(status) => after_start(&shop, &session, status),
-        Err(message) => {
-            session.flash(FlashKind::Error, message)?;
+        Err(refused) => start_refused(&session, refused),
+    }
+}
+
+fn review_again(session: &ShopSession) -> AppResult<HttpResponse> {
+    session.flash(
+        FlashKind::Error,
+        "Your cart changed since you reviewed it. Please check it and place the order again.",
+    )?;
+    Ok(see_other("/checkout/review"))
+}
+
+/// "Place order" that started no attempt: the review again, or the form
+/// for what the shopper must change there.
+fn start_refused(session: &ShopSession, refused: StartRefused) -> AppResult<HttpResponse> {
+    match refused {
+        StartRefused::CartChanged => review_again(session),
+        StartRefused::Registration(RegistrationProblem::Refused(reason)) => {
+            session.flash(FlashKind::Error, reason)?;
             Ok(see_other("/checkout"))
+        }
+        StartRefused::Registration(RegistrationProblem::Unavailable) => {
+            session.flash(FlashKind::Error, registration::UNAVAILABLE_MESSAGE)?;
+            Ok(see_other("/checkout"))
+        }
+        StartRefused::PreviousAttemptBusy => {
+            session.flash(
+                FlashKind::Error,
+                "Your previous payment is still being cancelled. Please try again in a moment.",
+            )?;
+            Ok(see_other("/checkout/review"))
         }
     }
 }
@@ -310,6 +341,7 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
         Ok::<_, AppError>(PaymentPage {
             layout: Layout::load(&shop, &session).await?,
             action,
+            cancelling: false,
         })
     };
     match status {
@@ -327,6 +359,11 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
         }
         ProcessStatus::Action(action) => render(&page(Some(action)).await?),
         ProcessStatus::Waiting | ProcessStatus::Running => render(&page(None).await?),
+        ProcessStatus::RollingBack => render(&PaymentPage {
+            layout: Layout::load(&shop, &session).await?,
+            action: None,
+            cancelling: true,
+        }),
         ProcessStatus::Succeeded(_) => Ok(see_other("/checkout/placeorder")),
         ProcessStatus::Failed(reason) => failed(&shop, &session, &reason),
     }

@@ -307,6 +307,13 @@ pub fn assert_redirect(response: &reqwest::Response, to: &str) {
     assert_eq!(location(response), to);
 }
 
+/// The cart version a review page shows, if it is one.
+pub fn review_version(html: &str) -> Option<String> {
+    let marker = "name=\"cart_version\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    html[start..].split('"').next().map(str::to_owned)
+}
+
 /// The value of `name="csrf_token"` on a page.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
@@ -414,8 +421,23 @@ impl TestApp {
         self.post("/checkout", form).await
     }
 
+    /// "Place order" on the review, for the cart version the review shows
+    /// (none when the review is not shown).
     pub async fn confirm_review(&self) -> reqwest::Response {
-        self.post("/checkout/review", &[]).await
+        let version = review_version(&self.get_html("/checkout/review").await);
+        self.place_reviewed(version).await
+    }
+
+    /// "Place order" on a review page that showed `version` (left open).
+    pub async fn place_reviewed(&self, version: Option<String>) -> reqwest::Response {
+        let fields: Vec<(&str, String)> =
+            version.map(|v| ("cart_version", v)).into_iter().collect();
+        self.post("/checkout/review", &fields).await
+    }
+
+    /// The cart version the review page shows now.
+    pub async fn reviewed_version(&self) -> Option<String> {
+        review_version(&self.get_html("/checkout/review").await)
     }
 
     /// From a filled cart to the success page with the default flags;

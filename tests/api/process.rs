@@ -421,7 +421,7 @@ async fn a_crash_after_place_order_ends_in_one_order(backend: Backend) {
     );
 }
 
-async fn placing_again_replaces_the_running_process(backend: Backend) {
+async fn placing_again_leads_to_the_running_process(backend: Backend) {
     let gw = ScriptedGateway::new(true, vec![FlowStatus::WaitingForCustomer]);
     let app = shop_with(backend, &gw, |_| {}).await;
     place(&app).await;
@@ -432,11 +432,27 @@ async fn placing_again_replaces_the_running_process(backend: Backend) {
     assert_redirect(&app.confirm_review().await, "/checkout/payment");
     assert_eq!(latest_process(&app).await.id, first.id);
 
-    // Starting a process anew rolls the running one back and replaces it.
+    // Starting again while it runs leads to the running attempt as well:
+    // nothing is voided, no second payment is started.
     let cart = app.shop.store.cart(&first.cart_id).await.unwrap().unwrap();
-    kassa::application::placeorder::start(&app.shop, &cart)
+    let again = kassa::application::placeorder::start(&app.shop, &cart.id, cart.version)
         .await
         .unwrap();
+    assert_eq!(
+        again,
+        Ok(kassa::application::placeorder::ProcessStatus::Waiting)
+    );
+    assert_eq!(latest_process(&app).await.id, first.id);
+    assert_eq!(gw.cancels.load(Ordering::SeqCst), 0);
+    assert_eq!(gw.payments_started(), 1);
+
+    // Cancelled, it is rolled back, and the next "Place order" starts a
+    // new attempt with a new key.
+    assert_redirect(
+        &app.post("/checkout/payment/cancel", &[]).await,
+        "/checkout",
+    );
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
     let first = app.shop.store.process(&first.id).await.unwrap().unwrap();
     assert_eq!(first.state, State::Failed);
     assert_eq!(first.failure, Some(FailureReason::CanceledByCustomer));
@@ -462,7 +478,7 @@ async fn placing_again_replaces_the_running_process(backend: Backend) {
 }
 
 on_both_backends!(
-    placing_again_replaces_the_running_process,
+    placing_again_leads_to_the_running_process,
     each_flow_status_and_action_leads_to_its_page,
     approved_and_completed_payments_place_the_order,
     failed_cancelled_and_aborted_payments_give_the_cart_back,

@@ -6,7 +6,7 @@ mod ports;
 pub mod sweeper;
 
 use super::Shop;
-use crate::domain::cart::Cart;
+use super::registration::{self, RegistrationProblem};
 use crate::domain::payment::{CustomerAction, IdempotencyKey};
 use crate::domain::placeorder::{FailureReason, PlacedOrder, Process, State, Transition};
 use crate::error::{AppError, AppResult};
@@ -24,9 +24,16 @@ pub enum ProcessStatus {
     Waiting,
     Succeeded(PlacedOrder),
     Failed(FailureReason),
+    /// The attempt failed or was cancelled; undoing it waits for a service.
+    RollingBack,
 }
 
 fn status_of(process: &Process) -> ProcessStatus {
+    // A recorded failure is never offered to the shopper again, even
+    // while its rollback waits for the provider.
+    if process.failure.is_some() && !process.state.is_final() {
+        return ProcessStatus::RollingBack;
+    }
     match process.state {
         State::Success => match &process.context.order {
             Some(order) => ProcessStatus::Succeeded(order.clone()),
@@ -66,51 +73,89 @@ impl Shop {
     }
 }
 
-/// Starts a process for the cart: the shopper's "place order". A process
-/// still running for the cart is rolled back and replaced, unless it got
-/// to its order meanwhile (a double click), which is then the answer.
-pub async fn start(shop: &Shop, cart: &Cart) -> AppResult<ProcessStatus> {
+/// Why "Place order" did not start an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartRefused {
+    /// The cart is not the version the shopper reviewed.
+    CartChanged,
+    /// The customer system refused or did not answer.
+    Registration(RegistrationProblem),
+    /// The previous attempt is still being cancelled (its provider does
+    /// not answer yet).
+    PreviousAttemptBusy,
+}
+
+/// Starts a process for the cart at the version the shopper reviewed: the
+/// shopper's "place order". A process still running for the cart is the
+/// answer (a double click leads to the running payment); one being rolled
+/// back is finished first, so its events are settled before this attempt
+/// takes its registration.
+pub async fn start(
+    shop: &Shop,
+    cart_id: &str,
+    reviewed_version: i64,
+) -> AppResult<Result<ProcessStatus, StartRefused>> {
     for _ in 0..3 {
-        if let Some(running) = shop.store.latest_process_of_cart(&cart.id).await? {
+        if let Some(running) = shop.store.latest_process_of_cart(cart_id).await? {
             match running.state {
                 // Unless its order was cancelled later (an expired store
                 // payment): then the reopened cart starts afresh.
-                State::Success if !cart_reopened(shop, &cart.id).await? => {
-                    return Ok(status_of(&running));
+                State::Success if !cart_reopened(shop, cart_id).await? => {
+                    return Ok(Ok(status_of(&running)));
                 }
                 State::Success | State::Failed => {}
-                _ => {
-                    if let ProcessStatus::Succeeded(order) =
-                        cancel_with(shop, &running.id, FailureReason::CanceledByCustomer).await?
-                    {
-                        return Ok(ProcessStatus::Succeeded(order));
+                _ if running.failure.is_some() => {
+                    match cancel_with(shop, &running.id, FailureReason::CanceledByCustomer).await {
+                        Ok(ProcessStatus::Succeeded(order)) => {
+                            return Ok(Ok(ProcessStatus::Succeeded(order)));
+                        }
+                        Ok(_) => {}
+                        Err(AppError::Unavailable(_)) => {
+                            return Ok(Err(StartRefused::PreviousAttemptBusy));
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
+                _ => return refresh(shop, &running.id).await.map(Ok),
             }
         }
+        let cart = shop.store.cart(cart_id).await?.ok_or(AppError::NotFound)?;
+        let Some(mut details) = cart.checkout.clone() else {
+            return Ok(Err(StartRefused::CartChanged));
+        };
+        if cart.version != reviewed_version || !cart.is_open() {
+            return Ok(Err(StartRefused::CartChanged));
+        }
+        // The registration is taken only now that no older attempt of the
+        // cart can queue events any more.
+        if let Err(problem) = registration::ensure(shop, cart_id, details.email.as_str()).await? {
+            return Ok(Err(StartRefused::Registration(problem)));
+        }
+        let registration_id = registration::live_registration(shop, cart_id).await?;
         // A fresh idempotency key for every attempt, also on the cart's
         // payment selection.
         let key = new_key();
-        if let Some(cart) = shop.store.cart(&cart.id).await?
-            && let Some(mut details) = cart.checkout.clone()
-            && let Some(payment) = details.payment.as_mut()
-        {
+        if let Some(payment) = details.payment.as_mut() {
             payment.renew_key(key.clone());
-            // A lost race here only means the cart changed; PrepareCart sees it.
-            let _ = shop
-                .store
-                .save_checkout(&cart.id, cart.version, &details)
-                .await;
         }
-        let process = Process::new(uuid::Uuid::new_v4().to_string(), cart.id.clone(), key);
-        match shop.store.insert_process(&process).await {
-            Ok(()) => return refresh(shop, &process.id).await,
-            // Another request started one at the same moment: go round again.
+        let mut process = Process::new(uuid::Uuid::new_v4().to_string(), cart_id.into(), key);
+        process.context.registration_id = registration_id;
+        // Saving the new key bumps the cart's version once more: that
+        // version, and no other, is what the process may freeze.
+        process.context.reviewed_version = Some(reviewed_version + 1);
+        match shop
+            .store
+            .begin_attempt(&process, reviewed_version, &details)
+            .await
+        {
+            Ok(()) => return refresh(shop, &process.id).await.map(Ok),
+            // A concurrent click started one, or the cart changed: the
+            // next round tells which.
             Err(e) if e.is_retryable() => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(ProcessStatus::Running)
+    Ok(Err(StartRefused::CartChanged))
 }
 
 /// The latest process of a cart, moved on as far as it goes now.
@@ -191,7 +236,9 @@ async fn step(
     owner: &str,
     cancelling: bool,
 ) -> AppResult<ProcessStatus> {
-    let mut ports = ShopPorts::new(shop, &process.cart_id);
+    let cart_id = process.cart_id.clone();
+    let registration_id = process.context.registration_id.clone();
+    let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref());
     let mut moved = false;
     while !process.state.is_final() {
         if process.failure.is_some() {

@@ -11,17 +11,23 @@ use crate::domain::payment::{
 use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
-use crate::store::orders::PlaceError;
+use crate::store::orders::{Cancellation, PlaceError};
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
     shop: &'a Shop,
     cart_id: &'a str,
+    /// The buyer's registration of the attempt being stepped.
+    registration_id: Option<&'a str>,
 }
 
 impl<'a> ShopPorts<'a> {
-    pub fn new(shop: &'a Shop, cart_id: &'a str) -> Self {
-        Self { shop, cart_id }
+    pub fn new(shop: &'a Shop, cart_id: &'a str, registration_id: Option<&'a str>) -> Self {
+        Self {
+            shop,
+            cart_id,
+            registration_id,
+        }
     }
 
     fn gateway(&self, request: &PaymentRequest) -> Result<&Arc<dyn PaymentGateway>, PortError> {
@@ -76,7 +82,12 @@ impl Ports for ShopPorts<'_> {
             .map_err(gateway_error)?;
         self.shop
             .store
-            .record_payment_started(self.cart_id, request, start.provider_reference.as_deref())
+            .record_payment_started(
+                self.cart_id,
+                request,
+                start.provider_reference.as_deref(),
+                self.registration_id,
+            )
             .await
             .map_err(store_error)?;
         Ok(start)
@@ -149,7 +160,7 @@ impl Ports for ShopPorts<'_> {
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
         self.shop
             .store
-            .cancel_order(order_id)
+            .cancel_order(order_id, Cancellation::Rollback)
             .await
             .map_err(store_error)
     }

@@ -1,7 +1,7 @@
 //! Every node looks for processes nobody is stepping (their node died, or
-//! a service was down) and moves them on, and reconciles payments the
-//! provider never reported on. The lease makes sure only one
-//! node steps a process at a time.
+//! a service was down) and moves them on. The lease makes sure only one
+//! node steps a process at a time. Reconciling payments the provider never
+//! reported on runs apart (`payment_events::run`).
 
 use crate::application::Shop;
 use std::time::Duration;
@@ -24,9 +24,6 @@ pub async fn run(shop: Shop) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "sweeper could not look for stalled processes"),
-        }
-        if let Err(e) = crate::application::payment_events::reconcile(&shop).await {
-            tracing::warn!(error = ?e, "reconciliation could not run");
         }
     }
 }

@@ -236,6 +236,8 @@ pub struct OrderDraft {
     pub expected_total: Money,
     /// The payment to attach to the order.
     pub payment_key: Option<IdempotencyKey>,
+    /// The buyer's registration of this attempt.
+    pub registration_id: Option<String>,
 }
 
 /// The typed state data of a process, saved after every step.
@@ -244,6 +246,14 @@ pub struct Context {
     pub process_id: String,
     pub cart_id: String,
     pub idempotency_key: IdempotencyKey,
+    /// The buyer's registration with the customer system when the attempt
+    /// started: every event of this attempt is about this one, never about
+    /// one a later attempt made.
+    #[serde(default)]
+    pub registration_id: Option<String>,
+    /// The cart version the shopper reviewed; PrepareCart refuses another.
+    #[serde(default)]
+    pub reviewed_version: Option<i64>,
     /// PrepareCart: the cart as the shopper confirmed it.
     pub cart_version: Option<i64>,
     pub details: Option<CheckoutDetails>,
@@ -267,6 +277,8 @@ impl Context {
             process_id,
             cart_id,
             idempotency_key,
+            registration_id: None,
+            reviewed_version: None,
             cart_version: None,
             details: None,
             amount: None,

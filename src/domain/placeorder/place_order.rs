@@ -22,6 +22,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         status,
         expected_total: amount,
         payment_key: ctx.payment.as_ref().map(|p| p.idempotency_key.clone()),
+        registration_id: ctx.registration_id.clone(),
     };
     let order = match ports.place_order(&draft).await {
         Ok(order) => order,

@@ -15,6 +15,12 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
             "This cart is already being paid or was ordered.".into(),
         )));
     }
+    if ctx.reviewed_version.is_some_and(|v| v != cart.version) {
+        return Ok(Transition::Fail(FailureReason::CartValidationError(
+            "Your cart changed since you reviewed it. Please check it and place the order again."
+                .into(),
+        )));
+    }
     let Some(details) = cart.checkout.clone() else {
         return Ok(Transition::Fail(FailureReason::CartValidationError(
             "Please fill in the checkout form first.".into(),
@@ -50,6 +56,19 @@ mod tests {
         // 2 × 12.00 + 4.95 shipping.
         assert_eq!(ctx.amount.unwrap().minor, 2895);
         assert!(ctx.details.is_some());
+    }
+
+    #[tokio::test]
+    async fn only_the_reviewed_version_is_prepared() {
+        let mut ports = FakePorts::default();
+        let mut ctx = context();
+        ctx.reviewed_version = Some(ports.cart.version);
+        ports.cart.version += 1;
+        let t = run(&mut ctx, &mut ports).await.unwrap();
+        assert!(
+            matches!(t, Transition::Fail(FailureReason::CartValidationError(m)) if m.contains("since you reviewed"))
+        );
+        assert_eq!(ctx.cart_version, None, "nothing snapshotted");
     }
 
     #[tokio::test]
