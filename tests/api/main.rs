@@ -2,6 +2,7 @@
 //! fresh SQLite file and drives it over HTTP like a browser would.
 
 mod accounts;
+mod attempts;
 mod cart;
 mod checkout_flags;
 mod checkout_flow;

@@ -249,10 +249,9 @@ async fn step(
                         break;
                     }
                 }
-                None => {
-                    process.state = State::Failed;
-                    renew_selection_key(shop, &process.cart_id).await?;
-                }
+                // The next attempt gets a new key when it begins; renewing
+                // it here would change the cart the shopper reviews.
+                None => process.state = State::Failed,
             }
         } else if moved && process.state.is_resting() {
             break;
@@ -292,24 +291,4 @@ async fn step(
         ));
     }
     Ok(status_of(&process))
-}
-
-/// After a failed attempt the cart's payment selection gets a new key, so
-/// the next attempt is never mistaken for a repeat of this one.
-async fn renew_selection_key(shop: &Shop, cart_id: &str) -> AppResult<()> {
-    if let Some(cart) = shop.store.cart(cart_id).await?
-        && let Some(mut details) = cart.checkout.clone()
-        && let Some(payment) = details.payment.as_mut()
-    {
-        payment.renew_key(new_key());
-        if let Err(e) = shop
-            .store
-            .save_checkout(&cart.id, cart.version, &details)
-            .await
-            && !e.is_retryable()
-        {
-            return Err(e.into());
-        }
-    }
-    Ok(())
 }
