@@ -226,7 +226,200 @@ async fn a_cart_changed_during_place_order_is_never_ordered_unreviewed(backend: 
     assert_eq!(app.order_count().await, 0);
 }
 
+/// One convenience-store order by a shopper of their own: the provider's
+/// session id and the success URL.
+async fn store_order(app: &TestApp) -> (String, String) {
+    let shopper = app.with_client(&client());
+    shopper.add_to_cart("hand-grinder", 1).await;
+    let form = with(
+        checkout_form(),
+        "payment_method",
+        "hosted:convenience_store",
+    );
+    assert_redirect(&shopper.submit_checkout(&form).await, "/checkout/review");
+    assert_redirect(&shopper.confirm_review().await, "/checkout/payment");
+    let pay_url = provider_page(&shopper).await;
+    let back = shopper
+        .client
+        .post(format!("{pay_url}/convenience_store"))
+        .send()
+        .await
+        .unwrap();
+    let returned = shopper.client.get(location(&back)).send().await.unwrap();
+    let success = location(&returned);
+    assert!(success.starts_with("/checkout/success?order="), "{success}");
+    let session = pay_url.rsplit('/').next().unwrap().to_owned();
+    (session, success)
+}
+
+/// More payments wait than one reconciliation pass takes: the last one,
+/// paid at the provider without a webhook, is still found and placed.
+async fn reconciliation_reaches_every_waiting_payment(backend: Backend) {
+    let app = shop(backend, |s| {
+        s.registration.enabled = false;
+        s.payment.hosted.reconcile_after_ms = 300;
+    })
+    .await;
+    let change = kassa::store::catalogue::ProductChange {
+        stock: Some(1_000),
+        ..Default::default()
+    };
+    app.shop
+        .store
+        .change_product("hand-grinder", change)
+        .await
+        .unwrap();
+    sandbox_post(&app, "/v1/test/knobs", serde_json::json!({ "drop": true })).await;
+    let mut orders = Vec::new();
+    for _ in 0..60 {
+        orders.push(store_order(&app).await);
+    }
+    let (session, success) = orders.last().unwrap().clone();
+    let console = format!("{}/console/{session}/paid", app.sandbox.as_ref().unwrap());
+    assert!(
+        app.client
+            .post(console)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_redirection()
+    );
+    let number = order_number(&success);
+    for _ in 0..200 {
+        if app.order(&number).await.status == OrderStatus::Placed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.order(&number).await.status, OrderStatus::Placed);
+    let (_, first) = &orders[0];
+    assert_eq!(
+        app.order(&order_number(first)).await.status,
+        OrderStatus::OnHold,
+        "the others still wait"
+    );
+}
+
+/// An event that can never be delivered is kept with its reason, and the
+/// worker goes on with the others.
+async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
+    use diesel_async::RunQueryDsl;
+    use kassa::store::schema::outbox;
+    let app = shop(backend, |_| {}).await;
+    // A registration deleted at the customer system, then "paid for".
+    let url = format!("{}/registrations", app.sandbox.as_ref().unwrap());
+    let created: serde_json::Value = app
+        .client
+        .post(&url)
+        .header("Idempotency-Key", "gone-1")
+        .json(&serde_json::json!({ "email": "gone@example.com", "reference": "c" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gone = created["id"].as_str().unwrap().to_owned();
+    let deleted = app
+        .client
+        .delete(format!("{url}/{gone}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let at = time::OffsetDateTime::now_utc();
+    let at = time::PrimitiveDateTime::new(at.date(), at.time());
+    let row = |id: &str, kind: &str, payload: String| {
+        (
+            outbox::id.eq(id.to_owned()),
+            outbox::kind.eq(kind.to_owned()),
+            outbox::cart_id.eq("c".to_owned()),
+            outbox::payload.eq(payload),
+            outbox::status.eq("pending".to_owned()),
+            outbox::attempts.eq(0i64),
+            outbox::next_attempt_at.eq(at),
+            outbox::created_at.eq(at),
+            outbox::updated_at.eq(at),
+        )
+    };
+    use diesel::ExpressionMethods;
+    let rows = vec![
+        row("e-unknown", "parcel.teleported", "{}".into()),
+        row("e-unreadable", "payment.captured", "not json".into()),
+        row(
+            "e-gone",
+            "payment.captured",
+            serde_json::json!({ "registration_id": gone }).to_string(),
+        ),
+    ];
+    // One by one: SQLite's async wrapper has no multi-row INSERT.
+    for row in rows {
+        match app.shop.store.conn().await.unwrap() {
+            kassa::store::DbConn::Sqlite(mut c) => {
+                diesel::insert_into(outbox::table)
+                    .values(row)
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+            }
+            kassa::store::DbConn::Pg(mut c) => {
+                diesel::insert_into(outbox::table)
+                    .values(row)
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+            }
+        };
+    }
+    // And a normal order behind them.
+    app.add_to_cart("espresso-cup", 1).await;
+    app.buy(&checkout_form()).await;
+    outbox_drained(&app).await;
+    let mut failed = app.shop.store.failed_outbox_events(10).await.unwrap();
+    failed.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<&str> = failed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e-gone", "e-unknown", "e-unreadable"]);
+    assert!(
+        failed[0].reason.contains("cannot be confirmed"),
+        "{:?}",
+        failed[0]
+    );
+    assert!(
+        failed[1].reason.contains("unknown event kind"),
+        "{:?}",
+        failed[1]
+    );
+    assert!(
+        failed[2].reason.contains("unreadable payload"),
+        "{:?}",
+        failed[2]
+    );
+    let cart = app
+        .shop
+        .store
+        .latest_process()
+        .await
+        .unwrap()
+        .unwrap()
+        .cart_id;
+    let registration = app
+        .shop
+        .store
+        .registration_of_cart(&cart)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        registration.status,
+        RegistrationStatus::Confirmed,
+        "the good event was delivered"
+    );
+}
+
 on_both_backends!(
     a_late_rollback_never_deletes_the_next_attempts_registration,
     a_cart_changed_during_place_order_is_never_ordered_unreviewed,
+    reconciliation_reaches_every_waiting_payment,
+    undeliverable_events_are_kept_as_failed,
 );
