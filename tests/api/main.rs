@@ -13,3 +13,4 @@ mod place_order;
 mod process;
 mod registration;
 mod scripted_gateway;
+mod vouchers;
