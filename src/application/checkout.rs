@@ -48,8 +48,10 @@ fn new_key() -> IdempotencyKey {
     IdempotencyKey::from_string(uuid::Uuid::new_v4().to_string())
 }
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+/// Now in UTC, as the database keeps times.
+fn now() -> time::PrimitiveDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    time::PrimitiveDateTime::new(now.date(), now.time())
 }
 
 /// The shopper's cart, open or with its payment running, if the session
@@ -73,12 +75,14 @@ fn rules<'a>(
     payment_methods: &'a [PaymentMethodOption],
 ) -> CheckoutRules<'a> {
     let flags = &shop.settings.checkout;
+    let now = now();
     CheckoutRules {
         use_delivery_forms: flags.use_delivery_forms,
         use_personal_data_form: flags.use_personal_data_form,
         privacy_policy_required: flags.privacy_policy_required,
         minimum_age: flags.minimum_age,
-        today: today(),
+        today: now.date(),
+        now,
         shipping_methods,
         payment_methods,
         currency: shop.currency,

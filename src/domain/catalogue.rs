@@ -2,6 +2,7 @@
 
 use super::money::Money;
 use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
@@ -48,6 +49,50 @@ pub struct Voucher {
     pub percent: i64,
 }
 
+/// A voucher as the shop keeps it: what it gives and the terms of its use.
+/// Only `voucher` travels with a cart and an order; the terms are read
+/// from the shop's records whenever the voucher is applied or used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoucherTerms {
+    pub voucher: Voucher,
+    pub active: bool,
+    /// The last moment (UTC) the voucher may be used; `None`: no end.
+    pub valid_until: Option<PrimitiveDateTime>,
+    /// How many orders may use it; `None`: no limit.
+    pub max_uses: Option<i64>,
+    /// Orders that used it and were not cancelled.
+    pub uses: i64,
+}
+
+impl VoucherTerms {
+    /// May an order use the voucher at `now` (UTC)?
+    pub fn usable_at(&self, now: PrimitiveDateTime) -> Result<(), VoucherProblem> {
+        let code = || self.voucher.code.clone();
+        if !self.active {
+            return Err(VoucherProblem::Inactive(code()));
+        }
+        if self.valid_until.is_some_and(|until| now > until) {
+            return Err(VoucherProblem::Expired(code()));
+        }
+        if self.max_uses.is_some_and(|max| self.uses >= max) {
+            return Err(VoucherProblem::UsedUp(code()));
+        }
+        Ok(())
+    }
+}
+
+/// Why a voucher may not be used, in words for the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VoucherProblem {
+    /// Switched off by the shop, or gone.
+    #[error("The voucher {0} is no longer valid.")]
+    Inactive(String),
+    #[error("The voucher {0} has expired.")]
+    Expired(String),
+    #[error("The voucher {0} has been used up.")]
+    UsedUp(String),
+}
+
 /// Voucher codes are matched case-insensitively and without surrounding blanks.
 pub fn normalize_voucher_code(raw: &str) -> String {
     raw.trim().to_ascii_uppercase()
@@ -85,6 +130,7 @@ impl Quantity {
 mod tests {
     use super::*;
     use crate::domain::money::Currency;
+    use time::macros::datetime;
 
     #[test]
     fn shipping_is_free_from_the_threshold() {
@@ -98,6 +144,59 @@ mod tests {
         };
         assert_eq!(method.price_for(Money::new(4999, eur)).minor, 495);
         assert_eq!(method.price_for(Money::new(5000, eur)).minor, 0);
+    }
+
+    fn terms(
+        active: bool,
+        valid_until: Option<PrimitiveDateTime>,
+        max_uses: Option<i64>,
+        uses: i64,
+    ) -> VoucherTerms {
+        VoucherTerms {
+            voucher: Voucher {
+                code: "WELCOME10".into(),
+                percent: 10,
+            },
+            active,
+            valid_until,
+            max_uses,
+            uses,
+        }
+    }
+
+    #[test]
+    fn a_voucher_without_limits_is_usable_while_active() {
+        let now = datetime!(2026-11-22 12:00);
+        assert_eq!(terms(true, None, None, 1_000).usable_at(now), Ok(()));
+        let inactive = terms(false, None, None, 0).usable_at(now).unwrap_err();
+        assert_eq!(inactive, VoucherProblem::Inactive("WELCOME10".into()));
+        assert_eq!(
+            inactive.to_string(),
+            "The voucher WELCOME10 is no longer valid."
+        );
+    }
+
+    #[test]
+    fn a_voucher_is_usable_until_its_last_moment() {
+        let until = datetime!(2026-11-22 12:00);
+        let voucher = terms(true, Some(until), None, 0);
+        assert_eq!(voucher.usable_at(until), Ok(()));
+        let problem = voucher
+            .usable_at(datetime!(2026-11-22 12:00:00.000001))
+            .unwrap_err();
+        assert_eq!(problem.to_string(), "The voucher WELCOME10 has expired.");
+    }
+
+    #[test]
+    fn a_voucher_is_usable_below_its_limit() {
+        let now = datetime!(2026-11-22 12:00);
+        assert_eq!(terms(true, None, Some(2), 1).usable_at(now), Ok(()));
+        let problem = terms(true, None, Some(2), 2).usable_at(now).unwrap_err();
+        assert_eq!(
+            problem.to_string(),
+            "The voucher WELCOME10 has been used up."
+        );
+        assert!(terms(true, None, Some(0), 0).usable_at(now).is_err());
     }
 
     #[test]

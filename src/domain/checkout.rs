@@ -3,13 +3,13 @@
 
 use super::address::{Address, AddressInput, Email};
 use super::cart::CartLine;
-use super::catalogue::{ShippingMethod, Voucher, normalize_voucher_code};
+use super::catalogue::{ShippingMethod, Voucher, VoucherTerms, normalize_voucher_code};
 use super::field_errors::FieldErrors;
 use super::money::Currency;
 use super::payment::{IdempotencyKey, PaymentMethodOption, PaymentSelection};
 use super::pricing::{Totals, totals};
 use serde::{Deserialize, Serialize};
-use time::Date;
+use time::{Date, PrimitiveDateTime};
 
 /// Every field of the form as typed. Check boxes hold "on" or nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +157,8 @@ pub struct CheckoutRules<'a> {
     pub privacy_policy_required: bool,
     pub minimum_age: u8,
     pub today: Date,
+    /// The moment (UTC) vouchers are checked against.
+    pub now: PrimitiveDateTime,
     pub shipping_methods: &'a [ShippingMethod],
     pub payment_methods: &'a [PaymentMethodOption],
     pub currency: Currency,
@@ -184,12 +186,13 @@ impl CheckoutDetails {
 }
 
 /// Parses the whole form. `voucher` is the voucher found for the typed code,
-/// if any; `new_key` becomes the idempotency key of the payment selection.
+/// if any, with its terms; `new_key` becomes the idempotency key of the
+/// payment selection.
 pub fn parse(
     input: &CheckoutInput,
     rules: &CheckoutRules<'_>,
     lines: &[CartLine],
-    voucher: Option<Voucher>,
+    voucher: Option<VoucherTerms>,
     new_key: IdempotencyKey,
 ) -> Result<(CheckoutDetails, Totals), FieldErrors> {
     let mut errors = FieldErrors::default();
@@ -237,17 +240,7 @@ pub fn parse(
         Some(None)
     };
 
-    let code = normalize_voucher_code(&input.voucher_code);
-    if !code.is_empty() && voucher.as_ref().is_none_or(|v| v.code != code) {
-        errors.add(
-            "voucher_code",
-            format!(
-                "The voucher code '{}' is not valid.",
-                input.voucher_code.trim()
-            ),
-        );
-    }
-    let voucher = voucher.filter(|v| v.code == code);
+    let voucher = parse_voucher(&input.voucher_code, voucher, rules.now, &mut errors);
 
     let order_totals = totals(lines, shipping, voucher.as_ref(), rules.currency);
     let payment = if order_totals.needs_payment() {
@@ -297,6 +290,33 @@ pub fn parse(
             order_totals,
         )),
         _ => Err(errors),
+    }
+}
+
+/// The voucher of the typed code, if there is one and it may be used now.
+fn parse_voucher(
+    raw: &str,
+    found: Option<VoucherTerms>,
+    now: PrimitiveDateTime,
+    errors: &mut FieldErrors,
+) -> Option<Voucher> {
+    let code = normalize_voucher_code(raw);
+    if code.is_empty() {
+        return None;
+    }
+    let Some(terms) = found.filter(|t| t.voucher.code == code) else {
+        errors.add(
+            "voucher_code",
+            format!("The voucher code '{}' is not valid.", raw.trim()),
+        );
+        return None;
+    };
+    match terms.usable_at(now) {
+        Ok(()) => Some(terms.voucher),
+        Err(problem) => {
+            errors.add("voucher_code", problem.to_string());
+            None
+        }
     }
 }
 
@@ -354,7 +374,7 @@ mod tests {
     use super::*;
     use crate::domain::catalogue::Product;
     use crate::domain::money::Money;
-    use time::macros::date;
+    use time::macros::{date, datetime};
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()
@@ -418,7 +438,7 @@ mod tests {
     fn run(
         input: &CheckoutInput,
         personal: bool,
-        voucher: Option<Voucher>,
+        voucher: Option<VoucherTerms>,
     ) -> Result<CheckoutDetails, FieldErrors> {
         let shipping = shipping();
         let methods = methods();
@@ -428,6 +448,7 @@ mod tests {
             privacy_policy_required: true,
             minimum_age: 18,
             today: date!(2026 - 11 - 22),
+            now: datetime!(2026-11-22 12:00),
             shipping_methods: &shipping,
             payment_methods: &methods,
             currency: eur(),
@@ -489,12 +510,40 @@ mod tests {
             voucher_code: "free".into(),
             ..valid_input()
         };
-        let voucher = Voucher {
-            code: "FREE".into(),
-            percent: 100,
-        };
-        let details = run(&input, false, Some(voucher)).unwrap();
+        let details = run(&input, false, Some(terms("FREE", 100))).unwrap();
         assert!(details.payment.is_none());
+    }
+
+    fn terms(code: &str, percent: i64) -> VoucherTerms {
+        VoucherTerms {
+            voucher: Voucher {
+                code: code.into(),
+                percent,
+            },
+            active: true,
+            valid_until: None,
+            max_uses: None,
+            uses: 0,
+        }
+    }
+
+    #[test]
+    fn a_voucher_past_its_end_is_an_error_at_its_field() {
+        let input = CheckoutInput {
+            voucher_code: " welcome10 ".into(),
+            ..valid_input()
+        };
+        let expired = VoucherTerms {
+            valid_until: Some(datetime!(2026-11-21 23:59)),
+            ..terms("WELCOME10", 10)
+        };
+        let errors = run(&input, false, Some(expired)).unwrap_err();
+        assert_eq!(
+            errors.get("voucher_code"),
+            Some("The voucher WELCOME10 has expired.")
+        );
+        let details = run(&input, false, Some(terms("WELCOME10", 10))).unwrap();
+        assert_eq!(details.voucher.map(|v| v.percent), Some(10));
     }
 
     #[test]

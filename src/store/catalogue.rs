@@ -3,7 +3,7 @@
 use super::rows::{ProductRow, ShippingMethodRow, VoucherRow};
 use super::schema::{products, shipping_methods, vouchers};
 use super::{Store, StoreResult, with_conn, write_tx};
-use crate::domain::catalogue::{Product, ShippingMethod, Voucher};
+use crate::domain::catalogue::{Product, ShippingMethod, VoucherTerms};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -15,6 +15,81 @@ pub struct ProductChange {
     pub stock: Option<i64>,
     pub active: Option<bool>,
 }
+
+/// A back-office change to a voucher's terms; `None` leaves a column as it
+/// is, `Some(None)` removes an end or a limit.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = vouchers)]
+pub struct VoucherChange {
+    pub percent: Option<i64>,
+    pub active: Option<bool>,
+    pub valid_until: Option<Option<time::PrimitiveDateTime>>,
+    pub max_uses: Option<Option<i64>>,
+}
+
+/// Inside an order's transaction: the voucher with this code as the shop
+/// keeps it now, if an order may use it, with the use counted. The count
+/// only rises below the limit, so of concurrent orders for the last use one
+/// gets it and the others are refused. Evaluates to
+/// `Result<Voucher, VoucherProblem>`; database errors go to `?`.
+macro_rules! use_voucher {
+    ($c:expr, $code:expr) => {{
+        use $crate::domain::catalogue::VoucherProblem;
+        use $crate::store::rows::VoucherRow;
+        use $crate::store::schema::vouchers;
+        let code: &str = $code;
+        let row: Option<VoucherRow> = vouchers::table
+            .find(code)
+            .select(VoucherRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        match row.map(VoucherRow::into_domain) {
+            None => Err(VoucherProblem::Inactive(code.to_owned())),
+            Some(terms) => match terms.usable_at($crate::store::now()) {
+                Err(problem) => Err(problem),
+                Ok(()) => {
+                    let counted = diesel::update(
+                        vouchers::table.find(code).filter(
+                            vouchers::max_uses
+                                .is_null()
+                                .or(vouchers::max_uses.gt(vouchers::uses.nullable())),
+                        ),
+                    )
+                    .set(vouchers::uses.eq(vouchers::uses + 1))
+                    .execute($c)
+                    .await?;
+                    if counted == 1 {
+                        Ok(terms.voucher)
+                    } else {
+                        Err(VoucherProblem::UsedUp(code.to_owned()))
+                    }
+                }
+            },
+        }
+    }};
+}
+pub(crate) use use_voucher;
+
+/// Inside the transaction that cancels an order: the use of its voucher, if
+/// it had one, is given back.
+macro_rules! give_back_voucher_use {
+    ($c:expr, $order_id:expr) => {{
+        use $crate::store::schema::{orders, vouchers};
+        let code: Option<String> = orders::table
+            .find($order_id)
+            .select(orders::voucher_code)
+            .first($c)
+            .await?;
+        if let Some(code) = code {
+            diesel::update(vouchers::table.find(&code).filter(vouchers::uses.gt(0)))
+                .set(vouchers::uses.eq(vouchers::uses - 1))
+                .execute($c)
+                .await?;
+        }
+    }};
+}
+pub(crate) use give_back_voucher_use;
 
 impl Store {
     /// Active products in catalogue order.
@@ -55,21 +130,28 @@ impl Store {
             .collect()
     }
 
-    /// The active voucher with this (normalized) code.
-    pub async fn voucher(&self, code: &str) -> StoreResult<Option<Voucher>> {
+    /// The voucher with this (normalized) code and its terms, usable or not.
+    pub async fn voucher(&self, code: &str) -> StoreResult<Option<VoucherTerms>> {
         let row: Option<VoucherRow> = with_conn!(self, |c| {
             vouchers::table
                 .find(code)
-                .filter(vouchers::active.eq(true))
                 .select(VoucherRow::as_select())
                 .first(c)
                 .await
                 .optional()
         })?;
-        Ok(row.map(|v| Voucher {
-            code: v.code,
-            percent: v.percent,
-        }))
+        Ok(row.map(VoucherRow::into_domain))
+    }
+
+    /// Changes a voucher's terms; `false` when there is no such voucher.
+    pub async fn change_voucher(&self, code: &str, change: VoucherChange) -> StoreResult<bool> {
+        let changed = write_tx!(self, |c| {
+            diesel::update(vouchers::table.find(code))
+                .set(&change)
+                .execute(c)
+                .await
+        })?;
+        Ok(changed > 0)
     }
 
     /// Applies a change to a product; `false` when there is no such product.

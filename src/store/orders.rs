@@ -1,6 +1,7 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
+use super::catalogue::{give_back_voucher_use, use_voucher};
 use super::outbox::{abandon_registration, event};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
@@ -97,12 +98,16 @@ impl Store {
                 .optional()?
                 .map(ShippingMethodRow::into_domain)
                 .transpose()?;
-            let order_totals = totals(
-                &cart.lines,
-                shipping.as_ref(),
-                details.voucher.as_ref(),
-                currency,
-            );
+            // The voucher as the shop keeps it now, not as the cart saw it:
+            // checked and its use counted here, in the order's transaction.
+            let voucher = match &details.voucher {
+                Some(applied) => Some(
+                    use_voucher!(c, &applied.code)
+                        .map_err(|problem| PlaceError::Refused(problem.to_string()))?,
+                ),
+                None => None,
+            };
+            let order_totals = totals(&cart.lines, shipping.as_ref(), voucher.as_ref(), currency);
             if order_totals.total != draft.expected_total {
                 return Err(PlaceError::Refused(
                     "The total of your order changed during checkout. Please check it and place the order again.".into(),
@@ -281,6 +286,7 @@ impl Store {
             if cancelled == 0 {
                 return Ok(());
             }
+            give_back_voucher_use!(c, order_id);
             let lines: Vec<(String, i64)> = order_lines::table
                 .filter(order_lines::order_id.eq(order_id))
                 .order(order_lines::product_id.asc())

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use super::schema::*;
-use crate::domain::catalogue::{Product, ShippingMethod};
+use crate::domain::catalogue::{Product, ShippingMethod, Voucher, VoucherTerms};
 use crate::domain::money::{Currency, Money};
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
@@ -74,6 +74,24 @@ pub struct VoucherRow {
     pub code: String,
     pub percent: i64,
     pub active: bool,
+    pub valid_until: Option<PrimitiveDateTime>,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+}
+
+impl VoucherRow {
+    pub fn into_domain(self) -> VoucherTerms {
+        VoucherTerms {
+            voucher: Voucher {
+                code: self.code,
+                percent: self.percent,
+            },
+            active: self.active,
+            valid_until: self.valid_until,
+            max_uses: self.max_uses,
+            uses: self.uses,
+        }
+    }
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]

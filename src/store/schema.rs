@@ -32,6 +32,9 @@ diesel::table! {
         code -> Text,
         percent -> BigInt,
         active -> Bool,
+        valid_until -> Nullable<Timestamp>,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
     }
 }
 

@@ -154,6 +154,9 @@ impl Store {
                     code: (*code).into(),
                     percent: *percent,
                     active: true,
+                    valid_until: None,
+                    max_uses: None,
+                    uses: 0,
                 })
                 .collect();
             for row in voucher_rows {

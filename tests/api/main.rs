@@ -14,3 +14,4 @@ mod place_order;
 mod process;
 mod registration;
 mod scripted_gateway;
+mod vouchers;

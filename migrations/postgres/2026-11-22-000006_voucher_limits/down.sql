@@ -1,0 +1,3 @@
+ALTER TABLE vouchers DROP COLUMN uses;
+ALTER TABLE vouchers DROP COLUMN max_uses;
+ALTER TABLE vouchers DROP COLUMN valid_until;
