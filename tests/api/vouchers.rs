@@ -186,8 +186,16 @@ async fn a_cancelled_order_gives_its_voucher_use_back(backend: Backend) {
     let success = app.buy(&form_with_voucher("WELCOME10")).await;
     assert_eq!(uses_of(&app, "WELCOME10").await, 1);
     let order = app.order(&order_number(&success)).await;
-    app.shop.store.cancel_order(&order.id).await.unwrap();
-    app.shop.store.cancel_order(&order.id).await.unwrap();
+    app.shop
+        .store
+        .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
+        .await
+        .unwrap();
+    app.shop
+        .store
+        .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
+        .await
+        .unwrap();
     assert_eq!(uses_of(&app, "WELCOME10").await, 0, "given back once");
 
     let other = app.with_client(&client());
