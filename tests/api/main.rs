@@ -9,6 +9,7 @@ mod checkout_flow;
 mod checkout_validation;
 mod helpers;
 mod hosted;
+mod html_valid;
 mod nodes;
 mod place_order;
 mod process;
