@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cart;
+mod cart_ownership;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
