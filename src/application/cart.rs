@@ -1,9 +1,19 @@
-//! Adding to and changing the cart.
+//! The shopper's cart: finding it, adding to and changing it, and what
+//! becomes of it on login.
 
 use super::Shop;
+use crate::domain::cart::{Cart, CartOwner, CartStatus};
 use crate::domain::catalogue::Quantity;
 use crate::error::AppResult;
 use crate::store::carts::LineChange;
+
+/// What a session says about its shopper's cart: the cart it remembers and
+/// who is asking.
+#[derive(Debug, Clone, Default)]
+pub struct CartClaim {
+    pub cart_id: Option<String>,
+    pub owner: Option<CartOwner>,
+}
 
 /// The result of a cart action, for the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,29 +24,61 @@ pub struct CartAction {
     pub outcome: Result<(), String>,
 }
 
-/// An open cart for the shopper: theirs, or a new one.
-async fn usable_cart(
+/// The shopper's cart, in whatever state, when the session names a cart
+/// this shopper owns. Every page finds the shopper's cart through here: a
+/// cart id from a session alone reaches nothing.
+pub async fn shoppers_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Cart>> {
+    let (Some(id), Some(owner)) = (&claim.cart_id, &claim.owner) else {
+        return Ok(None);
+    };
+    Ok(shop.store.cart_of(id, owner).await?)
+}
+
+/// Items in the shopper's open cart, for the page header.
+pub async fn item_count(shop: &Shop, claim: &CartClaim) -> AppResult<i64> {
+    Ok(shoppers_cart(shop, claim)
+        .await?
+        .filter(Cart::is_open)
+        .map_or(0, |cart| cart.item_count()))
+}
+
+/// The cart a shopper has after logging in: the guest session's open
+/// cart merged into the account's, else the account's last open cart.
+pub async fn after_login(
     shop: &Shop,
-    cart_id: Option<&str>,
-    user_id: Option<&str>,
-) -> AppResult<String> {
-    if let Some(id) = cart_id
-        && let Some(cart) = shop.store.cart(id).await?
-        && cart.status != crate::domain::cart::CartStatus::Ordered
+    before: &CartClaim,
+    user_id: &str,
+) -> AppResult<Option<String>> {
+    if let (Some(cart_id), Some(CartOwner::Guest(token))) = (&before.cart_id, &before.owner)
+        && let Some(cart_id) = shop.store.merge_guest_cart(cart_id, token, user_id).await?
+    {
+        return Ok(Some(cart_id));
+    }
+    Ok(shop.store.open_cart_of_user(user_id).await?)
+}
+
+/// An open cart for the shopper: theirs, or a new one.
+async fn usable_cart(shop: &Shop, cart_id: Option<&str>, owner: &CartOwner) -> AppResult<String> {
+    let claim = CartClaim {
+        cart_id: cart_id.map(str::to_owned),
+        owner: Some(owner.clone()),
+    };
+    if let Some(cart) = shoppers_cart(shop, &claim).await?
+        && cart.status != CartStatus::Ordered
     {
         return Ok(cart.id);
     }
-    Ok(shop.store.create_cart(user_id).await?)
+    Ok(shop.store.create_cart(owner).await?)
 }
 
 pub async fn add(
     shop: &Shop,
     cart_id: Option<&str>,
-    user_id: Option<&str>,
+    owner: &CartOwner,
     product_id: &str,
     quantity: &str,
 ) -> AppResult<CartAction> {
-    let cart_id = usable_cart(shop, cart_id, user_id).await?;
+    let cart_id = usable_cart(shop, cart_id, owner).await?;
     let outcome = match Quantity::parse(quantity) {
         Err(message) => Err(message),
         Ok(q) => apply(shop, &cart_id, product_id, q.get(), true).await?,
@@ -44,13 +86,16 @@ pub async fn add(
     Ok(CartAction { cart_id, outcome })
 }
 
-/// Sets a line's quantity; 0 removes it.
+/// Sets a line's quantity in the shopper's cart; 0 removes it.
 pub async fn set_quantity(
     shop: &Shop,
-    cart_id: &str,
+    claim: &CartClaim,
     product_id: &str,
     quantity: &str,
 ) -> AppResult<Result<(), String>> {
+    let Some(cart) = shoppers_cart(shop, claim).await? else {
+        return Ok(Err("Your cart is empty.".into()));
+    };
     let quantity = match quantity.trim() {
         "0" => 0,
         raw => match Quantity::parse(raw) {
@@ -58,7 +103,7 @@ pub async fn set_quantity(
             Err(message) => return Ok(Err(message)),
         },
     };
-    apply(shop, cart_id, product_id, quantity, false).await
+    apply(shop, &cart.id, product_id, quantity, false).await
 }
 
 async fn apply(

@@ -2,12 +2,14 @@
 //! order. Pages call these; the rules live in the domain.
 
 use super::Shop;
+use super::cart::{CartClaim, shoppers_cart};
 use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
-use crate::domain::cart::{Cart, CartProblem, CartStatus, validate};
+use crate::domain::cart::{Cart, CartOwner, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
 use crate::domain::field_errors::FieldErrors;
+use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{IdempotencyKey, PaymentMethodOption};
 use crate::domain::pricing::{Totals, totals};
 use crate::error::{AppError, AppResult};
@@ -55,14 +57,40 @@ fn now() -> time::PrimitiveDateTime {
 }
 
 /// The shopper's cart, open or with its payment running, if the session
-/// names one that was not ordered yet.
-pub async fn current_cart(shop: &Shop, cart_id: Option<&str>) -> AppResult<Option<Cart>> {
-    let Some(id) = cart_id else { return Ok(None) };
-    Ok(shop
-        .store
-        .cart(id)
+/// names one of theirs that was not ordered yet.
+pub async fn current_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Cart>> {
+    Ok(shoppers_cart(shop, claim)
         .await?
         .filter(|c| c.status != CartStatus::Ordered))
+}
+
+/// What asking for the cart of a cancelled order gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// The cart is open again and the shopper's: the session may name it.
+    Restored { cart_id: String },
+    /// Not this shopper's cart: the order link alone does not hand out a
+    /// cart with the buyer's details. Logging in as the buyer may.
+    NotYours,
+    /// The order was not cancelled, or its cart is not open.
+    Unavailable,
+}
+
+/// Gives back the cart of an order cancelled because its money never came,
+/// to the guest session that filled it or the account that ordered it.
+pub async fn restore(shop: &Shop, owner: Option<&CartOwner>, order: &Order) -> AppResult<Restore> {
+    if order.status != OrderStatus::Cancelled {
+        return Ok(Restore::Unavailable);
+    }
+    let claim = CartClaim {
+        cart_id: Some(order.cart_id.clone()),
+        owner: owner.cloned(),
+    };
+    Ok(match shoppers_cart(shop, &claim).await? {
+        Some(cart) if cart.is_open() => Restore::Restored { cart_id: cart.id },
+        Some(_) => Restore::Unavailable,
+        None => Restore::NotYours,
+    })
 }
 
 pub fn cart_problems(cart: &Cart) -> Vec<CartProblem> {

@@ -1,7 +1,7 @@
 //! A cart line as the shopper put it in, next to the product as it is now, and
 //! the rules that say whether the cart can still be ordered.
 
-use super::catalogue::Product;
+use super::catalogue::{Product, Quantity};
 use super::checkout::CheckoutDetails;
 use super::money::{Currency, Money};
 use std::fmt;
@@ -75,6 +75,53 @@ impl Cart {
     pub fn is_open(&self) -> bool {
         self.status == CartStatus::Open
     }
+}
+
+/// Who a cart belongs to: one account, or one guest session known by a
+/// random secret that only that session holds. A cart is never reached by
+/// its id alone, so a copied or planted session id is worth nothing once
+/// the cart has changed hands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CartOwner {
+    Account(String),
+    Guest(String),
+}
+
+impl CartOwner {
+    /// Whether a cart stored with these owner columns is this owner's. A
+    /// cart with an account is that account's only, whatever guest secret
+    /// it had before.
+    pub fn owns(&self, user_id: Option<&str>, guest_token: Option<&str>) -> bool {
+        match self {
+            Self::Account(id) => user_id == Some(id.as_str()),
+            Self::Guest(token) => user_id.is_none() && guest_token == Some(token.as_str()),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Self::Account(id) => Some(id),
+            Self::Guest(_) => None,
+        }
+    }
+
+    pub fn guest_token(&self) -> Option<&str> {
+        match self {
+            Self::Account(_) => None,
+            Self::Guest(token) => Some(token),
+        }
+    }
+}
+
+/// The quantity of a product in the account's cart after a guest cart with
+/// `added` of it is merged in on login: the sum, as far as the stock and
+/// the per-line maximum allow; what was there already is never lowered.
+pub fn merged_quantity(product: &Product, existing: i64, added: i64) -> i64 {
+    if !product.active {
+        return existing;
+    }
+    let fits = (existing + added).min(product.stock).min(Quantity::MAX);
+    fits.max(existing)
 }
 
 /// Whether `quantity` of `product` may be in one cart.
@@ -238,5 +285,35 @@ mod tests {
     fn messages_name_the_product() {
         let problem = &validate(&[line(0, true, 900, 900, 2)])[0];
         assert!(problem.to_string().contains("Mug is out of stock"));
+    }
+
+    #[test]
+    fn a_cart_is_its_owners_only() {
+        let guest = CartOwner::Guest("secret".into());
+        let account = CartOwner::Account("u1".into());
+        assert!(guest.owns(None, Some("secret")));
+        assert!(!guest.owns(None, Some("other")));
+        assert!(!guest.owns(None, None));
+        assert!(
+            !guest.owns(Some("u1"), Some("secret")),
+            "a cart taken over by an account is not the guest's any more"
+        );
+        assert!(account.owns(Some("u1"), None));
+        assert!(!account.owns(Some("u2"), None));
+        assert!(!account.owns(None, Some("secret")));
+    }
+
+    #[test]
+    fn merging_adds_up_within_the_stock_and_the_line_maximum() {
+        let product = |stock, active| line(stock, active, 900, 900, 1).product.unwrap();
+        assert_eq!(merged_quantity(&product(10, true), 2, 3), 5);
+        assert_eq!(merged_quantity(&product(3, true), 2, 3), 3);
+        assert_eq!(merged_quantity(&product(500, true), 90, 20), Quantity::MAX);
+        assert_eq!(
+            merged_quantity(&product(1, true), 2, 3),
+            2,
+            "what was there stays"
+        );
+        assert_eq!(merged_quantity(&product(10, false), 0, 3), 0);
     }
 }

@@ -5,7 +5,7 @@
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
-use crate::domain::cart::{Cart, CartLine, CartStatus, check_quantity};
+use crate::domain::cart::{Cart, CartLine, CartOwner, CartStatus, check_quantity, merged_quantity};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::money::{Currency, Money};
 use diesel::prelude::*;
@@ -113,12 +113,13 @@ macro_rules! touch_cart {
 }
 
 impl Store {
-    pub async fn create_cart(&self, user_id: Option<&str>) -> StoreResult<String> {
+    pub async fn create_cart(&self, owner: &CartOwner) -> StoreResult<String> {
         let id = new_id();
         let at = now();
         let row = CartRow {
             id: id.clone(),
-            user_id: user_id.map(str::to_owned),
+            user_id: owner.user_id().map(str::to_owned),
+            guest_token: owner.guest_token().map(str::to_owned),
             status: CartStatus::Open.as_str().into(),
             checkout: None,
             order_id: None,
@@ -140,18 +141,13 @@ impl Store {
         loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
     }
 
-    /// Items in an open cart, for the page header.
-    pub async fn cart_item_count(&self, id: &str) -> StoreResult<i64> {
-        let quantities: Vec<i64> = with_conn!(self, |c| {
-            cart_lines::table
-                .inner_join(carts::table)
-                .filter(cart_lines::cart_id.eq(id))
-                .filter(carts::status.eq(CartStatus::Open.as_str()))
-                .select(cart_lines::quantity)
-                .load(c)
-                .await
-        })?;
-        Ok(quantities.iter().sum())
+    /// The cart `id` if it is `owner`'s: how a shopper's own cart is found.
+    pub async fn cart_of(&self, id: &str, owner: &CartOwner) -> StoreResult<Option<Cart>> {
+        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        loaded
+            .filter(|(row, _)| owner.owns(row.user_id.as_deref(), row.guest_token.as_deref()))
+            .map(|(row, lines)| to_cart(row, lines))
+            .transpose()
     }
 
     /// The newest open cart of a user, to resume after logging in.
@@ -168,14 +164,100 @@ impl Store {
         })?)
     }
 
-    pub async fn assign_cart_to_user(&self, cart_id: &str, user_id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
-            diesel::update(carts::table.find(cart_id))
-                .set(carts::user_id.eq(user_id))
-                .execute(c)
+    /// A guest logging in hands their open cart to the account: its lines
+    /// are added to the account's open cart, or, if the account has none,
+    /// the cart itself changes hands. Either way the guest secret reaches it
+    /// no more, and the details typed into it as a guest are dropped, so
+    /// whoever else held that guest session can neither read what the
+    /// account's shopper enters next nor plant an address in their form.
+    /// Returns the account's cart; `None` when that session has no open
+    /// cart of its own (a frozen one stays where it is, its payment running).
+    pub async fn merge_guest_cart(
+        &self,
+        cart_id: &str,
+        guest_token: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<String>> {
+        write_tx!(self, |c| {
+            let account_cart: Option<String> = carts::table
+                .filter(carts::user_id.eq(user_id))
+                .filter(carts::status.eq(CartStatus::Open.as_str()))
+                .order(carts::updated_at.desc())
+                .select(carts::id)
+                .first(c)
                 .await
-        })?;
-        Ok(())
+                .optional()?;
+            // Taken by compare-and-swap on its owner: of two logins from
+            // copies of one guest session, only one gets the cart.
+            let guest_cart = carts::table
+                .find(cart_id)
+                .filter(carts::user_id.is_null())
+                .filter(carts::guest_token.eq(guest_token))
+                .filter(carts::status.eq(CartStatus::Open.as_str()));
+            let taken = diesel::update(guest_cart)
+                .set((
+                    // With an account cart to merge into, nobody's.
+                    carts::user_id.eq(account_cart.is_none().then_some(user_id)),
+                    carts::guest_token.eq(None::<String>),
+                    carts::checkout.eq(None::<String>),
+                    carts::version.eq(carts::version + 1),
+                    carts::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await?;
+            if taken == 0 {
+                return Ok(None);
+            }
+            let Some(account_cart) = account_cart else {
+                return Ok(Some(cart_id.to_owned()));
+            };
+            let lines: Vec<LineWithProduct> = cart_lines::table
+                .left_join(products::table.on(products::id.eq(cart_lines::product_id)))
+                .filter(cart_lines::cart_id.eq(cart_id))
+                .select((CartLineRow::as_select(), Option::<ProductRow>::as_select()))
+                .load(c)
+                .await?;
+            for (line, product) in lines {
+                // A deleted product has nothing left to order.
+                let Some(product) = product.map(ProductRow::into_domain).transpose()? else {
+                    continue;
+                };
+                let existing: i64 = cart_lines::table
+                    .find((&account_cart, &line.product_id))
+                    .select(cart_lines::quantity)
+                    .first(c)
+                    .await
+                    .optional()?
+                    .unwrap_or(0);
+                let merged = merged_quantity(&product, existing, line.quantity);
+                if merged == existing {
+                    continue;
+                }
+                diesel::insert_into(cart_lines::table)
+                    .values(CartLineRow {
+                        cart_id: account_cart.clone(),
+                        product_id: line.product_id,
+                        quantity: merged,
+                        unit_price_minor: product.price.minor,
+                        added_at: now(),
+                    })
+                    .on_conflict((cart_lines::cart_id, cart_lines::product_id))
+                    .do_update()
+                    .set((
+                        cart_lines::quantity.eq(merged),
+                        cart_lines::unit_price_minor.eq(product.price.minor),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+            // The guest cart stays behind empty and owned by nobody (orders,
+            // processes and registrations may still point at it).
+            diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart_id)))
+                .execute(c)
+                .await?;
+            touch_cart!(c, &account_cart)?;
+            Ok::<_, StoreError>(Some(account_cart))
+        })
     }
 
     /// Sets the quantity of a product in the cart; `add` adds to what is

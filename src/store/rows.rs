@@ -116,6 +116,8 @@ pub struct CartRow {
     pub version: i64,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// The owning guest session's secret, while no account owns the cart.
+    pub guest_token: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]

@@ -57,6 +57,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        guest_token -> Nullable<Text>,
     }
 }
 

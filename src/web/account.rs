@@ -5,6 +5,7 @@ use super::layout::{Layout, render, render_with, safe_next, see_other};
 use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
 use crate::application::accounts::{self, LoggedIn};
+use crate::application::cart;
 use crate::domain::field_errors::FieldErrors;
 use crate::error::AppResult;
 use actix_web::http::StatusCode;
@@ -72,22 +73,13 @@ async fn login_form(
     })
 }
 
-/// Logs the user in and keeps the cart: the one in this session, or else
-/// the user's last open cart.
+/// Logs the user in; the guest's cart goes to the account (see
+/// `cart::after_login`).
 async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> AppResult<()> {
-    let guest_cart = session.cart_id();
+    let before = session.cart_claim();
     session.log_in(user)?;
-    match guest_cart {
-        Some(cart_id) => {
-            shop.store
-                .assign_cart_to_user(&cart_id, &user.user_id)
-                .await?
-        }
-        None => {
-            if let Some(cart_id) = shop.store.open_cart_of_user(&user.user_id).await? {
-                session.set_cart_id(&cart_id)?;
-            }
-        }
+    if let Some(cart_id) = cart::after_login(shop, &before, &user.user_id).await? {
+        session.set_cart_id(&cart_id)?;
     }
     Ok(())
 }

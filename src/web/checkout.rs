@@ -1,9 +1,10 @@
 //! The checkout routes. The flags of `[checkout]` decide which steps show.
 
 use super::csrf::{CsrfForm, NoFields};
-use super::layout::{Layout, render, render_with, see_other};
+use super::layout::{Layout, login_then, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::checkout::{self, CheckoutView, ReviewView, Submitted};
+use crate::application::cart;
+use crate::application::checkout::{self, CheckoutView, Restore, ReviewView, Submitted};
 use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::application::{Shop, orders};
@@ -11,7 +12,7 @@ use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::Order;
 use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
@@ -104,7 +105,7 @@ async fn cart_or_leave(
     shop: &Shop,
     session: &ShopSession,
 ) -> AppResult<Result<Cart, HttpResponse>> {
-    let cart = checkout::current_cart(shop, session.cart_id().as_deref()).await?;
+    let cart = checkout::current_cart(shop, &session.cart_claim()).await?;
     match cart {
         Some(cart) if cart.status == CartStatus::Frozen => Ok(Err(see_other("/checkout/payment"))),
         Some(cart) if !cart.lines.is_empty() => Ok(Ok(cart)),
@@ -130,6 +131,14 @@ fn invalid_cart_redirect(shop: &Shop, cart: &Cart) -> Option<HttpResponse> {
 fn already_ordered(session: &ShopSession) -> Option<HttpResponse> {
     session.cart_id().is_none().then_some(())?;
     session.last_order().map(|o| see_other(&success_url(&o)))
+}
+
+/// The id of the session's cart, in whatever state, if it is this
+/// shopper's.
+async fn own_cart_id(shop: &Shop, session: &ShopSession) -> AppResult<Option<String>> {
+    Ok(cart::shoppers_cart(shop, &session.cart_claim())
+        .await?
+        .map(|c| c.id))
 }
 
 async fn form_page(
@@ -331,7 +340,7 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = session.cart_id() else {
+    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
         return Ok(see_other("/cart"));
     };
     let Some(status) = placeorder::refresh_cart(&shop, &cart_id).await? else {
@@ -380,7 +389,7 @@ async fn cancel_payment(
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = session.cart_id() else {
+    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
         return Ok(see_other("/cart"));
     };
     match shop.store.latest_process_of_cart(&cart_id).await? {
@@ -395,7 +404,7 @@ async fn cancel_payment(
 /// Reads the final state of the cart's process.
 #[get("/checkout/placeorder")]
 async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let Some(cart_id) = session.cart_id() else {
+    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
         return Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart")));
     };
     match placeorder::refresh_cart(&shop, &cart_id).await? {
@@ -449,7 +458,9 @@ struct RestoreForm {
 }
 
 /// Gives a shopper back the cart of an order that was cancelled because
-/// its money never came (an expired convenience-store payment).
+/// its money never came (an expired convenience-store payment). Only the
+/// session that filled the cart or the ordering account gets it; anyone
+/// else with the link is asked to log in.
 #[post("/checkout/restore")]
 async fn restore_cart(
     shop: web::Data<Shop>,
@@ -460,15 +471,25 @@ async fn restore_cart(
     let order = orders::for_confirmation(&shop, &form.order, &form.token)
         .await?
         .ok_or(AppError::NotFound)?;
-    let cart = shop.store.cart(&order.cart_id).await?;
-    match cart {
-        Some(cart) if order.status == OrderStatus::Cancelled && cart.status == CartStatus::Open => {
-            session.set_cart_id(&cart.id)?;
+    match checkout::restore(&shop, session.cart_owner().as_ref(), &order).await? {
+        Restore::Restored { cart_id } => {
+            session.set_cart_id(&cart_id)?;
             session.flash(FlashKind::Info, "Your cart is back, as it was.")?;
+            Ok(see_other("/cart"))
         }
-        _ => session.flash(FlashKind::Error, "This cart cannot be restored.")?,
+        Restore::NotYours => {
+            session.flash(FlashKind::Error, "Please log in to get your cart back.")?;
+            let link = success_url(&OrderRef {
+                number: form.order,
+                token: form.token,
+            });
+            Ok(see_other(&login_then(&link)))
+        }
+        Restore::Unavailable => {
+            session.flash(FlashKind::Error, "This cart cannot be restored.")?;
+            Ok(see_other("/cart"))
+        }
     }
-    Ok(see_other("/cart"))
 }
 
 #[get("/checkout/expired")]

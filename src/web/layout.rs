@@ -2,7 +2,7 @@
 //! view into a response.
 
 use super::session::{Flash, ShopSession};
-use crate::application::Shop;
+use crate::application::{Shop, cart};
 use crate::error::AppResult;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -19,10 +19,7 @@ pub struct Layout {
 
 impl Layout {
     pub async fn load(shop: &Shop, session: &ShopSession) -> AppResult<Self> {
-        let cart_count = match session.cart_id() {
-            Some(id) => shop.store.cart_item_count(&id).await?,
-            None => 0,
-        };
+        let cart_count = cart::item_count(shop, &session.cart_claim()).await?;
         Ok(Self {
             shop_name: shop.settings.shop.name.clone(),
             cart_count,
@@ -60,4 +57,10 @@ pub fn safe_next(next: &str) -> &str {
     } else {
         "/"
     }
+}
+
+/// The login page, going on to `next` (a path of this shop) afterwards.
+pub fn login_then(next: &str) -> String {
+    let query = serde_urlencoded::to_string([("next", safe_next(next))]).unwrap_or_default();
+    format!("/account/login?{query}")
 }

@@ -2,7 +2,9 @@
 //! the database (cookie sessions hold under 4 KB).
 
 use crate::application::accounts::LoggedIn;
+use crate::application::cart::CartClaim;
 use crate::application::random_token;
+use crate::domain::cart::CartOwner;
 use crate::error::{AppError, AppResult};
 use crate::store::orders::OrderRef;
 use actix_session::{Session, SessionExt};
@@ -11,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 
 const CART: &str = "cart";
+/// The guest's secret that their carts are stored with.
+const GUEST: &str = "guest";
 const USER: &str = "user";
 pub(super) const CSRF_KEY: &str = "csrf";
 const FLASH: &str = "flash";
@@ -83,6 +87,33 @@ impl ShopSession {
         Ok(())
     }
 
+    /// Who this shopper is to a cart: their account when logged in, else
+    /// the guest secret, if this session has made one.
+    pub fn cart_owner(&self) -> Option<CartOwner> {
+        match self.user() {
+            Some(user) => Some(CartOwner::Account(user.id)),
+            None => self.get(GUEST).map(CartOwner::Guest),
+        }
+    }
+
+    /// The shopper as a cart owner, a new guest if need be.
+    pub fn cart_owner_or_new_guest(&self) -> AppResult<CartOwner> {
+        if let Some(owner) = self.cart_owner() {
+            return Ok(owner);
+        }
+        let token = random_token();
+        self.set(GUEST, &token)?;
+        Ok(CartOwner::Guest(token))
+    }
+
+    /// The cart this session names and who asks for it.
+    pub fn cart_claim(&self) -> CartClaim {
+        CartClaim {
+            cart_id: self.cart_id(),
+            owner: self.cart_owner(),
+        }
+    }
+
     pub fn user(&self) -> Option<SessionUser> {
         self.get(USER)
     }
@@ -92,10 +123,14 @@ impl ShopSession {
     }
 
     /// A new session id and CSRF token on login, so a planted session or a
-    /// token seen before login is worth nothing.
+    /// token seen before login is worth nothing. The guest secret and cart
+    /// go too: a copy of the old cookie still decodes (cookie store), so the
+    /// caller names the account's cart afresh (see `cart::after_login`).
     pub fn log_in(&self, user: &LoggedIn) -> AppResult<()> {
         self.0.renew();
         self.0.remove(CSRF_KEY);
+        self.0.remove(GUEST);
+        self.0.remove(CART);
         self.set(
             USER,
             &SessionUser {

@@ -64,7 +64,7 @@ async fn product_page(
 
 #[get("/cart")]
 async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let cart = checkout::current_cart(&shop, session.cart_id().as_deref()).await?;
+    let cart = checkout::current_cart(&shop, &session.cart_claim()).await?;
     let (lines, problems) = match cart {
         Some(cart) if !cart.lines.is_empty() => {
             let problems = checkout::cart_problems(&cart);
@@ -101,10 +101,11 @@ async fn add_to_cart(
     form: CsrfForm<LineForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
+    let owner = session.cart_owner_or_new_guest()?;
     let action = cart_actions::add(
         &shop,
         session.cart_id().as_deref(),
-        session.user_id().as_deref(),
+        &owner,
         &form.product_id,
         &form.quantity,
     )
@@ -121,11 +122,16 @@ async fn update_cart(
     form: CsrfForm<LineForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let Some(cart_id) = session.cart_id() else {
+    if session.cart_id().is_none() {
         return Ok(see_other("/cart"));
-    };
-    let outcome =
-        cart_actions::set_quantity(&shop, &cart_id, &form.product_id, &form.quantity).await?;
+    }
+    let outcome = cart_actions::set_quantity(
+        &shop,
+        &session.cart_claim(),
+        &form.product_id,
+        &form.quantity,
+    )
+    .await?;
     report(&session, outcome, "Your cart was updated.")?;
     Ok(see_other("/cart"))
 }
@@ -137,10 +143,11 @@ async fn remove_from_cart(
     form: CsrfForm<LineForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let Some(cart_id) = session.cart_id() else {
+    if session.cart_id().is_none() {
         return Ok(see_other("/cart"));
-    };
-    let outcome = cart_actions::set_quantity(&shop, &cart_id, &form.product_id, "0").await?;
+    }
+    let outcome =
+        cart_actions::set_quantity(&shop, &session.cart_claim(), &form.product_id, "0").await?;
     report(&session, outcome, "The item was removed from your cart.")?;
     Ok(see_other("/cart"))
 }

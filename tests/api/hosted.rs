@@ -17,7 +17,7 @@ fn hosted(settings: &mut Settings) {
     settings.placeorder.sweep_interval_ms = 100;
 }
 
-async fn hosted_shop(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn hosted_shop(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(backend, |s| {
         hosted(s);
         adjust(s);
@@ -52,7 +52,7 @@ async fn sandbox_stats(app: &TestApp) -> serde_json::Value {
 }
 
 /// Cart, form, "Place order": returns the provider's payment page URL.
-async fn to_the_provider(app: &TestApp, method: &str) -> String {
+pub(crate) async fn to_the_provider(app: &TestApp, method: &str) -> String {
     app.add_to_cart("hand-grinder", 1).await;
     assert_redirect(
         &app.submit_checkout(&form(method)).await,
@@ -67,7 +67,7 @@ async fn to_the_provider(app: &TestApp, method: &str) -> String {
 }
 
 /// The shopper's choice on the provider's page; returns where it sends them.
-async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> reqwest::Response {
+pub(crate) async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> reqwest::Response {
     app.client
         .post(format!("{pay_url}/{choice}"))
         .send()
@@ -102,7 +102,7 @@ async fn process_state(app: &TestApp) -> State {
         .state
 }
 
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     for _ in 0..100 {
         if check().await {
             return;

@@ -4,6 +4,7 @@
 mod accounts;
 mod attempts;
 mod cart;
+mod cart_ownership;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
