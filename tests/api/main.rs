@@ -8,6 +8,7 @@ mod checkout_flow;
 mod checkout_validation;
 mod helpers;
 mod hosted;
+mod junk_input;
 mod nodes;
 mod place_order;
 mod process;
