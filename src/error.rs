@@ -15,6 +15,12 @@ pub enum AppError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The body is over the size limit.
+    #[error("the request body is too large")]
+    TooLarge,
+    /// What the request would keep in the session does not fit there.
+    #[error("the session state would be too large")]
+    SessionFull,
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -50,7 +56,8 @@ impl ResponseError for AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Csrf => StatusCode::FORBIDDEN,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::SessionFull => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,6 +71,14 @@ impl ResponseError for AppError {
                 "Your session has expired or the form was sent from another page. Please go back, reload the page and send it again.",
             ),
             Self::BadRequest(_) => ("Bad request", "The request could not be understood."),
+            Self::TooLarge => (
+                "Too much to send",
+                "The form was larger than the shop accepts. Please go back, shorten what you typed and send it again.",
+            ),
+            Self::SessionFull => (
+                "Please try again",
+                "This request would not fit into your session. Please go back and try again; your cart is kept.",
+            ),
             Self::Unavailable(message) => {
                 tracing::warn!(%message, "service unavailable");
                 (

@@ -129,42 +129,59 @@ impl From<Country> for String {
     }
 }
 
-/// A postcode checked against the format of its country.
+/// A postcode checked against the format of its country, in the country's
+/// usual spelling (`1012 AB`, `123 45`). Everything here looks at
+/// characters, never byte offsets: shoppers type any letter.
 pub fn parse_postcode(raw: &str, country: Option<Country>) -> Result<String, String> {
     let value = raw.trim().to_ascii_uppercase();
     if value.is_empty() {
         return Err("Please enter your postcode.".into());
     }
-    let digits = |n: usize| value.len() == n && value.bytes().all(|b| b.is_ascii_digit());
-    let ok = match country.map(|c| c.code()) {
-        Some("DE" | "FR" | "IT") => digits(5),
-        Some("AT" | "BE" | "CH" | "DK" | "LU") => digits(4),
+    let normalized = match country.map(|c| c.code()) {
+        Some("DE" | "FR" | "IT") => digits(&value, 5).then(|| value.clone()),
+        Some("AT" | "BE" | "CH" | "DK" | "LU") => digits(&value, 4).then(|| value.clone()),
         Some("SE") => {
-            let compact: String = value.chars().filter(|c| *c != ' ').collect();
-            compact.len() == 5 && compact.bytes().all(|b| b.is_ascii_digit())
+            let compact = without_spaces(&value);
+            let (head, tail) = split_chars(&compact, 3);
+            digits(&compact, 5).then(|| format!("{head} {tail}"))
         }
         Some("NL") => {
-            let compact: String = value.chars().filter(|c| *c != ' ').collect();
-            compact.len() == 6
-                && compact[..4].bytes().all(|b| b.is_ascii_digit())
-                && compact[4..].bytes().all(|b| b.is_ascii_uppercase())
+            let (numbers, letters) = split_chars(&without_spaces(&value), 4);
+            (digits(&numbers, 4)
+                && letters.chars().count() == 2
+                && letters.chars().all(|c| c.is_ascii_uppercase()))
+            .then(|| format!("{numbers} {letters}"))
         }
-        _ => {
-            (2..=10).contains(&value.len())
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
-        }
+        _ => ((2..=10).contains(&value.chars().count())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-'))
+        .then(|| value.clone()),
     };
-    if ok {
-        Ok(value)
-    } else {
-        Err(format!(
+    normalized.ok_or_else(|| {
+        format!(
             "'{}' is not a valid postcode for {}.",
             raw.trim(),
             country.map(|c| c.name()).unwrap_or("this country")
-        ))
-    }
+        )
+    })
+}
+
+/// Exactly `n` characters, all ASCII digits.
+fn digits(text: &str, n: usize) -> bool {
+    text.chars().count() == n && text.chars().all(|c| c.is_ascii_digit())
+}
+
+fn without_spaces(text: &str) -> String {
+    text.chars().filter(|c| *c != ' ').collect()
+}
+
+/// The first `at` characters and the rest.
+fn split_chars(text: &str, at: usize) -> (String, String) {
+    (
+        text.chars().take(at).collect(),
+        text.chars().skip(at).collect(),
+    )
 }
 
 pub fn parse_house_number(raw: &str) -> Result<String, String> {

@@ -106,10 +106,14 @@ impl Quantity {
     pub const MAX: i64 = 99;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let value: i64 = raw
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{}' is not a whole number.", raw.trim()))?;
+        // The message does not repeat what was typed: it goes into the
+        // session, and a shopper (or a bot) may type anything.
+        let value: i64 = raw.trim().parse().map_err(|_| {
+            format!(
+                "Please enter the quantity as a whole number from 1 to {}.",
+                Self::MAX
+            )
+        })?;
         Self::new(value)
     }
 

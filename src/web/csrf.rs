@@ -4,6 +4,7 @@
 use crate::application::secrets_match;
 use crate::error::AppError;
 use actix_session::SessionExt;
+use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -27,9 +28,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = web::Bytes::from_request(req, payload);
         let session = req.get_session();
         Box::pin(async move {
-            let body = body
-                .await
-                .map_err(|e| AppError::BadRequest(format!("form body: {e}")))?;
+            let body = body.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge
+                } else {
+                    AppError::BadRequest(format!("form body: {e}"))
+                }
+            })?;
             let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
             let expected: Option<String> = session.get(super::session::CSRF_KEY).ok().flatten();

@@ -1,5 +1,7 @@
 //! The typed session: only ids and small tokens live here, the cart lives in
-//! the database (cookie sessions hold under 4 KB).
+//! the database (cookie sessions hold under 4 KB). Nothing a shopper types is
+//! kept here beyond a short bound, and a value that would not fit is refused
+//! with a clear page instead of failing when the session is saved.
 
 use crate::application::accounts::LoggedIn;
 use crate::application::cart::CartClaim;
@@ -19,6 +21,15 @@ const USER: &str = "user";
 pub(super) const CSRF_KEY: &str = "csrf";
 const FLASH: &str = "flash";
 const LAST_ORDER: &str = "last_order";
+
+/// The most the session state may take as JSON. The cookie store encrypts
+/// it (a third larger in base64, plus the cookie's name), and browsers keep
+/// cookies of up to 4096 bytes; Redis sessions keep the same bound.
+const STATE_MAX_BYTES: usize = 2800;
+/// Flash messages are cut to this many characters...
+const FLASH_MAX_CHARS: usize = 300;
+/// ...and only the newest few wait for the next page.
+const FLASH_MAX_MESSAGES: usize = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionUser {
@@ -72,7 +83,18 @@ impl ShopSession {
         self.0.get(key).ok().flatten()
     }
 
+    /// Stores `value` unless the state would then be too large to save,
+    /// in which case nothing changes and the shopper gets an error page.
     fn set<T: Serialize>(&self, key: &str, value: &T) -> AppResult<()> {
+        let encoded = serde_json::to_string(value)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session value: {e}")))?;
+        let mut state = self.0.entries().clone();
+        state.insert(key.to_owned(), encoded);
+        let size = serde_json::to_string(&state).map_or(usize::MAX, |json| json.len());
+        if size > STATE_MAX_BYTES {
+            tracing::warn!(key, size, "session state would be too large");
+            return Err(AppError::SessionFull);
+        }
         self.0.insert(key, value).map_err(insert_error)
     }
 
@@ -154,13 +176,28 @@ impl ShopSession {
         Ok(token)
     }
 
+    /// A message for the next page. Messages are short and few: forms sent
+    /// again and again without a page in between do not pile up, and a long
+    /// text (from a provider, say) is cut.
     pub fn flash(&self, kind: FlashKind, text: impl Into<String>) -> AppResult<()> {
-        let mut messages: Vec<Flash> = self.get(FLASH).unwrap_or_default();
-        messages.push(Flash {
+        let flash = Flash {
             kind,
-            text: text.into(),
-        });
-        self.set(FLASH, &messages)
+            text: bounded(&text.into()),
+        };
+        let mut messages: Vec<Flash> = self.get(FLASH).unwrap_or_default();
+        messages.retain(|m| m.text != flash.text);
+        messages.push(flash);
+        let excess = messages.len().saturating_sub(FLASH_MAX_MESSAGES);
+        messages.drain(..excess);
+        // Older messages give way before the request is refused.
+        loop {
+            match self.set(FLASH, &messages) {
+                Err(AppError::SessionFull) if messages.len() > 1 => {
+                    messages.remove(0);
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     pub fn take_flash(&self) -> Vec<Flash> {
@@ -188,5 +225,29 @@ impl ShopSession {
             number: o.number,
             token: o.token,
         })
+    }
+}
+
+/// `text` on one line and at most `FLASH_MAX_CHARS` characters long.
+fn bounded(text: &str) -> String {
+    let line = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    if text.chars().count() <= FLASH_MAX_CHARS {
+        line.collect()
+    } else {
+        line.take(FLASH_MAX_CHARS - 1).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_flash_text_is_cut_by_characters() {
+        assert_eq!(bounded("Saved."), "Saved.");
+        let cut = bounded(&"ä".repeat(1000));
+        assert_eq!(cut.chars().count(), FLASH_MAX_CHARS);
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded("two\nlines"), "two lines");
     }
 }

@@ -11,6 +11,7 @@ mod checkout_validation;
 mod helpers;
 mod hosted;
 mod html_valid;
+mod junk_input;
 mod nodes;
 mod place_order;
 mod process;
