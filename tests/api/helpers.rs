@@ -472,3 +472,46 @@ pub fn order_number(success_url: &str) -> String {
         .expect("order number in URL")
         .to_owned()
 }
+
+/// The sandbox's stats (`GET {sandbox}{path}`), with its call counts.
+pub async fn fetch_stats(app: &TestApp, path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", app.sandbox.as_ref().expect("a sandbox"));
+    app.client
+        .get(url)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats JSON")
+}
+
+/// Calls of `operation` the sandbox received, per subject (session id,
+/// idempotency key or registration id), in the subjects' order.
+#[track_caller]
+pub fn calls(stats: &serde_json::Value, operation: &str) -> Vec<(String, u64)> {
+    let per_subject = stats["calls"][operation]
+        .as_object()
+        .unwrap_or_else(|| panic!("the sandbox counts no operation {operation:?}: {stats}"));
+    per_subject
+        .iter()
+        .map(|(subject, n)| (subject.clone(), n.as_u64().expect("a count")))
+        .collect()
+}
+
+/// How many calls each subject of `operation` got, without the subjects.
+#[track_caller]
+pub fn call_counts(stats: &serde_json::Value, operation: &str) -> Vec<u64> {
+    calls(stats, operation)
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect()
+}
+
+/// Calls of `operation` the sandbox received, over all subjects.
+#[track_caller]
+pub fn total_calls(stats: &serde_json::Value, operation: &str) -> u64 {
+    stats["totals"][operation]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the sandbox counts no operation {operation:?}: {stats}"))
+}
