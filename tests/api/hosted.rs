@@ -320,7 +320,11 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
         } else {
             assert_eq!(app.stock_of("hand-grinder").await, 8, "stock back");
             assert_eq!(app.order_count().await, 0);
-            assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+            // The payment is voided last, after the order and the cart.
+            wait_for("the payment voided", async || {
+                app.shop.store.count_orphaned_payments().await.unwrap() == 0
+            })
+            .await;
             // The confirmation link says so and gives the cart back.
             let page = app.get_html(&success).await;
             assert!(page.contains("data-testid=\"order-cancelled\""));
