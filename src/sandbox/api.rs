@@ -91,7 +91,7 @@ impl Sandbox {
             }
             let session = session.clone();
             if to == Captured && from != Captured {
-                state.stats.captures += 1;
+                state.stats.captured_sessions += 1;
             }
             (session, event)
         };
@@ -106,13 +106,21 @@ fn json_error(status: actix_web::http::StatusCode, message: &str) -> HttpRespons
     HttpResponse::build(status).json(serde_json::json!({ "error": message }))
 }
 
-fn down(sandbox: &Sandbox) -> Option<HttpResponse> {
-    sandbox.lock().knobs.down.then(|| {
-        json_error(
+impl Sandbox {
+    /// Counts a call of `operation` about `subject`; the answer to give
+    /// instead of serving it when the API is down.
+    fn receive(&self, operation: &str, subject: &str) -> Option<HttpResponse> {
+        let mut state = self.lock();
+        state.stats.received.record(operation, subject);
+        if !state.knobs.down {
+            return None;
+        }
+        state.stats.received.record_unavailable(operation, subject);
+        Some(json_error(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             "down for maintenance",
-        )
-    })
+        ))
+    }
 }
 
 /// Same key and same body: the same session. Same key, other body: 409.
@@ -122,14 +130,14 @@ async fn create(
     req: HttpRequest,
     body: web::Json<CreateSession>,
 ) -> HttpResponse {
-    if let Some(response) = down(&sandbox) {
-        return response;
-    }
-    let Some(key) = req
+    let key = req
         .headers()
         .get("Idempotency-Key")
-        .and_then(|v| v.to_str().ok())
-    else {
+        .and_then(|v| v.to_str().ok());
+    if let Some(response) = sandbox.receive("create_session", key.unwrap_or_default()) {
+        return response;
+    }
+    let Some(key) = key else {
         return json_error(
             actix_web::http::StatusCode::BAD_REQUEST,
             "Idempotency-Key header required",
@@ -172,7 +180,7 @@ async fn create(
 
 #[get("/v1/sessions/{id}")]
 async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
-    if let Some(response) = down(&sandbox) {
+    if let Some(response) = sandbox.receive("show_session", &id) {
         return response;
     }
     match sandbox.session(&id) {
@@ -183,7 +191,7 @@ async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpRespons
 
 #[get("/v1/sessions/by-key/{key}")]
 async fn by_key(sandbox: web::Data<Sandbox>, key: web::Path<String>) -> HttpResponse {
-    if let Some(response) = down(&sandbox) {
+    if let Some(response) = sandbox.receive("session_by_key", &key) {
         return response;
     }
     let id = sandbox.lock().by_key.get(key.as_str()).cloned();
@@ -211,7 +219,7 @@ async fn operate(
     path: web::Path<Operation>,
     amount: Option<web::Json<Amount>>,
 ) -> HttpResponse {
-    if let Some(response) = down(&sandbox) {
+    if let Some(response) = sandbox.receive(&path.operation, &path.id) {
         return response;
     }
     let action = match path.operation.as_str() {

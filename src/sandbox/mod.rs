@@ -4,11 +4,13 @@
 //!
 //! API (JSON): `POST /v1/sessions` (with `Idempotency-Key`), `GET
 //! /v1/sessions/{id}`, `GET /v1/sessions/by-key/{key}`, `POST
-//! /v1/sessions/{id}/capture|cancel|refund`; test knobs at `/v1/test/*`.
+//! /v1/sessions/{id}/capture|cancel|refund`; test knobs at `/v1/test/*`,
+//! and at `GET /v1/test/stats` what happened, with every call counted.
 //! Pages: `/pay/{id}` for the shopper, `/console` for the shop owner.
 //! It also serves the customer-registration API (`/registrations`).
 
 mod api;
+pub mod calls;
 mod pages;
 pub mod registration;
 mod webhooks;
@@ -86,12 +88,41 @@ pub struct Knobs {
     pub down: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The provider API's operations, as they are counted in [`Stats`]. The
+/// subject of `create_session` and `session_by_key` is the idempotency key,
+/// that of the others the session id.
+pub const OPERATIONS: &[&str] = &[
+    "create_session",
+    "show_session",
+    "session_by_key",
+    "capture",
+    "cancel",
+    "refund",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stats {
     pub sessions: usize,
-    /// Successful captures: a double capture would show here.
-    pub captures: u64,
+    /// Sessions whose money was taken: each counts once, however it was
+    /// taken (the shopper paying with automatic capture, a capture call,
+    /// a convenience-store payment) and however often it was captured. A
+    /// repeated capture call shows in `calls`, not here.
+    pub captured_sessions: u64,
     pub webhooks_sent: u64,
+    /// Every API call received, repeats included.
+    #[serde(flatten)]
+    pub received: calls::CallCounts,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            sessions: 0,
+            captured_sessions: 0,
+            webhooks_sent: 0,
+            received: calls::CallCounts::of(OPERATIONS),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -105,7 +105,7 @@ async fn console(sandbox: web::Data<Sandbox>) -> HttpResponse {
         let state = sandbox.lock();
         (
             state.sessions.values().cloned().collect::<Vec<_>>(),
-            state.stats.captures,
+            state.stats.captured_sessions,
         )
     };
     sessions.sort_by_key(|s| std::cmp::Reverse(s.expires_at));

@@ -39,15 +39,34 @@ pub struct RegistrationKnobs {
     pub down: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The registration API's operations, as they are counted in
+/// [`RegistrationStats`]. The subject of `create` is the idempotency key,
+/// that of the others the registration id.
+pub const OPERATIONS: &[&str] = &["create", "show", "confirm", "delete"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistrationStats {
-    pub calls: u64,
     /// Registrations created (a repeat with the same key creates none).
     pub created: u64,
-    /// Pending registrations that became confirmed.
+    /// Pending registrations that became confirmed (confirming again
+    /// changes nothing and shows only in `calls`).
     pub confirmed: u64,
-    /// Registrations that were deleted.
+    /// Registrations that were deleted (likewise).
     pub deleted: u64,
+    /// Every API call received, repeats included.
+    #[serde(flatten)]
+    pub received: super::calls::CallCounts,
+}
+
+impl Default for RegistrationStats {
+    fn default() -> Self {
+        Self {
+            created: 0,
+            confirmed: 0,
+            deleted: 0,
+            received: super::calls::CallCounts::of(OPERATIONS),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -61,13 +80,20 @@ pub(super) struct RegistrationState {
 const BLOCKED_DOMAIN: &str = "blocked.example";
 
 impl Sandbox {
-    /// Counts the call, waits the configured latency, and says whether the
-    /// API is down.
-    async fn registration_call(&self) -> bool {
+    /// Counts a call of `operation` about `subject`, waits the configured
+    /// latency, and says whether the API is down.
+    async fn registration_call(&self, operation: &str, subject: &str) -> bool {
         let knobs = {
             let mut state = self.lock();
-            state.registrations.stats.calls += 1;
-            state.registrations.knobs.clone()
+            let registrations = &mut state.registrations;
+            registrations.stats.received.record(operation, subject);
+            if registrations.knobs.down {
+                registrations
+                    .stats
+                    .received
+                    .record_unavailable(operation, subject);
+            }
+            registrations.knobs.clone()
         };
         if knobs.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
@@ -87,7 +113,15 @@ async fn create(
     req: HttpRequest,
     body: web::Json<CreateRegistration>,
 ) -> HttpResponse {
-    if sandbox.registration_call().await {
+    let key = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if sandbox
+        .registration_call("create", key.as_deref().unwrap_or_default())
+        .await
+    {
         return unavailable();
     }
     let email = body.email.trim().to_lowercase();
@@ -98,12 +132,7 @@ async fn create(
         return HttpResponse::UnprocessableEntity()
             .json(serde_json::json!({ "reason": "This email address cannot be registered" }));
     }
-    let key = req
-        .headers()
-        .get("Idempotency-Key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let key = key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut guard = sandbox.lock();
     let state = &mut guard.registrations;
     if let Some(id) = state.by_key.get(&key) {
@@ -125,7 +154,7 @@ async fn create(
 
 #[get("/registrations/{id}")]
 async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
-    if sandbox.registration_call().await {
+    if sandbox.registration_call("show", &id).await {
         return unavailable();
     }
     match sandbox.lock().registrations.registrations.get(id.as_str()) {
@@ -137,7 +166,7 @@ async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpRespons
 /// Confirming twice is fine; a deleted registration cannot be confirmed.
 #[post("/registrations/{id}/confirm")]
 async fn confirm(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
-    if sandbox.registration_call().await {
+    if sandbox.registration_call("confirm", &id).await {
         return unavailable();
     }
     let mut guard = sandbox.lock();
@@ -162,7 +191,7 @@ async fn confirm(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResp
 /// Deleting twice (or a confirmed registration) is fine.
 #[delete("/registrations/{id}")]
 async fn remove(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
-    if sandbox.registration_call().await {
+    if sandbox.registration_call("delete", &id).await {
         return unavailable();
     }
     let mut guard = sandbox.lock();

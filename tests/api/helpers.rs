@@ -8,7 +8,6 @@ use kassa::payment::PaymentGateway;
 use kassa::startup::{Application, Extras};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use std::io::Write;
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -19,28 +18,31 @@ pub enum Backend {
     Postgres,
 }
 
-/// A PostgreSQL server URL for tests (`postgres://user@host:port/db`); each
-/// test makes its own database there.
-pub fn postgres_server() -> Option<String> {
+/// The PostgreSQL server for tests (`postgres://user@host:port/db`); each
+/// test makes its own database there. Only tests marked `#[ignore]` as
+/// needing PostgreSQL ask for it: run with `--include-ignored`, and they
+/// fail here when the variable is missing rather than pass unrun.
+pub fn postgres_server() -> String {
     std::env::var("KASSA_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
+        .expect(
+            "this test needs PostgreSQL: set KASSA_TEST_DATABASE_URL \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)",
+        )
 }
 
-/// A Redis URL for tests that need one.
-pub fn redis_server() -> Option<String> {
+/// The Redis server for tests, likewise.
+pub fn redis_server() -> String {
     std::env::var("KASSA_TEST_REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
-}
-
-/// Says, past the test harness's capture, that a test did not run.
-pub fn skipped(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+        .expect("this test needs Redis: set KASSA_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379)")
 }
 
 /// Runs each listed `async fn name(backend: Backend)` as two tests: on
-/// SQLite, and on PostgreSQL when `KASSA_TEST_DATABASE_URL` is set.
+/// SQLite, and on PostgreSQL. The PostgreSQL one is ignored unless asked
+/// for with `--include-ignored`, and then needs `KASSA_TEST_DATABASE_URL`.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -54,15 +56,9 @@ macro_rules! on_both_backends {
         mod postgres {
             $(
                 #[tokio::test]
+                #[ignore = "needs PostgreSQL (KASSA_TEST_DATABASE_URL); run with --include-ignored"]
                 async fn $name() {
-                    if $crate::helpers::postgres_server().is_some() {
-                        super::$name($crate::helpers::Backend::Postgres).await;
-                    } else {
-                        $crate::helpers::skipped(
-                            concat!(module_path!(), "::", stringify!($name)),
-                            "KASSA_TEST_DATABASE_URL is not set",
-                        );
-                    }
+                    super::$name($crate::helpers::Backend::Postgres).await;
                 }
             )*
         }
@@ -167,10 +163,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn fresh_resources(backend: Backend) -> Resources {
     let database = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => {
-            let server = postgres_server().expect("KASSA_TEST_DATABASE_URL");
-            Some(TestDatabase::create(&server).await)
-        }
+        Backend::Postgres => Some(TestDatabase::create(&postgres_server()).await),
     };
     Resources {
         data_dir: TempDir::new().expect("temp dir"),
@@ -191,17 +184,15 @@ pub fn node_settings(resources: &Resources) -> Settings {
     // The hosted provider and its sandbox only where a test asks for them.
     settings.payment.hosted.enabled = false;
     settings.registration.enabled = false;
-    settings.registration.enabled = false;
     settings.sandbox.serve_beside_shop = false;
     settings.sandbox.bind = "127.0.0.1:0".into();
     settings
 }
 
-/// Sessions in Redis; `None` when no test Redis is configured.
-pub fn use_redis_sessions(settings: &mut Settings) -> Option<()> {
+/// Sessions in the test Redis.
+pub fn use_redis_sessions(settings: &mut Settings) {
     settings.session.store = SessionStoreKind::Redis;
-    settings.session.url = redis_server()?;
-    Some(())
+    settings.session.url = redis_server();
 }
 
 /// A shop with the demo data on fresh storage, settings adjusted by `adjust`.
@@ -493,4 +484,47 @@ pub fn order_number(success_url: &str) -> String {
         .and_then(|rest| rest.split('&').next())
         .expect("order number in URL")
         .to_owned()
+}
+
+/// The sandbox's stats (`GET {sandbox}{path}`), with its call counts.
+pub async fn fetch_stats(app: &TestApp, path: &str) -> serde_json::Value {
+    let url = format!("{}{path}", app.sandbox.as_ref().expect("a sandbox"));
+    app.client
+        .get(url)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats JSON")
+}
+
+/// Calls of `operation` the sandbox received, per subject (session id,
+/// idempotency key or registration id), in the subjects' order.
+#[track_caller]
+pub fn calls(stats: &serde_json::Value, operation: &str) -> Vec<(String, u64)> {
+    let per_subject = stats["calls"][operation]
+        .as_object()
+        .unwrap_or_else(|| panic!("the sandbox counts no operation {operation:?}: {stats}"));
+    per_subject
+        .iter()
+        .map(|(subject, n)| (subject.clone(), n.as_u64().expect("a count")))
+        .collect()
+}
+
+/// How many calls each subject of `operation` got, without the subjects.
+#[track_caller]
+pub fn call_counts(stats: &serde_json::Value, operation: &str) -> Vec<u64> {
+    calls(stats, operation)
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect()
+}
+
+/// Calls of `operation` the sandbox received, over all subjects.
+#[track_caller]
+pub fn total_calls(stats: &serde_json::Value, operation: &str) -> u64 {
+    stats["totals"][operation]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the sandbox counts no operation {operation:?}: {stats}"))
 }

@@ -326,14 +326,8 @@ async fn fifty_concurrent_refreshes_give_one_order(backend: Backend) {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (KASSA_TEST_DATABASE_URL); run with --include-ignored"]
 async fn two_nodes_refreshing_one_process_give_one_order() {
-    if postgres_server().is_none() {
-        skipped(
-            "process::two_nodes_refreshing_one_process_give_one_order",
-            "KASSA_TEST_DATABASE_URL is not set",
-        );
-        return;
-    }
     let gw = ScriptedGateway::new(
         true,
         vec![FlowStatus::WaitingForCustomer, scripted::approved()],

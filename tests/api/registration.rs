@@ -54,19 +54,10 @@ async fn registration_knobs(app: &TestApp, knobs: serde_json::Value) {
     );
 }
 
+/// The registration API's state changes (`created`, `confirmed`,
+/// `deleted`) and every call it received.
 async fn stats(app: &TestApp) -> serde_json::Value {
-    let url = format!(
-        "{}/v1/test/registration-stats",
-        app.sandbox.as_ref().unwrap()
-    );
-    app.client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    fetch_stats(app, "/v1/test/registration-stats").await
 }
 
 async fn wait_for_stat(app: &TestApp, name: &str, value: u64) {
@@ -131,10 +122,13 @@ async fn no_answer_asks_to_try_again_and_a_resubmit_registers_once(backend: Back
         "/checkout/review",
     );
     // The slow first call finished at the API too, under the same key.
+    let stats = stats(&app).await;
+    assert_eq!(stats["created"], 1, "one registration for the cart");
     assert_eq!(
-        stats(&app).await["created"],
-        1,
-        "one registration for the cart"
+        call_counts(&stats, "create"),
+        [2],
+        "the call that timed out and its retry, under one key; \
+         the resubmit after that calls nobody: {stats}"
     );
 }
 
@@ -159,8 +153,13 @@ async fn a_payment_by_webhook_alone_confirms_the_registration(backend: Backend) 
         .unwrap();
     wait_for_stat(&app, "confirmed", 1).await;
     settled(&app).await;
-    assert_eq!(stats(&app).await["confirmed"], 1);
-    assert_eq!(stats(&app).await["deleted"], 0);
+    let stats = stats(&app).await;
+    assert_eq!(
+        call_counts(&stats, "confirm"),
+        [1],
+        "one registration, confirmed by one call"
+    );
+    assert_eq!(total_calls(&stats, "delete"), 0);
 }
 
 async fn an_expired_store_payment_deletes_the_registration(backend: Backend) {
@@ -190,8 +189,15 @@ async fn an_expired_store_payment_deletes_the_registration(backend: Backend) {
         .unwrap();
     wait_for_stat(&app, "deleted", 1).await;
     settled(&app).await;
-    assert_eq!(stats(&app).await["confirmed"], 0);
-    assert_eq!(stats(&app).await["deleted"], 1);
+    let stats = stats(&app).await;
+    // Two events ask for the deletion, the payment's expiry and the
+    // order's cancellation, and each is delivered by one call.
+    assert_eq!(
+        call_counts(&stats, "delete"),
+        [2],
+        "one registration, one delete call per event"
+    );
+    assert_eq!(total_calls(&stats, "confirm"), 0);
 }
 
 async fn an_abandoned_checkout_is_cleaned_up(backend: Backend) {
@@ -203,7 +209,9 @@ async fn an_abandoned_checkout_is_cleaned_up(backend: Backend) {
     );
     wait_for_stat(&app, "deleted", 1).await;
     settled(&app).await;
-    assert_eq!(stats(&app).await["deleted"], 1);
+    let stats = stats(&app).await;
+    assert_eq!(call_counts(&stats, "delete"), [1], "deleted by one call");
+    assert_eq!(total_calls(&stats, "confirm"), 0);
 }
 
 async fn a_down_registration_api_is_retried_until_it_is_back(backend: Backend) {
@@ -223,13 +231,24 @@ async fn a_down_registration_api_is_retried_until_it_is_back(backend: Backend) {
         "still waiting"
     );
     assert!(
-        stats(&app).await["calls"].as_u64().unwrap() >= 3,
+        total_calls(&stats(&app).await, "confirm") >= 3,
         "and trying"
     );
     registration_knobs(&app, serde_json::json!({})).await;
     wait_for_stat(&app, "confirmed", 1).await;
     settled(&app).await;
-    assert_eq!(stats(&app).await["confirmed"], 1, "confirmed once");
+    let stats = stats(&app).await;
+    let [(registration, confirms)] = &calls(&stats, "confirm")[..] else {
+        panic!("one registration: {stats}");
+    };
+    let refused = stats["unavailable"]["confirm"][registration]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        confirms - refused,
+        1,
+        "once back, confirmed by one call: {stats}"
+    );
 }
 
 async fn a_crash_between_commit_and_call_confirms_once_after_restart(backend: Backend) {
@@ -242,7 +261,13 @@ async fn a_crash_between_commit_and_call_confirms_once_after_restart(backend: Ba
     // The API answers slowly: the worker is mid-call when the node dies.
     registration_knobs(&app, serde_json::json!({ "latency_ms": 1500 })).await;
     assert_redirect(&app.confirm_review().await, "/checkout/payment");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..100 {
+        if total_calls(&stats(&app).await, "confirm") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(total_calls(&stats(&app).await, "confirm"), 1, "mid-call");
     assert_eq!(
         app.shop.store.count_pending_outbox().await.unwrap(),
         1,
@@ -254,7 +279,13 @@ async fn a_crash_between_commit_and_call_confirms_once_after_restart(backend: Ba
     registration_knobs(&app, serde_json::json!({})).await;
     wait_for_stat(&app, "confirmed", 1).await;
     settled(&app).await;
-    assert_eq!(stats(&app).await["confirmed"], 1, "exactly once");
+    let stats = stats(&app).await;
+    assert_eq!(
+        call_counts(&stats, "confirm"),
+        [2],
+        "the call cut off by the crash, then exactly one after the restart"
+    );
+    assert_eq!(total_calls(&stats, "delete"), 0);
 }
 
 on_both_backends!(
