@@ -87,6 +87,20 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
         return Ok(());
     };
     let effect = item.kind.registration_effect();
+    // Another event of the same change got there first (an expiry both
+    // cancels the order and the payment): nothing to call again.
+    let known = shop
+        .store
+        .registration_status(registration_id)
+        .await
+        .map_err(|e| Undelivered::Later(e.to_string()))?;
+    let done = match effect {
+        RegistrationEffect::Confirm => RegistrationStatus::Confirmed,
+        RegistrationEffect::Delete => RegistrationStatus::Deleted,
+    };
+    if known == Some(done) {
+        return Ok(());
+    }
     let result = match effect {
         RegistrationEffect::Confirm => api
             .confirm(registration_id)

@@ -126,6 +126,28 @@ impl Store {
         })
     }
 
+    /// The status of a registration (by its id at the API), if the shop
+    /// still keeps it.
+    pub async fn registration_status(
+        &self,
+        registration_id: &str,
+    ) -> StoreResult<Option<RegistrationStatus>> {
+        let status: Option<String> = with_conn!(self, |c| {
+            registrations::table
+                .filter(registrations::registration_id.eq(registration_id))
+                .select(registrations::status)
+                .first(c)
+                .await
+                .optional()
+        })?;
+        status
+            .map(|s| {
+                RegistrationStatus::parse(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("registration status {s}")))
+            })
+            .transpose()
+    }
+
     /// Sets the status of a registration (by its id at the API).
     pub async fn set_registration_status(
         &self,
