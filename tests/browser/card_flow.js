@@ -59,12 +59,14 @@ async function main() {
   });
   const screenshots = path.join(__dirname, '..', '..', 'target', 'browser');
   fs.mkdirSync(screenshots, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  let browser;
   try {
+    // Inside the try: a browser that fails to start still stops the shop.
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu',
+        '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
     await waitForReady(`http://127.0.0.1:${shopPort}/readyz`, child);
     const page = await browser.newPage();
 
@@ -110,7 +112,7 @@ async function main() {
     await page.screenshot({ path: path.join(screenshots, 'success.png') });
     console.log(`card flow: order ${number} placed in Chromium`);
   } finally {
-    await browser.close();
+    if (browser) await browser.close();
     child.kill('SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
