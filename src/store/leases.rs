@@ -19,7 +19,6 @@ impl Store {
     ) -> StoreResult<bool> {
         let at = now();
         let until = at + ttl;
-        // The body runs inline: `return` leaves the function.
         let taken: usize = with_conn!(self, |c| {
             let inserted = diesel::insert_into(leases::table)
                 .values((
@@ -32,7 +31,7 @@ impl Store {
                 .execute(c)
                 .await?;
             if inserted == 1 {
-                return Ok(true);
+                return Ok(1);
             }
             // One statement, so two nodes cannot both see it free.
             diesel::update(

@@ -72,16 +72,18 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Runs `$body` with `$c` bound to a pooled connection of either backend.
+/// The body is a closure, as in `write_tx!`: `return` and `?` leave the
+/// body, not the function around it.
 macro_rules! with_conn {
     ($store:expr, |$c:ident| $body:expr) => {{
         match $store.conn().await? {
             $crate::store::DbConn::Sqlite(mut conn) => {
-                let $c = &mut *conn;
-                $body
+                let run = async |$c: &mut $crate::store::SqliteConn| $body;
+                run(&mut *conn).await
             }
             $crate::store::DbConn::Pg(mut conn) => {
-                let $c = &mut *conn;
-                $body
+                let run = async |$c: &mut diesel_async::AsyncPgConnection| $body;
+                run(&mut *conn).await
             }
         }
     }};
