@@ -8,16 +8,50 @@ use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
-use crate::domain::cart::{CartStatus, validate};
+use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
 use crate::domain::payment::PaymentStatus;
-use crate::domain::placeorder::{OrderDraft, PlacedOrder};
-use crate::domain::pricing::{Totals, totals};
+use crate::domain::placeorder::{
+    OrderDraft, OrderRefusal, PlacedOrder, cart_status_after, order_totals,
+};
+use crate::domain::pricing::Totals;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+
+/// Inside the order's transaction: takes each line's quantity from stock,
+/// only where enough is left. Products in id order, so concurrent orders
+/// lock them alike.
+macro_rules! take_stock {
+    ($c:expr, $cart:expr) => {{
+        let mut lines: Vec<_> = $cart.lines.iter().collect();
+        lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        let mut sold_out = None;
+        for line in lines {
+            let taken = diesel::update(
+                products::table
+                    .find(&line.product_id)
+                    .filter(products::stock.ge(line.quantity)),
+            )
+            .set((
+                products::stock.eq(products::stock - line.quantity),
+                products::version.eq(products::version + 1),
+            ))
+            .execute($c)
+            .await?;
+            if taken != 1 {
+                sold_out = Some(OrderRefusal::SoldOut(line.name().to_owned()));
+                break;
+            }
+        }
+        match sold_out {
+            Some(refusal) => Err(PlaceError::Refused(refusal)),
+            None => Ok(()),
+        }
+    }};
+}
 
 /// The order of a cart: its number and the secret of its confirmation link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +74,9 @@ pub enum Cancellation<'a> {
 /// Why an order was not placed.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
-    /// With a message for the shopper.
+    /// A rule of the domain said no; its text is for the shopper.
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(OrderRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,20 +109,10 @@ impl Store {
                 return Ok(PlacedOrder { id, number, token });
             }
             let Some((cart_row, line_rows)) = load_cart!(c, &draft.cart_id) else {
-                return Err(PlaceError::Refused("Your cart no longer exists.".into()));
+                return Err(PlaceError::Refused(OrderRefusal::CartGone));
             };
             let user_id = cart_row.user_id.clone();
             let cart = super::carts::to_cart(cart_row, line_rows)?;
-            if cart.status != CartStatus::Frozen {
-                return Err(PlaceError::Refused(
-                    "Your cart changed during checkout.".into(),
-                ));
-            }
-            let problems = validate(&cart.lines);
-            if !problems.is_empty() {
-                let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                return Err(PlaceError::Refused(text.join(" ")));
-            }
             let details = &draft.details;
             let shipping = shipping_methods::table
                 .find(&details.shipping_method)
@@ -103,16 +127,12 @@ impl Store {
             let voucher = match &details.voucher {
                 Some(applied) => Some(
                     use_voucher!(c, &applied.code)
-                        .map_err(|problem| PlaceError::Refused(problem.to_string()))?,
+                        .map_err(|problem| PlaceError::Refused(OrderRefusal::Voucher(problem)))?,
                 ),
                 None => None,
             };
-            let order_totals = totals(&cart.lines, shipping.as_ref(), voucher.as_ref(), currency);
-            if order_totals.total != draft.expected_total {
-                return Err(PlaceError::Refused(
-                    "The total of your order changed during checkout. Please check it and place the order again.".into(),
-                ));
-            }
+            let priced = order_totals(draft, &cart, shipping.as_ref(), voucher.as_ref(), currency)
+                .map_err(PlaceError::Refused)?;
 
             let sequence: i64 = diesel::update(counters::table.find("order_number"))
                 .set(counters::value.eq(counters::value + 1))
@@ -122,46 +142,25 @@ impl Store {
             let number = OrderNumber::from_sequence(sequence);
             let order_id = new_id();
             let at = now();
+            let row = order_row(
+                &order_id,
+                number.as_str(),
+                token,
+                user_id,
+                draft,
+                &priced,
+                currency,
+                at,
+            )?;
             diesel::insert_into(orders::table)
-                .values(OrderRow {
-                    id: order_id.clone(),
-                    number: number.as_str().to_owned(),
-                    token: token.to_owned(),
-                    cart_id: draft.cart_id.clone(),
-                    user_id,
-                    email: details.email.as_str().to_owned(),
-                    status: draft.status.as_str().into(),
-                    currency: currency.as_str().into(),
-                    subtotal_minor: order_totals.subtotal.minor,
-                    shipping_minor: order_totals.shipping.minor,
-                    discount_minor: order_totals.discount.minor,
-                    vat_minor: order_totals.vat.minor,
-                    total_minor: order_totals.total.minor,
-                    shipping_method: details.shipping_method.clone(),
-                    voucher_code: details.voucher.as_ref().map(|v| v.code.clone()),
-                    details: serde_json::to_string(details)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                    registration_id: draft.registration_id.clone(),
-                })
+                .values(row)
                 .execute(c)
                 .await?;
             // SQLite's async wrapper has no multi-row INSERT; rows go one by one
             // inside the same transaction, which costs no extra commit.
-            for (i, line) in cart.lines.iter().enumerate() {
+            for line in order_lines_of(&order_id, &cart) {
                 diesel::insert_into(order_lines::table)
-                    .values(OrderLineRow {
-                        order_id: order_id.clone(),
-                        position: i as i64 + 1,
-                        product_id: line.product_id.clone(),
-                        name: line.name().to_owned(),
-                        quantity: line.quantity,
-                        unit_price_minor: line.unit_price.minor,
-                        vat_rate_bp: line.product.as_ref().map(|p| p.vat_rate_bp).unwrap_or(0),
-                        total_minor: line.total().minor,
-                    })
+                    .values(line)
                     .execute(c)
                     .await?;
             }
@@ -175,38 +174,10 @@ impl Store {
                     .execute(c)
                     .await?;
             }
-            // Products in id order, so concurrent orders lock them alike.
-            let mut lines: Vec<_> = cart.lines.iter().collect();
-            lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-            for line in lines {
-                let taken = diesel::update(
-                    products::table
-                        .find(&line.product_id)
-                        .filter(products::stock.ge(line.quantity)),
-                )
-                .set((
-                    products::stock.eq(products::stock - line.quantity),
-                    products::version.eq(products::version + 1),
-                ))
-                .execute(c)
-                .await?;
-                if taken != 1 {
-                    return Err(PlaceError::Refused(format!(
-                        "{} sold out while you were checking out.",
-                        line.name()
-                    )));
-                }
-            }
-            // An order placed early waits for its payment: its cart stays
-            // frozen until the payment settles.
-            let cart_status = if draft.status == OrderStatus::PendingPayment {
-                CartStatus::Frozen
-            } else {
-                CartStatus::Ordered
-            };
+            take_stock!(c, &cart)?;
             diesel::update(carts::table.find(&draft.cart_id))
                 .set((
-                    carts::status.eq(cart_status.as_str()),
+                    carts::status.eq(cart_status_after(draft.status).as_str()),
                     carts::order_id.eq(&order_id),
                     carts::version.eq(carts::version + 1),
                     carts::updated_at.eq(at),
@@ -470,6 +441,61 @@ impl Store {
                 .await
         })?)
     }
+}
+
+/// The order row of a draft, priced as `totals` says.
+#[allow(clippy::too_many_arguments)]
+fn order_row(
+    id: &str,
+    number: &str,
+    token: &str,
+    user_id: Option<String>,
+    draft: &OrderDraft,
+    totals: &Totals,
+    currency: Currency,
+    at: time::PrimitiveDateTime,
+) -> StoreResult<OrderRow> {
+    let details = &draft.details;
+    Ok(OrderRow {
+        id: id.to_owned(),
+        number: number.to_owned(),
+        token: token.to_owned(),
+        cart_id: draft.cart_id.clone(),
+        user_id,
+        email: details.email.as_str().to_owned(),
+        status: draft.status.as_str().into(),
+        currency: currency.as_str().into(),
+        subtotal_minor: totals.subtotal.minor,
+        shipping_minor: totals.shipping.minor,
+        discount_minor: totals.discount.minor,
+        vat_minor: totals.vat.minor,
+        total_minor: totals.total.minor,
+        shipping_method: details.shipping_method.clone(),
+        voucher_code: details.voucher.as_ref().map(|v| v.code.clone()),
+        details: serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        registration_id: draft.registration_id.clone(),
+    })
+}
+
+/// The cart's lines as order lines, in the cart's order.
+fn order_lines_of(order_id: &str, cart: &Cart) -> Vec<OrderLineRow> {
+    cart.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| OrderLineRow {
+            order_id: order_id.to_owned(),
+            position: i as i64 + 1,
+            product_id: line.product_id.clone(),
+            name: line.name().to_owned(),
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price.minor,
+            vat_rate_bp: line.product.as_ref().map(|p| p.vat_rate_bp).unwrap_or(0),
+            total_minor: line.total().minor,
+        })
+        .collect()
 }
 
 fn to_order(

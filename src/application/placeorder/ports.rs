@@ -146,7 +146,9 @@ impl Ports for ShopPorts<'_> {
                 .await
             {
                 Ok(order) => return Ok(order),
-                Err(PlaceError::Refused(message)) => return Err(PortError::Refused(message)),
+                Err(PlaceError::Refused(refusal)) => {
+                    return Err(PortError::Refused(refusal.to_string()));
+                }
                 // Lost a race on a shared row: the retry sees the winner's work.
                 Err(PlaceError::Store(e)) if e.is_retryable() => last = Some(e),
                 Err(PlaceError::Store(e)) => return Err(store_error(e)),

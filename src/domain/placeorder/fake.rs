@@ -21,11 +21,11 @@ pub struct FakePorts {
     pub settled: Vec<(String, OrderStatus)>,
 }
 
-fn eur() -> Currency {
+pub fn eur() -> Currency {
     Currency::parse("EUR").unwrap()
 }
 
-fn shipping() -> ShippingMethod {
+pub fn shipping() -> ShippingMethod {
     ShippingMethod {
         code: "standard".into(),
         name: "Standard".into(),

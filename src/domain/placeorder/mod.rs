@@ -12,6 +12,7 @@ mod complete_payment;
 mod create_payment;
 mod failed;
 mod new;
+mod order_rules;
 mod place_order;
 mod prepare_cart;
 mod redirect;
@@ -23,6 +24,8 @@ mod wait_for_customer;
 
 #[cfg(test)]
 mod fake;
+
+pub use order_rules::{OrderRefusal, cart_status_after, order_totals};
 
 use super::cart::Cart;
 use super::catalogue::ShippingMethod;
