@@ -2,7 +2,7 @@
 //! becomes of it on login.
 
 use super::Shop;
-use crate::domain::cart::{Cart, CartOwner, CartStatus};
+use crate::domain::cart::{Cart, CartOwner, CartStatus, LineRequest};
 use crate::domain::catalogue::Quantity;
 use crate::error::AppResult;
 use crate::store::carts::LineChange;
@@ -81,7 +81,7 @@ pub async fn add(
     let cart_id = usable_cart(shop, cart_id, owner).await?;
     let outcome = match Quantity::parse(quantity) {
         Err(message) => Err(message),
-        Ok(q) => apply(shop, &cart_id, product_id, q.get(), true).await?,
+        Ok(q) => apply(shop, &cart_id, product_id, LineRequest::Add(q.get())).await?,
     };
     Ok(CartAction { cart_id, outcome })
 }
@@ -103,31 +103,19 @@ pub async fn set_quantity(
             Err(message) => return Ok(Err(message)),
         },
     };
-    apply(shop, &cart.id, product_id, quantity, false).await
+    apply(shop, &cart.id, product_id, LineRequest::Set(quantity)).await
 }
 
 async fn apply(
     shop: &Shop,
     cart_id: &str,
     product_id: &str,
-    quantity: i64,
-    add: bool,
+    request: LineRequest,
 ) -> AppResult<Result<(), String>> {
     Ok(
-        match shop
-            .store
-            .change_line(cart_id, product_id, quantity, add)
-            .await?
-        {
+        match shop.store.change_line(cart_id, product_id, request).await? {
             LineChange::Done => Ok(()),
-            LineChange::Refused(message) => Err(message),
-            LineChange::CartFrozen => Err(
-                "Your cart is being paid and cannot change now. Cancel the payment to change it."
-                    .into(),
-            ),
-            LineChange::CartClosed => {
-                Err("This cart has already been ordered. Please start a new one.".into())
-            }
+            LineChange::Refused(refusal) => Err(refusal.to_string()),
         },
     )
 }

@@ -124,16 +124,60 @@ pub fn merged_quantity(product: &Product, existing: i64, added: i64) -> i64 {
     fits.max(existing)
 }
 
+/// A change the shopper asks for on one line of the cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRequest {
+    /// Add this many to what is there.
+    Add(i64),
+    /// Make it this many; 0 removes the line.
+    Set(i64),
+}
+
+impl LineRequest {
+    /// The line's quantity after the request; 0 or less removes it.
+    pub fn wanted(self, existing: i64) -> i64 {
+        match self {
+            Self::Add(n) => existing.saturating_add(n),
+            Self::Set(n) => n,
+        }
+    }
+}
+
+/// Why a line of the cart cannot change; the text is for the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineRefusal {
+    #[error("This product does not exist.")]
+    NoSuchProduct,
+    #[error("{0} is no longer available.")]
+    Unavailable(String),
+    #[error("{0} is out of stock.")]
+    OutOfStock(String),
+    #[error("Only {stock} of {name} are in stock.")]
+    NotEnough { name: String, stock: i64 },
+    #[error("At most {} of one product fit in a cart.", Quantity::MAX)]
+    TooMany,
+    #[error("Your cart is being paid and cannot change now. Cancel the payment to change it.")]
+    CartFrozen,
+    #[error("This cart has already been ordered. Please start a new one.")]
+    CartClosed,
+}
+
 /// Whether `quantity` of `product` may be in one cart.
-pub fn check_quantity(product: &Product, quantity: i64) -> Result<(), String> {
+pub fn check_quantity(product: &Product, quantity: i64) -> Result<(), LineRefusal> {
     if !product.active {
-        return Err(format!("{} is no longer available.", product.name));
+        return Err(LineRefusal::Unavailable(product.name.clone()));
     }
     if quantity > product.stock {
         return Err(match product.stock {
-            0 => format!("{} is out of stock.", product.name),
-            n => format!("Only {n} of {} are in stock.", product.name),
+            0 => LineRefusal::OutOfStock(product.name.clone()),
+            stock => LineRefusal::NotEnough {
+                name: product.name.clone(),
+                stock,
+            },
         });
+    }
+    if quantity > Quantity::MAX {
+        return Err(LineRefusal::TooMany);
     }
     Ok(())
 }

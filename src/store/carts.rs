@@ -5,7 +5,10 @@
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
 use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
-use crate::domain::cart::{Cart, CartLine, CartOwner, CartStatus, check_quantity, merged_quantity};
+use crate::domain::cart::{
+    Cart, CartLine, CartOwner, CartStatus, LineRefusal, LineRequest, check_quantity,
+    merged_quantity,
+};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::money::{Currency, Money};
 use diesel::prelude::*;
@@ -15,12 +18,8 @@ use diesel_async::RunQueryDsl;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineChange {
     Done,
-    /// The change was refused with a message for the shopper.
-    Refused(String),
-    /// The cart's payment is running.
-    CartFrozen,
-    /// The cart is no longer open (already ordered).
-    CartClosed,
+    /// A rule of the domain said no.
+    Refused(LineRefusal),
 }
 
 type LineWithProduct = (CartLineRow, Option<ProductRow>);
@@ -260,15 +259,14 @@ impl Store {
         })
     }
 
-    /// Sets the quantity of a product in the cart; `add` adds to what is
-    /// there, otherwise the quantity replaces it (0 removes the line). The
-    /// line takes the current price: the shopper sees it on the cart page.
+    /// Changes the quantity of a product in the cart as `request` says (0
+    /// or less removes the line), if the domain's rules allow it. The line
+    /// takes the current price: the shopper sees it on the cart page.
     pub async fn change_line(
         &self,
         cart_id: &str,
         product_id: &str,
-        quantity: i64,
-        add: bool,
+        request: LineRequest,
     ) -> StoreResult<LineChange> {
         write_tx!(self, |c| {
             let status: Option<String> = carts::table
@@ -279,8 +277,10 @@ impl Store {
                 .optional()?;
             match status.as_deref().and_then(CartStatus::parse) {
                 Some(CartStatus::Open) => {}
-                Some(CartStatus::Frozen) => return Ok(LineChange::CartFrozen),
-                _ => return Ok(LineChange::CartClosed),
+                Some(CartStatus::Frozen) => {
+                    return Ok(LineChange::Refused(LineRefusal::CartFrozen));
+                }
+                _ => return Ok(LineChange::Refused(LineRefusal::CartClosed)),
             }
             let existing: i64 = cart_lines::table
                 .find((cart_id, product_id))
@@ -289,7 +289,7 @@ impl Store {
                 .await
                 .optional()?
                 .unwrap_or(0);
-            let wanted = if add { existing + quantity } else { quantity };
+            let wanted = request.wanted(existing);
             if wanted <= 0 {
                 diesel::delete(cart_lines::table.find((cart_id, product_id)))
                     .execute(c)
@@ -304,16 +304,10 @@ impl Store {
                 .await
                 .optional()?;
             let Some(product) = product.map(ProductRow::into_domain).transpose()? else {
-                return Ok(LineChange::Refused("This product does not exist.".into()));
+                return Ok(LineChange::Refused(LineRefusal::NoSuchProduct));
             };
-            if let Err(message) = check_quantity(&product, wanted) {
-                return Ok(LineChange::Refused(message));
-            }
-            if wanted > crate::domain::catalogue::Quantity::MAX {
-                return Ok(LineChange::Refused(format!(
-                    "At most {} of one product fit in a cart.",
-                    crate::domain::catalogue::Quantity::MAX
-                )));
+            if let Err(refusal) = check_quantity(&product, wanted) {
+                return Ok(LineChange::Refused(refusal));
             }
             diesel::insert_into(cart_lines::table)
                 .values(CartLineRow {
