@@ -270,6 +270,15 @@ impl Default for Settings {
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
+/// `Ok` when `ok`, else the error naming `key` with its problem.
+fn require(ok: bool, key: &str, problem: impl FnOnce() -> String) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError(format!("{key}: {}", problem())))
+    }
+}
+
 impl Settings {
     /// Loads the layers. `file` is `--config`; without it `kassa.toml` in the
     /// working directory is read when present.
@@ -310,91 +319,98 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |key: &str, problem: String| Err(ConfigError(format!("{key}: {problem}")));
-        if self.bind.parse::<SocketAddr>().is_err() {
-            return fail(
-                "bind",
-                format!("'{}' is not an address like 127.0.0.1:8080", self.bind),
-            );
-        }
+        self.validate_addresses()?;
+        self.validate_storage()?;
+        self.validate_sessions()?;
+        self.validate_payment()?;
+        self.validate_checkout()
+    }
+
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
+        require(self.bind.parse::<SocketAddr>().is_ok(), "bind", || {
+            format!("'{}' is not an address like 127.0.0.1:8080", self.bind)
+        })?;
+        require(
+            self.sandbox.bind.parse::<SocketAddr>().is_ok(),
+            "sandbox.bind",
+            || {
+                format!(
+                    "'{}' is not an address like 127.0.0.1:8090",
+                    self.sandbox.bind
+                )
+            },
+        )
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
         if let Err(problem) = crate::domain::money::Currency::parse(&self.shop.currency) {
-            return fail("shop.currency", problem);
+            return Err(ConfigError(format!("shop.currency: {problem}")));
         }
-        if self.database.pool_size == 0 {
-            return fail("database.pool_size", "must be at least 1".into());
-        }
+        require(self.database.pool_size > 0, "database.pool_size", || {
+            "must be at least 1".into()
+        })?;
         let url = &self.database.url;
         let known_scheme = ["sqlite://", "postgres://", "postgresql://"]
             .iter()
             .any(|scheme| url.starts_with(scheme));
-        if !url.is_empty() && !known_scheme {
-            return fail(
-                "database.url",
-                "must start with sqlite:// or postgres://".into(),
-            );
-        }
-        if self.session.store == SessionStoreKind::Redis
-            && !(self.session.url.starts_with("redis://")
-                || self.session.url.starts_with("rediss://"))
-        {
-            return fail(
-                "session.url",
-                "a redis:// URL is needed with session.store = \"redis\"".into(),
-            );
-        }
+        require(url.is_empty() || known_scheme, "database.url", || {
+            "must start with sqlite:// or postgres://".into()
+        })
+    }
+
+    fn validate_sessions(&self) -> Result<(), ConfigError> {
+        let redis_url =
+            self.session.url.starts_with("redis://") || self.session.url.starts_with("rediss://");
+        require(
+            self.session.store != SessionStoreKind::Redis || redis_url,
+            "session.url",
+            || "a redis:// URL is needed with session.store = \"redis\"".into(),
+        )?;
         if let Err(problem) = self.session_key_bytes() {
-            return fail("session.key", problem);
+            return Err(ConfigError(format!("session.key: {problem}")));
         }
+        require(self.session.ttl_minutes > 0, "session.ttl_minutes", || {
+            "must be positive".into()
+        })
+    }
+
+    fn validate_payment(&self) -> Result<(), ConfigError> {
         let hosted = &self.payment.hosted;
-        if !["automatic", "manual"].contains(&hosted.capture.as_str()) {
-            return fail(
-                "payment.hosted.capture",
-                format!("'{}' is not automatic or manual", hosted.capture),
-            );
-        }
-        if self.sandbox.bind.parse::<SocketAddr>().is_err() {
-            return fail(
-                "sandbox.bind",
-                format!(
-                    "'{}' is not an address like 127.0.0.1:8090",
-                    self.sandbox.bind
-                ),
-            );
-        }
+        require(
+            ["automatic", "manual"].contains(&hosted.capture.as_str()),
+            "payment.hosted.capture",
+            || format!("'{}' is not automatic or manual", hosted.capture),
+        )?;
         let no_secret = hosted
             .webhook_secret
             .as_ref()
             .is_none_or(|s| s.expose_secret().is_empty());
-        if hosted.enabled && !hosted.api_url.is_empty() && no_secret {
-            return fail(
-                "payment.hosted.webhook_secret",
-                "is needed with a real provider (api_url is set)".into(),
-            );
-        }
+        require(
+            !(hosted.enabled && !hosted.api_url.is_empty() && no_secret),
+            "payment.hosted.webhook_secret",
+            || "is needed with a real provider (api_url is set)".into(),
+        )?;
+        require(
+            self.payment.offline.cash_on_delivery_limit_minor >= 0,
+            "payment.offline.cash_on_delivery_limit_minor",
+            || "must be 0 (no limit) or positive".into(),
+        )?;
         let p = &self.placeorder;
-        if p.lease_ms == 0 || p.sweep_interval_ms == 0 {
-            return fail(
-                "placeorder",
-                "lease_ms and sweep_interval_ms must be positive".into(),
-            );
-        }
-        if self.session.ttl_minutes <= 0 {
-            return fail("session.ttl_minutes", "must be positive".into());
-        }
-        if self.payment.offline.cash_on_delivery_limit_minor < 0 {
-            return fail(
-                "payment.offline.cash_on_delivery_limit_minor",
-                "must be 0 (no limit) or positive".into(),
-            );
-        }
+        require(
+            p.lease_ms > 0 && p.sweep_interval_ms > 0,
+            "placeorder",
+            || "lease_ms and sweep_interval_ms must be positive".into(),
+        )
+    }
+
+    fn validate_checkout(&self) -> Result<(), ConfigError> {
         let known = CheckoutInput::field_names();
-        if let Some(key) = self.checkout.defaults.keys().find(|k| !known.contains(k)) {
-            return fail(
-                &format!("checkout.defaults.{key}"),
-                "is not a field of the checkout form".into(),
-            );
+        match self.checkout.defaults.keys().find(|k| !known.contains(k)) {
+            Some(key) => Err(ConfigError(format!(
+                "checkout.defaults.{key}: is not a field of the checkout form"
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     pub fn database(&self) -> DatabaseBackend {

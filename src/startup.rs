@@ -72,20 +72,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let sandbox = if settings.sandbox.serve_beside_shop {
-            let sandbox = Sandbox::new(
-                settings.webhook_secret(),
-                settings.sandbox.convenience_store_days,
-            );
-            let (sandbox_port, server) =
-                sandbox.serve(&settings.sandbox.bind).with_context(|| {
-                    format!("starting the sandbox provider on {}", settings.sandbox.bind)
-                })?;
-            tracing::info!("sandbox payment provider on http://127.0.0.1:{sandbox_port}");
-            Some((sandbox_port, server))
-        } else {
-            None
-        };
+        let sandbox = sandbox_beside_shop(&settings)?;
         let mut gateways = Vec::new();
         if let Some(hosted) = hosted_gateway(
             &settings,
@@ -99,46 +86,14 @@ impl Application {
         let link_key: Arc<[u8]> = Arc::from(key.signing());
         let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
         shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0))?;
-        let data = web::Data::new(shop.clone());
-        let server = HttpServer::new(move || {
-            let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
-                .cookie_name("kassa_session".into())
-                .cookie_secure(settings.session.secure_cookie)
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Lax)
-                .session_lifecycle(PersistentSession::default().session_ttl(
-                    actix_web::cookie::time::Duration::minutes(settings.session.ttl_minutes),
-                ))
-                .build();
-            App::new()
-                // No referrer leaves the shop: confirmation links carry a secret.
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("Referrer-Policy", "same-origin"))
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add((
-                            "Content-Security-Policy",
-                            "default-src 'self'; frame-ancestors 'none'",
-                        )),
-                )
-                // Paths only: query strings carry confirmation tokens.
-                .wrap(
-                    Logger::new("%{method}xi %U %s %Dms")
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
-                .wrap(Compress::default())
-                .wrap(session_middleware)
-                .app_data(data.clone())
-                .app_data(probes.clone())
-                .app_data(web::PayloadConfig::new(64 * 1024))
-                .service(style)
-                .configure(crate::web::routes)
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(crate::error::AppError::NotFound)
-                }))
-        })
-        .listen(listener)?
-        .run();
+        let server = http_server(
+            listener,
+            settings,
+            sessions,
+            key,
+            web::Data::new(shop.clone()),
+            probes,
+        )?;
         Ok(Self {
             port,
             server,
@@ -271,6 +226,73 @@ fn registration_api(
 }
 
 /// The session store, and a Redis connection for the readiness probe.
+/// The demo's sandbox provider on `sandbox.bind`, when it runs beside the shop.
+fn sandbox_beside_shop(settings: &Settings) -> anyhow::Result<Option<(u16, Server)>> {
+    if !settings.sandbox.serve_beside_shop {
+        return Ok(None);
+    }
+    let sandbox = Sandbox::new(
+        settings.webhook_secret(),
+        settings.sandbox.convenience_store_days,
+    );
+    let (port, server) = sandbox
+        .serve(&settings.sandbox.bind)
+        .with_context(|| format!("starting the sandbox provider on {}", settings.sandbox.bind))?;
+    tracing::info!("sandbox payment provider on http://127.0.0.1:{port}");
+    Ok(Some((port, server)))
+}
+
+/// The shop's HTTP server on `listener`: security headers, access log,
+/// compression and sessions around the routes.
+fn http_server(
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    sessions: SessionBackend,
+    key: Key,
+    data: web::Data<Shop>,
+    probes: web::Data<Probes>,
+) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
+            .cookie_name("kassa_session".into())
+            .cookie_secure(settings.session.secure_cookie)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .session_lifecycle(PersistentSession::default().session_ttl(
+                actix_web::cookie::time::Duration::minutes(settings.session.ttl_minutes),
+            ))
+            .build();
+        App::new()
+            // No referrer leaves the shop: confirmation links carry a secret.
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'self'; frame-ancestors 'none'",
+                    )),
+            )
+            // Paths only: query strings carry confirmation tokens.
+            .wrap(
+                Logger::new("%{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string()),
+            )
+            .wrap(Compress::default())
+            .wrap(session_middleware)
+            .app_data(data.clone())
+            .app_data(probes.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .service(style)
+            .configure(crate::web::routes)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(crate::error::AppError::NotFound)
+            }))
+    })
+    .listen(listener)?
+    .run())
+}
+
 async fn session_backend(
     settings: &Settings,
 ) -> anyhow::Result<(SessionBackend, Option<redis::aio::ConnectionManager>)> {
