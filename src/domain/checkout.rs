@@ -206,28 +206,7 @@ pub fn parse(
         Some(None)
     };
 
-    let shipping = if rules.use_delivery_forms {
-        errors.take(
-            "shipping_method",
-            match input.shipping_method.trim() {
-                "" => Err("Please choose a shipping method.".to_owned()),
-                code => rules
-                    .shipping_methods
-                    .iter()
-                    .find(|m| m.code == code)
-                    .ok_or_else(|| "Please choose one of the shipping methods shown.".to_owned()),
-            },
-        )
-    } else {
-        // Without a delivery section the first (default) method applies.
-        errors.take(
-            "shipping_method",
-            rules
-                .shipping_methods
-                .first()
-                .ok_or_else(|| "This shop has no shipping method configured.".to_owned()),
-        )
-    };
+    let shipping = errors.take("shipping_method", chosen_shipping(input, rules));
 
     let date_of_birth = if rules.use_personal_data_form {
         errors
@@ -254,12 +233,7 @@ pub fn parse(
         Some(None)
     };
 
-    if !input.terms_accepted() {
-        errors.add("accept_terms", "Please accept the terms and conditions.");
-    }
-    if rules.privacy_policy_required && !input.privacy_accepted() {
-        errors.add("accept_privacy", "Please accept the privacy policy.");
-    }
+    check_consents(input, rules, &mut errors);
 
     match (
         email,
@@ -290,6 +264,38 @@ pub fn parse(
             order_totals,
         )),
         _ => Err(errors),
+    }
+}
+
+/// The shipping method chosen on the form; without a delivery section the
+/// first (default) method applies.
+fn chosen_shipping<'a>(
+    input: &CheckoutInput,
+    rules: &CheckoutRules<'a>,
+) -> Result<&'a ShippingMethod, String> {
+    if !rules.use_delivery_forms {
+        return rules
+            .shipping_methods
+            .first()
+            .ok_or_else(|| "This shop has no shipping method configured.".to_owned());
+    }
+    match input.shipping_method.trim() {
+        "" => Err("Please choose a shipping method.".to_owned()),
+        code => rules
+            .shipping_methods
+            .iter()
+            .find(|m| m.code == code)
+            .ok_or_else(|| "Please choose one of the shipping methods shown.".to_owned()),
+    }
+}
+
+/// The terms, and the privacy policy where the shop asks for it.
+fn check_consents(input: &CheckoutInput, rules: &CheckoutRules<'_>, errors: &mut FieldErrors) {
+    if !input.terms_accepted() {
+        errors.add("accept_terms", "Please accept the terms and conditions.");
+    }
+    if rules.privacy_policy_required && !input.privacy_accepted() {
+        errors.add("accept_privacy", "Please accept the privacy policy.");
     }
 }
 
