@@ -417,7 +417,95 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
     );
 }
 
+/// Runs one diesel statement on the test's database, either backend.
+macro_rules! on_db {
+    ($app:expr, |$c:ident| $body:expr) => {{
+        use diesel_async::RunQueryDsl as _;
+        match $app.shop.store.conn().await.unwrap() {
+            kassa::store::DbConn::Sqlite(mut conn) => {
+                let $c = &mut *conn;
+                $body.await.unwrap()
+            }
+            kassa::store::DbConn::Pg(mut conn) => {
+                let $c = &mut *conn;
+                $body.await.unwrap()
+            }
+        }
+    }};
+}
+
+/// A process whose cart cannot be read fails with the reason: trying the
+/// same step again cannot help, so nobody loops on it forever.
+async fn unreadable_data_fails_the_process_instead_of_looping(backend: Backend) {
+    use diesel::ExpressionMethods;
+    use kassa::domain::payment::IdempotencyKey;
+    use kassa::domain::placeorder::{FailureReason, Process, State};
+    use kassa::store::schema::{carts, place_order_process as processes};
+    let app = shop(backend, |s| {
+        s.registration.enabled = false;
+        s.placeorder.stalled_after_ms = 50;
+    })
+    .await;
+    let long_ago = time::PrimitiveDateTime::new(
+        time::Date::from_calendar_date(2026, time::Month::January, 1).unwrap(),
+        time::Time::MIDNIGHT,
+    );
+    on_db!(app, |c| diesel::insert_into(carts::table)
+        .values((
+            carts::id.eq("broken-cart"),
+            carts::status.eq("open"),
+            carts::checkout.eq("{ this is not a checkout"),
+            carts::version.eq(1i64),
+            carts::created_at.eq(long_ago),
+            carts::updated_at.eq(long_ago),
+        ))
+        .execute(c));
+    let mut process = Process::new(
+        "broken-process".into(),
+        "broken-cart".into(),
+        IdempotencyKey::from_string("k-broken".into()),
+    );
+    process.state = State::PrepareCart;
+    on_db!(app, |c| diesel::insert_into(processes::table)
+        .values((
+            processes::id.eq(&process.id),
+            processes::cart_id.eq(&process.cart_id),
+            processes::state.eq("PrepareCart"),
+            processes::context.eq(serde_json::to_string(&process.context).unwrap()),
+            processes::idempotency_key.eq("k-broken"),
+            processes::is_final.eq(false),
+            processes::version.eq(1i64),
+            processes::created_at.eq(long_ago),
+            processes::updated_at.eq(long_ago),
+        ))
+        .execute(c));
+    // The sweeper picks it up and gives up on it, once.
+    let mut stored = None;
+    for _ in 0..100 {
+        let p = app
+            .shop
+            .store
+            .process("broken-process")
+            .await
+            .unwrap()
+            .unwrap();
+        if p.state.is_final() {
+            stored = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = stored.expect("the process ended");
+    assert_eq!(stored.state, State::Failed);
+    assert!(
+        matches!(&stored.failure, Some(FailureReason::Error(why)) if why.contains("not readable")),
+        "{:?}",
+        stored.failure
+    );
+}
+
 on_both_backends!(
+    unreadable_data_fails_the_process_instead_of_looping,
     a_late_rollback_never_deletes_the_next_attempts_registration,
     a_cart_changed_during_place_order_is_never_ordered_unreviewed,
     reconciliation_reaches_every_waiting_payment,

@@ -8,7 +8,9 @@ pub mod sweeper;
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
 use crate::domain::payment::{CustomerAction, IdempotencyKey};
-use crate::domain::placeorder::{FailureReason, PlacedOrder, Process, State, Transition};
+use crate::domain::placeorder::{
+    FailureReason, PlacedOrder, PortError, Process, State, Transition,
+};
 use crate::error::{AppError, AppResult};
 use ports::ShopPorts;
 use std::time::Duration;
@@ -267,6 +269,10 @@ async fn step(
                 Ok(Transition::Fail(reason)) => {
                     tracing::info!(process = %process.id, state = %from, reason = reason.name(), "process fails");
                     process.failure = Some(reason);
+                }
+                Err(PortError::Broken(why)) => {
+                    tracing::error!(process = %process.id, state = %from, %why, "process fails: it cannot go on");
+                    process.failure = Some(FailureReason::Error(why));
                 }
                 Err(e) => {
                     // Not a failure: the step runs again on the next refresh or sweep.

@@ -39,8 +39,12 @@ impl<'a> ShopPorts<'a> {
     }
 }
 
+/// Unreadable data stays unreadable however often a step is retried.
 fn store_error(e: StoreError) -> PortError {
-    PortError::Unavailable(e.to_string())
+    match e {
+        StoreError::Corrupt(_) => PortError::Broken(e.to_string()),
+        _ => PortError::Unavailable(e.to_string()),
+    }
 }
 
 fn gateway_error(e: GatewayError) -> PortError {

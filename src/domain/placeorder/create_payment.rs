@@ -23,6 +23,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         Err(PortError::Unavailable(_)) => Ok(Transition::Fail(FailureReason::PaymentError(
             "The payment provider cannot be reached right now. Your cart is unchanged; please try again in a moment.".into(),
         ))),
+        Err(broken @ PortError::Broken(_)) => Err(broken),
     }
 }
 

@@ -310,10 +310,13 @@ impl Context {
 /// A port call that could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortError {
-    /// A service did not answer; the step is tried again later.
+    /// A service did not answer: transient, the step is tried again later.
     Unavailable(String),
     /// The request was refused, with a message the shopper can read.
     Refused(String),
+    /// Permanent: trying again cannot help (stored data that cannot be
+    /// read). The process fails with the reason instead of looping.
+    Broken(String),
 }
 
 impl fmt::Display for PortError {
@@ -321,6 +324,7 @@ impl fmt::Display for PortError {
         match self {
             Self::Unavailable(m) => write!(f, "unavailable: {m}"),
             Self::Refused(m) => write!(f, "refused: {m}"),
+            Self::Broken(m) => write!(f, "broken: {m}"),
         }
     }
 }
