@@ -113,7 +113,29 @@ async fn a_form_over_the_size_limit_is_refused_with_a_clear_page(backend: Backen
     assert!(app.get_html("/cart").await.contains("Espresso cup"));
 }
 
+/// Webhook signatures with times at the ends of the number range are old
+/// signatures like any other: 401, not an overflow.
+async fn a_webhook_signed_at_the_end_of_time_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for header in [
+        "t=-9223372036854775808,v1=00",
+        "t=9223372036854775807,v1=00",
+        "t=-1,v1=00",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/webhooks/hosted"))
+            .header("Kassa-Signature", header)
+            .body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{header}: the connection dropped: {e}"));
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header}");
+    }
+}
+
 on_both_backends!(
+    a_webhook_signed_at_the_end_of_time_is_refused,
     a_form_over_the_size_limit_is_refused_with_a_clear_page,
     messages_of_forms_sent_without_a_page_between_do_not_pile_up,
     a_postcode_with_a_multibyte_letter_is_a_field_error,
