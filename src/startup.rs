@@ -111,6 +111,9 @@ impl Application {
                 ))
                 .build();
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::nul::refuse_in_url,
+                ))
                 // No referrer leaves the shop: confirmation links carry a secret.
                 .wrap(
                     DefaultHeaders::new()

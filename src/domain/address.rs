@@ -28,7 +28,7 @@ fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
             "{} can be at most {max} characters long.",
             capitalize(what)
         ))
-    } else if value.chars().any(char::is_control) {
+    } else if value.chars().any(is_damaged) {
         Err(format!(
             "{} contains characters that are not allowed.",
             capitalize(what)
@@ -36,6 +36,12 @@ fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
     } else {
         Ok(value.to_owned())
     }
+}
+
+/// Control characters, and U+FFFD, which stands for bytes that were not
+/// text (a NUL or broken UTF-8 sent by a bot): nobody types either.
+fn is_damaged(c: char) -> bool {
+    c.is_control() || c == char::REPLACEMENT_CHARACTER
 }
 
 fn optional_text(raw: &str, what: &str, max: usize) -> Result<Option<String>, String> {
@@ -65,7 +71,7 @@ impl Email {
             return Err("Please enter your email address.".into());
         }
         let invalid = || format!("'{value}' is not a valid email address.");
-        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || is_damaged(c)) {
             return Err(invalid());
         }
         let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
@@ -344,6 +350,13 @@ mod tests {
         }
         assert!(errors.get("billing_company").is_none());
         assert!(errors.get("billing_phone").is_none());
+    }
+
+    #[test]
+    fn damaged_text_is_refused() {
+        assert!(required_text("Ber\u{fffd}lin", "city", 100).is_err());
+        assert!(required_text("Ber\u{1}lin", "city", 100).is_err());
+        assert!(Email::parse("ann\u{fffd}@example.com").is_err());
     }
 
     #[test]

@@ -26,7 +26,10 @@ async fn hosted(shop: web::Data<Shop>, req: HttpRequest, body: web::Bytes) -> Ht
         tracing::warn!(reason = %e, "webhook refused");
         return HttpResponse::Unauthorized().finish();
     }
-    let Ok(event) = serde_json::from_slice::<ProviderEvent>(&body) else {
+    let event = serde_json::from_slice::<ProviderEvent>(&body)
+        .ok()
+        .filter(|e| !super::nul::any(&[&e.id, &e.kind, &e.session_id]));
+    let Some(event) = event else {
         return HttpResponse::BadRequest().finish();
     };
     match payment_events::apply(&shop, &event).await {
