@@ -223,7 +223,17 @@ async fn a_nul_character_anywhere_is_junk_like_any_other(backend: Backend) {
     assert!(app.get_html("/cart").await.contains("Espresso cup"));
 }
 
+/// A mangled return link from the provider: a page that says so.
+async fn a_return_link_with_a_bad_signature_shows_a_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/checkout/return?process=p-1&sig=00").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("There is nothing at this address."), "{page}");
+}
+
 on_both_backends!(
+    a_return_link_with_a_bad_signature_shows_a_page,
     a_nul_character_anywhere_is_junk_like_any_other,
     a_webhook_signed_at_the_end_of_time_is_refused,
     a_form_over_the_size_limit_is_refused_with_a_clear_page,
