@@ -263,6 +263,9 @@ fn http_server(
             ))
             .build();
         App::new()
+            .wrap(actix_web::middleware::from_fn(
+                crate::web::nul::refuse_in_url,
+            ))
             // No referrer leaves the shop: confirmation links carry a secret.
             .wrap(
                 DefaultHeaders::new()

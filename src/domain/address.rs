@@ -28,7 +28,7 @@ fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
             "{} can be at most {max} characters long.",
             capitalize(what)
         ))
-    } else if value.chars().any(char::is_control) {
+    } else if value.chars().any(is_damaged) {
         Err(format!(
             "{} contains characters that are not allowed.",
             capitalize(what)
@@ -36,6 +36,12 @@ fn required_text(raw: &str, what: &str, max: usize) -> Result<String, String> {
     } else {
         Ok(value.to_owned())
     }
+}
+
+/// Control characters, and U+FFFD, which stands for bytes that were not
+/// text (a NUL or broken UTF-8 sent by a bot): nobody types either.
+fn is_damaged(c: char) -> bool {
+    c.is_control() || c == char::REPLACEMENT_CHARACTER
 }
 
 fn optional_text(raw: &str, what: &str, max: usize) -> Result<Option<String>, String> {
@@ -65,7 +71,7 @@ impl Email {
             return Err("Please enter your email address.".into());
         }
         let invalid = || format!("'{value}' is not a valid email address.");
-        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || is_damaged(c)) {
             return Err(invalid());
         }
         let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
@@ -347,9 +353,97 @@ mod tests {
     }
 
     #[test]
+    fn damaged_text_is_refused() {
+        assert!(required_text("Ber\u{fffd}lin", "city", 100).is_err());
+        assert!(required_text("Ber\u{1}lin", "city", 100).is_err());
+        assert!(Email::parse("ann\u{fffd}@example.com").is_err());
+    }
+
+    #[test]
     fn phone_is_optional_but_checked() {
         assert_eq!(parse_phone("").unwrap(), None);
         assert!(parse_phone("+49 30 1234567").unwrap().is_some());
         assert!(parse_phone("call me").is_err());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text a shopper might type into a postcode field: digits, letters
+        /// (multi-byte ones too), blanks and signs, around the usual length.
+        fn postcode_like() -> impl Strategy<Value = String> {
+            "[0-9A-Za-zÄÖÜäöüßé€ \t-]{0,10}"
+        }
+
+        fn any_country() -> impl Strategy<Value = Option<Country>> {
+            prop::option::of((0..COUNTRIES.len()).prop_map(Country))
+        }
+
+        /// A postcode in a valid format for `code`, with the blanks and the
+        /// case a shopper may type.
+        fn valid_postcode(code: &str) -> BoxedStrategy<String> {
+            let format = match code {
+                "DE" | "FR" | "IT" => "[0-9]{5}",
+                "AT" | "BE" | "CH" | "DK" | "LU" => "[0-9]{4}",
+                "SE" => "[0-9]{3} {0,2}[0-9]{2}",
+                "NL" => "[0-9]{4} {0,2}[A-Za-z]{2}",
+                other => panic!("no postcode format for {other}"),
+            };
+            (" {0,2}", format, " {0,2}")
+                .prop_map(|(before, postcode, after)| format!("{before}{postcode}{after}"))
+                .boxed()
+        }
+
+        fn country_and_valid_postcode() -> impl Strategy<Value = (Country, String)> {
+            (0..COUNTRIES.len()).prop_flat_map(|i| {
+                let country = Country(i);
+                valid_postcode(country.code()).prop_map(move |p| (country, p))
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn postcode_parsing_never_panics(
+                raw in prop_oneof![any::<String>(), postcode_like()],
+                country in any_country(),
+            ) {
+                if let Err(message) = parse_postcode(&raw, country) {
+                    prop_assert!(!message.is_empty());
+                }
+            }
+
+            #[test]
+            fn valid_postcodes_parse_and_normalize_idempotently(
+                (country, raw) in country_and_valid_postcode(),
+            ) {
+                let normalized = parse_postcode(&raw, Some(country));
+                prop_assert!(normalized.is_ok(), "{raw:?} for {}: {normalized:?}", country.code());
+                let normalized = normalized.unwrap();
+                prop_assert_eq!(parse_postcode(&normalized, Some(country)), Ok(normalized.clone()));
+                prop_assert_eq!(normalized.trim(), normalized.as_str());
+                prop_assert!(!normalized.contains("  "));
+                prop_assert_eq!(normalized.to_ascii_uppercase(), normalized);
+            }
+
+            #[test]
+            fn every_country_code_round_trips(i in 0..COUNTRIES.len(), lower in any::<bool>()) {
+                let code = COUNTRIES[i].0;
+                let typed = if lower { code.to_ascii_lowercase() } else { code.to_owned() };
+                prop_assert_eq!(Country::parse(&typed).map(|c| c.code()), Ok(code));
+            }
+
+            #[test]
+            fn other_fields_never_panic(raw in any::<String>()) {
+                let _ = Country::parse(&raw);
+                let _ = parse_house_number(&raw);
+                let _ = parse_phone(&raw);
+                if let Ok(email) = Email::parse(&raw) {
+                    prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+                }
+            }
+        }
     }
 }

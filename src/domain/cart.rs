@@ -360,4 +360,55 @@ mod tests {
         );
         assert_eq!(merged_quantity(&product(10, false), 0, 3), 0);
     }
+
+    mod properties {
+        use super::*;
+        use crate::domain::catalogue::Quantity;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn a_quantity_fits_when_the_product_is_active_and_in_stock(
+                stock in -5i64..200,
+                active in any::<bool>(),
+                quantity in 1..=Quantity::MAX,
+            ) {
+                let product = line(stock, active, 900, 900, quantity).product.unwrap();
+                let fits = check_quantity(&product, quantity);
+                prop_assert_eq!(fits.is_ok(), active && quantity <= stock);
+                if let Err(refusal) = fits {
+                    prop_assert!(refusal.to_string().contains("Mug"), "{}", refusal);
+                }
+            }
+
+            #[test]
+            fn validation_names_every_line_that_cannot_be_ordered(
+                lines in prop::collection::vec(
+                    (0i64..10, any::<bool>(), 800i64..1000, 800i64..1000, 1..=Quantity::MAX),
+                    1..5,
+                ),
+            ) {
+                let lines: Vec<CartLine> = lines
+                    .into_iter()
+                    .map(|(stock, active, price, paid, quantity)| line(stock, active, price, paid, quantity))
+                    .collect();
+                let orderable = |l: &CartLine| {
+                    let p = l.product.as_ref().unwrap();
+                    p.active && p.stock >= l.quantity && p.price == l.unit_price
+                };
+                let problems = validate(&lines);
+                prop_assert_eq!(problems.len(), lines.iter().filter(|l| !orderable(l)).count());
+                for problem in &problems {
+                    prop_assert!(problem.to_string().contains("Mug"));
+                }
+                prop_assert_eq!(item_count(&lines), lines.iter().map(|l| l.quantity).sum::<i64>());
+                prop_assert_eq!(
+                    subtotal(&lines, eur(0).currency).minor,
+                    lines.iter().map(|l| l.unit_price.minor * l.quantity).sum::<i64>()
+                );
+            }
+        }
+    }
 }

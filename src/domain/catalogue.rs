@@ -210,4 +210,52 @@ mod tests {
         assert!(Quantity::parse("two").is_err());
         assert_eq!(Quantity::parse(" 3 ").unwrap().get(), 3);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// What lands in a quantity field: numbers of every size and sign,
+        /// with blanks, and any text at all.
+        fn typed_quantity() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                (-5i64..200).prop_map(|n| format!(" {n}\t")),
+                "[-+]?[0-9]{0,25}(\\.[0-9]{0,3})?",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn quantity_is_accepted_exactly_from_1_to_max(raw in typed_quantity()) {
+                let expected = raw
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=Quantity::MAX).contains(n));
+                match Quantity::parse(&raw) {
+                    Ok(quantity) => prop_assert_eq!(Some(quantity.get()), expected),
+                    Err(message) => {
+                        prop_assert_eq!(expected, None);
+                        // One of two fixed messages, never the input: it goes
+                        // into the session.
+                        let fixed = [
+                            Quantity::parse("many").unwrap_err(),
+                            Quantity::new(0).unwrap_err(),
+                        ];
+                        prop_assert!(fixed.contains(&message), "{}", message);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_quantity_reads_back_from_its_number(n in 1..=Quantity::MAX) {
+                let quantity = Quantity::new(n).unwrap();
+                prop_assert_eq!(Quantity::parse(&quantity.get().to_string()), Ok(quantity));
+            }
+        }
+    }
 }

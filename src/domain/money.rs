@@ -148,4 +148,77 @@ mod tests {
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("EUR").is_ok());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Amounts up to ten billion in either direction: more than any
+        /// order, far from overflowing the arithmetic.
+        const LIMIT: i64 = 1_000_000_000_000;
+
+        fn amount() -> impl Strategy<Value = i64> {
+            -LIMIT..=LIMIT
+        }
+
+        /// Reads a formatted amount back: `[-]units.cents CUR`.
+        fn read_back(text: &str) -> Option<(i64, &str)> {
+            let (number, code) = text.split_once(' ')?;
+            let (negative, digits) = match number.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, number),
+            };
+            let (units, cents) = digits.split_once('.')?;
+            if cents.len() != 2 || !cents.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let magnitude = units.parse::<i128>().ok()? * 100 + cents.parse::<i128>().ok()?;
+            let minor = if negative { -magnitude } else { magnitude };
+            Some((i64::try_from(minor).ok()?, code))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn currency_parsing_never_panics_and_takes_only_three_capitals(raw in any::<String>()) {
+                let ok = raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase());
+                match Currency::parse(&raw) {
+                    Ok(currency) => {
+                        prop_assert!(ok);
+                        prop_assert_eq!(currency.as_str(), raw.as_str());
+                    }
+                    Err(_) => prop_assert!(!ok),
+                }
+            }
+
+            #[test]
+            fn formatting_reads_back_to_the_same_amount(minor in any::<i64>(), code in "[A-Z]{3}") {
+                let money = Money::new(minor, Currency::parse(&code).unwrap());
+                let text = money.to_string();
+                prop_assert_eq!(read_back(&text), Some((minor, code.as_str())), "{}", text);
+            }
+
+            #[test]
+            fn a_full_percentage_is_the_amount_and_parts_add_up(minor in amount(), percent in 0i64..=100) {
+                let eur = Currency::parse("EUR").unwrap();
+                let money = Money::new(minor, eur);
+                prop_assert_eq!(money.percent(100), money);
+                prop_assert_eq!(money.percent(0), Money::zero(eur));
+                // Each part rounds by at most half a cent.
+                let parts = money.percent(percent) + money.percent(100 - percent);
+                prop_assert!((parts - money).minor.abs() <= 1);
+            }
+
+            #[test]
+            fn included_vat_is_part_of_the_gross_amount(minor in 0..LIMIT, rate_bp in 0i64..=10_000) {
+                let money = Money::new(minor, Currency::parse("EUR").unwrap());
+                let vat = money.included_vat(rate_bp);
+                prop_assert!((0..=minor).contains(&vat.minor));
+                // The net amount times the rate gives the VAT, to a cent.
+                let net = minor - vat.minor;
+                prop_assert!((net * rate_bp / 10_000 - vat.minor).abs() <= 1);
+            }
+        }
+    }
 }

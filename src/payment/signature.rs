@@ -49,7 +49,8 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), S
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    // `abs_diff`: a timestamp at either end of the range must not overflow.
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = signatures
@@ -134,5 +135,110 @@ mod tests {
         assert!(digest_matches(b"key", "process-1", &sig));
         assert!(!digest_matches(b"key", "process-2", &sig));
         assert!(!digest_matches(b"key", "process-1", "nothex"));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NOW: i64 = 1_800_000_000;
+
+        /// Headers as a provider, a bot or a broken proxy may send them.
+        fn header_like() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                (
+                    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX)],
+                    "([0-9a-fA-F]{2}){0,33}|[0-9a-fz]{0,5}",
+                )
+                    .prop_map(|(t, sig)| format!("t={t},v1={sig}")),
+                "(( ?[tv1x]{1,2}=[-+]?[0-9a-fé]{0,12}) ?,?){0,4}",
+            ]
+        }
+
+        /// A signed request: secret, time (within the tolerance) and body.
+        fn signed() -> impl Strategy<Value = (String, i64, Vec<u8>)> {
+            (
+                ".{1,40}",
+                NOW - TOLERANCE_SECONDS..=NOW + TOLERANCE_SECONDS,
+                prop::collection::vec(any::<u8>(), 0..200),
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn verifying_any_header_never_panics(
+                header in header_like(),
+                body in prop::collection::vec(any::<u8>(), 0..50),
+                now in prop_oneof![Just(NOW), any::<i64>()],
+            ) {
+                let _ = verify("secret", &header, &body, now);
+                let _ = digest_matches(b"key", "text", &header);
+            }
+
+            #[test]
+            fn a_correctly_signed_header_verifies((secret, t, body) in signed()) {
+                let header = sign(&secret, t, &body);
+                prop_assert_eq!(verify(&secret, &header, &body, NOW), Ok(()));
+            }
+
+            #[test]
+            fn a_changed_body_does_not_verify(
+                (secret, t, mut body) in signed(),
+                at in any::<prop::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let header = sign(&secret, t, &body);
+                if body.is_empty() {
+                    body.push(0);
+                } else {
+                    let i = at.index(body.len());
+                    body[i] ^= 1 << bit;
+                }
+                prop_assert_eq!(verify(&secret, &header, &body, NOW), Err(SignatureError::Mismatch));
+            }
+
+            #[test]
+            fn a_changed_time_does_not_verify((secret, t, body) in signed(), delta in -1000i64..1000) {
+                prop_assume!(delta != 0);
+                let signature = sign(&secret, t, &body);
+                let forged = signature.replacen(&format!("t={t}"), &format!("t={}", t + delta), 1);
+                prop_assert_ne!(verify(&secret, &forged, &body, NOW), Ok(()));
+            }
+
+            #[test]
+            fn a_changed_signature_digit_does_not_verify(
+                (secret, t, body) in signed(),
+                at in any::<prop::sample::Index>(),
+                other in 1u32..16,
+            ) {
+                let header = sign(&secret, t, &body);
+                let (prefix, sig) = header.split_once(",v1=").unwrap();
+                let mut digits: Vec<char> = sig.chars().collect();
+                let i = at.index(digits.len());
+                let value = digits[i].to_digit(16).unwrap();
+                digits[i] = char::from_digit((value + other) % 16, 16).unwrap();
+                let forged = format!("{prefix},v1={}", digits.into_iter().collect::<String>());
+                prop_assert_eq!(verify(&secret, &forged, &body, NOW), Err(SignatureError::Mismatch));
+            }
+
+            #[test]
+            // Not a suffix of only NUL bytes: HMAC pads short keys with
+            // zeros, so "k" and "k\0" are the same key.
+            fn another_secret_does_not_verify((secret, t, body) in signed(), suffix in "[^\x00].{0,4}") {
+                let header = sign(&secret, t, &body);
+                let other = format!("{secret}{suffix}");
+                prop_assert_eq!(verify(&other, &header, &body, NOW), Err(SignatureError::Mismatch));
+            }
+
+            #[test]
+            fn signed_links_match_only_their_text(key in prop::collection::vec(any::<u8>(), 1..64), text in ".{0,40}", other in ".{0,40}") {
+                let signature = digest(&key, &text);
+                prop_assert!(digest_matches(&key, &text, &signature));
+                prop_assert_eq!(digest_matches(&key, &other, &signature), other == text);
+            }
+        }
     }
 }

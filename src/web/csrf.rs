@@ -35,6 +35,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     AppError::BadRequest(format!("form body: {e}"))
                 }
             })?;
+            let body = super::nul::replaced_in_form(&body);
             let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
                 .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
             let expected: Option<String> = session.get(super::session::CSRF_KEY).ok().flatten();

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod csrf;
 pub mod health;
 pub mod layout;
+pub mod nul;
 pub mod session;
 pub mod session_store;
 pub mod shop;

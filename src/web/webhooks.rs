@@ -6,10 +6,11 @@ use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
 use crate::application::payment_events::{self, ProviderEvent};
 use crate::application::placeorder::{self, ProcessStatus};
+use crate::error::AppError;
 use crate::payment::hosted::return_link_text;
 use crate::payment::signature;
 use crate::store::orders::OrderRef;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde::Deserialize;
 
 /// `POST /webhooks/hosted`: 401 for a bad or old signature (nothing
@@ -26,7 +27,10 @@ async fn hosted(shop: web::Data<Shop>, req: HttpRequest, body: web::Bytes) -> Ht
         tracing::warn!(reason = %e, "webhook refused");
         return HttpResponse::Unauthorized().finish();
     }
-    let Ok(event) = serde_json::from_slice::<ProviderEvent>(&body) else {
+    let event = serde_json::from_slice::<ProviderEvent>(&body)
+        .ok()
+        .filter(|e| !super::nul::any(&[&e.id, &e.kind, &e.session_id]));
+    let Some(event) = event else {
         return HttpResponse::BadRequest().finish();
     };
     match payment_events::apply(&shop, &event).await {
@@ -59,7 +63,7 @@ async fn shopper_return(
 ) -> HttpResponse {
     let text = return_link_text(&query.process, query.cancelled.is_some());
     if !signature::digest_matches(&shop.link_key, &text, &query.sig) {
-        return HttpResponse::NotFound().finish();
+        return AppError::NotFound.error_response();
     }
     let status = if query.cancelled.is_some() {
         placeorder::cancel(&shop, &query.process).await

@@ -2,6 +2,7 @@
 //! message, keeps what was typed, and never panics or answers 500.
 
 use crate::helpers::*;
+use kassa::payment::signature;
 use reqwest::StatusCode;
 
 /// Postcodes are checked by characters, not bytes: a multi-byte letter
@@ -113,7 +114,128 @@ async fn a_form_over_the_size_limit_is_refused_with_a_clear_page(backend: Backen
     assert!(app.get_html("/cart").await.contains("Espresso cup"));
 }
 
+/// Webhook signatures with times at the ends of the number range are old
+/// signatures like any other: 401, not an overflow.
+async fn a_webhook_signed_at_the_end_of_time_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for header in [
+        "t=-9223372036854775808,v1=00",
+        "t=9223372036854775807,v1=00",
+        "t=-1,v1=00",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/webhooks/hosted"))
+            .header("Kassa-Signature", header)
+            .body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{header}: the connection dropped: {e}"));
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header}");
+    }
+}
+
+/// PostgreSQL cannot store or compare text with a NUL character: such text
+/// anywhere in a request is refused or ignored like any other junk.
+async fn a_nul_character_anywhere_is_junk_like_any_other(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    let nul = "a\0b".to_owned();
+    let mut failures = Vec::new();
+    for path in [
+        "/products/a%00b",
+        "/checkout/success?order=K-%00&token=a%00b",
+        "/account/login?next=/%00",
+        "/checkout/return?process=a%00b&sig=00",
+    ] {
+        let status = app.get(path).await.status();
+        if status.is_server_error() {
+            failures.push(format!("GET {path}: {status}"));
+        }
+    }
+    for (path, fields) in [
+        (
+            "/cart/add",
+            vec![("product_id", nul.clone()), ("quantity", "1".into())],
+        ),
+        (
+            "/cart/update",
+            vec![("product_id", nul.clone()), ("quantity", "1".into())],
+        ),
+        ("/cart/remove", vec![("product_id", nul.clone())]),
+        (
+            "/account/login",
+            vec![("email", nul.clone()), ("password", nul.clone())],
+        ),
+        (
+            "/account/register",
+            vec![("email", nul.clone()), ("password", nul.clone())],
+        ),
+        (
+            "/checkout/restore",
+            vec![("order", nul.clone()), ("token", nul.clone())],
+        ),
+    ] {
+        let status = app.post(path, &fields).await.status();
+        if status.is_server_error() {
+            failures.push(format!("POST {path}: {status}"));
+        }
+    }
+    for field in [
+        "voucher_code",
+        "email",
+        "billing_city",
+        "payment_method",
+        "shipping_method",
+    ] {
+        let response = app
+            .submit_checkout(&with(checkout_form(), field, &nul))
+            .await;
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        if status != StatusCode::UNPROCESSABLE_ENTITY
+            || !page.contains(&format!("id=\"{field}-error\""))
+        {
+            failures.push(format!("POST /checkout with {field}: {status}"));
+        }
+    }
+    for event in [
+        r#"{"id":"evt_1","type":"payment.succeeded","session_id":"ps_\u0000"}"#,
+        r#"{"id":"evt_\u0000","type":"payment.succeeded","session_id":"ps_1"}"#,
+    ] {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let header = signature::sign(&app.settings.webhook_secret(), now, event.as_bytes());
+        let response = app
+            .client
+            .post(app.url("/webhooks/hosted"))
+            .header(signature::HEADER, header)
+            .body(event)
+            .send()
+            .await
+            .unwrap();
+        // A signed event naming no payment of the shop: answered, so the
+        // provider does not send it again and again.
+        if response.status().is_server_error() {
+            failures.push(format!("webhook {event}: {}", response.status()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(app.get_html("/cart").await.contains("Espresso cup"));
+}
+
+/// A mangled return link from the provider: a page that says so.
+async fn a_return_link_with_a_bad_signature_shows_a_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/checkout/return?process=p-1&sig=00").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("There is nothing at this address."), "{page}");
+}
+
 on_both_backends!(
+    a_return_link_with_a_bad_signature_shows_a_page,
+    a_nul_character_anywhere_is_junk_like_any_other,
+    a_webhook_signed_at_the_end_of_time_is_refused,
     a_form_over_the_size_limit_is_refused_with_a_clear_page,
     messages_of_forms_sent_without_a_page_between_do_not_pile_up,
     a_postcode_with_a_multibyte_letter_is_a_field_error,
