@@ -512,6 +512,20 @@ async fn hosted_pages(pages: &mut Pages, app: &TestApp) {
         Some("/checkout/success")
     );
 
+    // A cancel whose void the provider does not answer: the payment step
+    // says the payment is being cancelled.
+    let pay_url = to_the_provider("hosted:card").await;
+    set_knobs(serde_json::json!({ "down": true })).await;
+    let cancelled = app.post("/checkout/payment/cancel", &[]).await;
+    assert_eq!(cancelled.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = pages
+        .get("payment-cancelling", app, "/checkout/payment")
+        .await;
+    assert!(page.contains("data-testid=\"cancelling\""), "{page}");
+    assert!(!page.contains(&pay_url));
+    set_knobs(serde_json::json!({})).await;
+    assert_redirect(&app.get("/checkout/payment").await, "/checkout");
+
     // Convenience store: on hold, then expired, then the cart given back.
     let pay_url = to_the_provider("hosted:convenience_store").await;
     pages
