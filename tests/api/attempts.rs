@@ -60,16 +60,29 @@ async fn provider_page(app: &TestApp) -> String {
     pay_url
 }
 
-/// Pays by card at the provider and comes back: the success URL.
-async fn pay_by_card(app: &TestApp, pay_url: &str) -> String {
+/// Cart, form and "Place order" with `form`: the provider's page.
+async fn to_the_provider(app: &TestApp, form: &[(&str, String)]) -> String {
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(&app.submit_checkout(form).await, "/checkout/review");
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    provider_page(app).await
+}
+
+/// The shopper's `choice` at the provider and their return to the shop:
+/// where the shop sends them next.
+async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> String {
     let back = app
         .client
-        .post(format!("{pay_url}/card"))
+        .post(format!("{pay_url}/{choice}"))
         .send()
         .await
         .unwrap();
-    let returned = app.client.get(location(&back)).send().await.unwrap();
-    let success = location(&returned);
+    location(&app.client.get(location(&back)).send().await.unwrap())
+}
+
+/// Pays by card at the provider and comes back: the success URL.
+async fn pay_by_card(app: &TestApp, pay_url: &str) -> String {
+    let success = choose(app, pay_url, "card").await;
     assert!(success.starts_with("/checkout/success?order="), "{success}");
     success
 }
@@ -106,10 +119,7 @@ async fn cart_id(app: &TestApp) -> String {
 /// attempt, which the shopper pays for.
 async fn a_late_rollback_never_deletes_the_next_attempts_registration(backend: Backend) {
     let app = shop(backend, |_| {}).await;
-    app.add_to_cart("hand-grinder", 1).await;
-    assert_redirect(&app.submit_checkout(&card_form()).await, "/checkout/review");
-    assert_redirect(&app.confirm_review().await, "/checkout/payment");
-    let first_pay_url = provider_page(&app).await;
+    let first_pay_url = to_the_provider(&app, &card_form()).await;
     let cart = cart_id(&app).await;
     let first = app
         .shop
@@ -174,19 +184,10 @@ async fn a_late_rollback_never_deletes_the_next_attempts_registration(backend: B
 /// registration API: the reviewed version is the one frozen, or none.
 async fn a_cart_changed_during_place_order_is_never_ordered_unreviewed(backend: Backend) {
     let app = shop(backend, |s| s.registration.timeout_ms = 5_000).await;
-    app.add_to_cart("hand-grinder", 1).await;
-    assert_redirect(&app.submit_checkout(&card_form()).await, "/checkout/review");
-    assert_redirect(&app.confirm_review().await, "/checkout/payment");
     // A declined card gives the cart back; its registration is deleted, so
     // the next "Place order" has to call the registration API again.
-    let pay_url = provider_page(&app).await;
-    let back = app
-        .client
-        .post(format!("{pay_url}/decline"))
-        .send()
-        .await
-        .unwrap();
-    app.client.get(location(&back)).send().await.unwrap();
+    let pay_url = to_the_provider(&app, &card_form()).await;
+    choose(&app, &pay_url, "decline").await;
     assert_redirect(&app.get("/checkout/payment").await, "/checkout");
     let reviewed = app.reviewed_version().await;
     assert!(reviewed.is_some());
@@ -230,23 +231,13 @@ async fn a_cart_changed_during_place_order_is_never_ordered_unreviewed(backend: 
 /// session id and the success URL.
 async fn store_order(app: &TestApp) -> (String, String) {
     let shopper = app.with_client(&client());
-    shopper.add_to_cart("hand-grinder", 1).await;
     let form = with(
         checkout_form(),
         "payment_method",
         "hosted:convenience_store",
     );
-    assert_redirect(&shopper.submit_checkout(&form).await, "/checkout/review");
-    assert_redirect(&shopper.confirm_review().await, "/checkout/payment");
-    let pay_url = provider_page(&shopper).await;
-    let back = shopper
-        .client
-        .post(format!("{pay_url}/convenience_store"))
-        .send()
-        .await
-        .unwrap();
-    let returned = shopper.client.get(location(&back)).send().await.unwrap();
-    let success = location(&returned);
+    let pay_url = to_the_provider(&shopper, &form).await;
+    let success = choose(&shopper, &pay_url, "convenience_store").await;
     assert!(success.starts_with("/checkout/success?order="), "{success}");
     let session = pay_url.rsplit('/').next().unwrap().to_owned();
     (session, success)
