@@ -6,6 +6,7 @@ mod cart;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
+mod fuzz;
 mod helpers;
 mod hosted;
 mod junk_input;
