@@ -241,6 +241,54 @@ fn bounded(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::test::TestRequest;
+
+    fn session() -> ShopSession {
+        ShopSession(TestRequest::default().to_http_request().get_session())
+    }
+
+    fn state_size(session: &ShopSession) -> usize {
+        serde_json::to_string(&*session.0.entries()).unwrap().len()
+    }
+
+    #[test]
+    fn a_value_that_would_not_fit_is_refused_and_nothing_changes() {
+        let session = session();
+        session.set_cart_id("cart-1").unwrap();
+        let huge = "c".repeat(STATE_MAX_BYTES);
+        assert!(matches!(
+            session.set_cart_id(&huge),
+            Err(AppError::SessionFull)
+        ));
+        assert_eq!(session.cart_id().as_deref(), Some("cart-1"));
+    }
+
+    #[test]
+    fn flash_messages_stay_few_short_and_within_the_bound() {
+        let session = session();
+        session.set_cart_id(&"c".repeat(1000)).unwrap();
+        for i in 0..20 {
+            let text = format!("{i} {}", "\"ä".repeat(1000));
+            session.flash(FlashKind::Error, text).unwrap();
+            assert!(state_size(&session) <= STATE_MAX_BYTES);
+        }
+        let shown = session.take_flash();
+        assert!(!shown.is_empty() && shown.len() <= FLASH_MAX_MESSAGES);
+        assert!(shown.last().unwrap().text.starts_with("19 "));
+        assert!(
+            shown
+                .iter()
+                .all(|m| m.text.chars().count() <= FLASH_MAX_CHARS)
+        );
+    }
+
+    #[test]
+    fn the_same_message_twice_is_shown_once() {
+        let session = session();
+        session.flash(FlashKind::Info, "Saved.").unwrap();
+        session.flash(FlashKind::Info, "Saved.").unwrap();
+        assert_eq!(session.take_flash().len(), 1);
+    }
 
     #[test]
     fn long_flash_text_is_cut_by_characters() {

@@ -8,6 +8,7 @@ mod cart_ownership;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
+mod fuzz;
 mod helpers;
 mod hosted;
 mod html_valid;
