@@ -19,13 +19,6 @@ use crate::domain::pricing::{Totals, totals};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// The order of a cart: its number and the secret of its confirmation link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderRef {
-    pub number: String,
-    pub token: String,
-}
-
 /// Why an order is cancelled, which decides what becomes of its cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancellation<'a> {

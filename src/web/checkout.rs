@@ -12,13 +12,12 @@ use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderRef};
 use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
 use crate::payment::hosted::CONVENIENCE_STORE;
 use crate::payment::offline::CASH_IN_ADVANCE;
-use crate::store::orders::OrderRef;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -409,10 +408,7 @@ async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
     };
     match placeorder::refresh_cart(&shop, &cart_id).await? {
         Some(ProcessStatus::Succeeded(order)) => {
-            let order = OrderRef {
-                number: order.number,
-                token: order.token,
-            };
+            let order = OrderRef::from(order);
             session.order_placed(&order)?;
             Ok(see_other(&success_url(&order)))
         }

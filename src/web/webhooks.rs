@@ -6,9 +6,9 @@ use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
 use crate::application::payment_events::{self, ProviderEvent};
 use crate::application::placeorder::{self, ProcessStatus};
+use crate::domain::order::OrderRef;
 use crate::payment::hosted::return_link_text;
 use crate::payment::signature;
-use crate::store::orders::OrderRef;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 
@@ -69,10 +69,7 @@ async fn shopper_return(
     match status {
         // Straight to the confirmation: it needs no session.
         Ok(ProcessStatus::Succeeded(order)) => {
-            let order = OrderRef {
-                number: order.number,
-                token: order.token,
-            };
+            let order = OrderRef::from(order);
             if let Ok(Some(process)) = shop.store.process(&query.process).await
                 && session.cart_id().as_deref() == Some(process.cart_id.as_str())
             {
