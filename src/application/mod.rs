@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod cart;
+pub mod catalogue;
 pub mod checkout;
 pub mod orders;
 pub mod outbox;
