@@ -64,10 +64,7 @@ impl Application {
         }
         let key = session_key(&settings)?;
         let (sessions, redis) = session_backend(&settings).await?;
-        let probes = web::Data::new(Probes {
-            store: store.clone(),
-            redis,
-        });
+        let probes = web::Data::new(Probes { redis });
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

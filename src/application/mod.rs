@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
+pub mod health;
 pub mod orders;
 pub mod outbox;
 pub mod payment_events;
