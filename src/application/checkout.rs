@@ -64,6 +64,39 @@ pub async fn current_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Ca
         .filter(|c| c.status != CartStatus::Ordered))
 }
 
+/// The shopper's latest attempt at paying for their cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The session names no cart of this shopper's.
+    NoCart,
+    /// No attempt to show: none started, its order was cancelled and the
+    /// cart given back, or (when cancelling) none still running.
+    None,
+    Status(ProcessStatus),
+}
+
+/// The payment step: the shopper's latest attempt, moved on as far as it
+/// goes now.
+pub async fn attempt(shop: &Shop, claim: &CartClaim) -> AppResult<Attempt> {
+    let Some(cart) = shoppers_cart(shop, claim).await? else {
+        return Ok(Attempt::NoCart);
+    };
+    Ok(placeorder::refresh_cart(shop, &cart.id)
+        .await?
+        .map_or(Attempt::None, Attempt::Status))
+}
+
+/// The waiting page's cancel button: the shopper's running attempt rolled
+/// back, the cart theirs again.
+pub async fn cancel_attempt(shop: &Shop, claim: &CartClaim) -> AppResult<Attempt> {
+    let Some(cart) = shoppers_cart(shop, claim).await? else {
+        return Ok(Attempt::NoCart);
+    };
+    Ok(placeorder::cancel_cart(shop, &cart.id)
+        .await?
+        .map_or(Attempt::None, Attempt::Status))
+}
+
 /// What asking for the cart of a cancelled order gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restore {

@@ -3,9 +3,10 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, login_then, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::cart;
-use crate::application::checkout::{self, CheckoutView, Restore, ReviewView, Submitted};
-use crate::application::placeorder::{self, ProcessStatus, StartRefused};
+use crate::application::checkout::{
+    self, Attempt, CheckoutView, Restore, ReviewView, Submitted,
+};
+use crate::application::placeorder::{ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::application::{Shop, orders};
 use crate::config::CheckoutSettings;
@@ -130,14 +131,6 @@ fn invalid_cart_redirect(shop: &Shop, cart: &Cart) -> Option<HttpResponse> {
 fn already_ordered(session: &ShopSession) -> Option<HttpResponse> {
     session.cart_id().is_none().then_some(())?;
     session.last_order().map(|o| see_other(&success_url(&o)))
-}
-
-/// The id of the session's cart, in whatever state, if it is this
-/// shopper's.
-async fn own_cart_id(shop: &Shop, session: &ShopSession) -> AppResult<Option<String>> {
-    Ok(cart::shoppers_cart(shop, &session.cart_claim())
-        .await?
-        .map(|c| c.id))
 }
 
 async fn form_page(
@@ -339,11 +332,10 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(see_other("/cart"));
-    };
-    let Some(status) = placeorder::refresh_cart(&shop, &cart_id).await? else {
-        return Ok(see_other("/checkout"));
+    let status = match checkout::attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => return Ok(see_other("/cart")),
+        Attempt::None => return Ok(see_other("/checkout")),
+        Attempt::Status(status) => status,
     };
     let page = |action: Option<CustomerAction>| async {
         Ok::<_, AppError>(PaymentPage {
@@ -388,32 +380,25 @@ async fn cancel_payment(
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(see_other("/cart"));
-    };
-    match shop.store.latest_process_of_cart(&cart_id).await? {
-        Some(process) if !process.state.is_final() => {
-            let status = placeorder::cancel(&shop, &process.id).await?;
-            after_start(&shop, &session, status)
-        }
-        _ => Ok(see_other("/checkout")),
+    match checkout::cancel_attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => Ok(see_other("/cart")),
+        Attempt::None => Ok(see_other("/checkout")),
+        Attempt::Status(status) => after_start(&shop, &session, status),
     }
 }
 
 /// Reads the final state of the cart's process.
 #[get("/checkout/placeorder")]
 async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart")));
-    };
-    match placeorder::refresh_cart(&shop, &cart_id).await? {
-        Some(ProcessStatus::Succeeded(order)) => {
+    match checkout::attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart"))),
+        Attempt::Status(ProcessStatus::Succeeded(order)) => {
             let order = OrderRef::from(order);
             session.order_placed(&order)?;
             Ok(see_other(&success_url(&order)))
         }
-        Some(ProcessStatus::Failed(_)) | None => Ok(see_other("/checkout")),
-        Some(_) => Ok(see_other("/checkout/payment")),
+        Attempt::Status(ProcessStatus::Failed(_)) | Attempt::None => Ok(see_other("/checkout")),
+        Attempt::Status(_) => Ok(see_other("/checkout/payment")),
     }
 }
 
