@@ -9,6 +9,7 @@ pub mod health;
 pub mod orders;
 pub mod outbox;
 pub mod payment_events;
+pub mod payment_return;
 pub mod placeorder;
 pub mod registration;
 
