@@ -3,13 +3,14 @@
 
 use super::Shop;
 use super::cart::{CartClaim, shoppers_cart};
+use super::orders;
 use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::domain::cart::{Cart, CartOwner, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
 use crate::domain::field_errors::FieldErrors;
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::OrderStatus;
 use crate::domain::payment::{IdempotencyKey, PaymentMethodOption};
 use crate::domain::pricing::{Totals, totals};
 use crate::error::{AppError, AppResult};
@@ -111,7 +112,17 @@ pub enum Restore {
 
 /// Gives back the cart of an order cancelled because its money never came,
 /// to the guest session that filled it or the account that ordered it.
-pub async fn restore(shop: &Shop, owner: Option<&CartOwner>, order: &Order) -> AppResult<Restore> {
+/// The order is the one behind a confirmation link: not found unless the
+/// token is its secret.
+pub async fn restore(
+    shop: &Shop,
+    owner: Option<&CartOwner>,
+    number: &str,
+    token: &str,
+) -> AppResult<Restore> {
+    let order = orders::for_confirmation(shop, number, token)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if order.status != OrderStatus::Cancelled {
         return Ok(Restore::Unavailable);
     }

@@ -3,9 +3,7 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, login_then, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::checkout::{
-    self, Attempt, CheckoutView, Restore, ReviewView, Submitted,
-};
+use crate::application::checkout::{self, Attempt, CheckoutView, Restore, ReviewView, Submitted};
 use crate::application::placeorder::{ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::application::{Shop, orders};
@@ -14,11 +12,9 @@ use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
 use crate::domain::order::{Order, OrderRef};
-use crate::domain::payment::CustomerAction;
+use crate::domain::payment::{CustomerAction, PaymentInstructions};
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
-use crate::payment::hosted::CONVENIENCE_STORE;
-use crate::payment::offline::CASH_IN_ADVANCE;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -57,9 +53,7 @@ struct ReviewPage {
 struct SuccessPage {
     layout: Layout,
     order: Order,
-    pay_in_advance: bool,
-    pay_in_store: bool,
-    store_days: i64,
+    instructions: Option<PaymentInstructions>,
 }
 
 #[derive(Template)]
@@ -416,19 +410,11 @@ async fn success(
     session: ShopSession,
     query: web::Query<SuccessQuery>,
 ) -> AppResult<HttpResponse> {
-    let order = orders::for_confirmation(&shop, &query.order, &query.token)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let method = order.payment.as_ref().map(|p| p.method.as_str());
-    let pay_in_advance = method == Some(CASH_IN_ADVANCE);
-    let pay_in_store = method == Some(CONVENIENCE_STORE)
-        && order.status == crate::domain::order::OrderStatus::OnHold;
+    let confirmation = orders::confirmation(&shop, &query.order, &query.token).await?;
     render(&SuccessPage {
         layout: Layout::load(&shop, &session).await?,
-        order,
-        pay_in_advance,
-        pay_in_store,
-        store_days: shop.settings.sandbox.convenience_store_days,
+        order: confirmation.order,
+        instructions: confirmation.instructions,
     })
 }
 
@@ -449,10 +435,14 @@ async fn restore_cart(
     form: CsrfForm<RestoreForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let order = orders::for_confirmation(&shop, &form.order, &form.token)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    match checkout::restore(&shop, session.cart_owner().as_ref(), &order).await? {
+    match checkout::restore(
+        &shop,
+        session.cart_owner().as_ref(),
+        &form.order,
+        &form.token,
+    )
+    .await?
+    {
         Restore::Restored { cart_id } => {
             session.set_cart_id(&cart_id)?;
             session.flash(FlashKind::Info, "Your cart is back, as it was.")?;
