@@ -140,6 +140,10 @@ pub struct HostedPaymentSettings {
     /// Payments left at the provider this long are checked with its API
     /// (the shopper never came back and the webhook was lost).
     pub reconcile_after_ms: u64,
+    /// How long the provider lets a convenience-store payment stay unpaid,
+    /// as the success page tells the shopper. The sandbox beside the shop
+    /// uses `sandbox.convenience_store_days` instead.
+    pub convenience_store_days: i64,
 }
 
 /// The external customer-registration API.
@@ -232,6 +236,7 @@ impl Default for Settings {
                     capture: "automatic".into(),
                     timeout_ms: 5_000,
                     reconcile_after_ms: 15 * 60 * 1000,
+                    convenience_store_days: 3,
                 },
             },
             sandbox: SandboxSettings {

@@ -64,10 +64,7 @@ impl Application {
         }
         let key = session_key(&settings)?;
         let (sessions, redis) = session_backend(&settings).await?;
-        let probes = web::Data::new(Probes {
-            store: store.clone(),
-            redis,
-        });
+        let probes = web::Data::new(Probes { redis });
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -170,15 +167,20 @@ fn hosted_gateway(
     if !hosted.enabled {
         return Ok(None);
     }
-    let api = match (hosted.api_url.as_str(), sandbox_port) {
-        ("", Some(port)) => format!("http://127.0.0.1:{port}"),
+    // The days a convenience-store payment may stay unpaid are the
+    // provider's: the sandbox's own when it is the provider.
+    let (api, convenience_store_days) = match (hosted.api_url.as_str(), sandbox_port) {
+        ("", Some(port)) => (
+            format!("http://127.0.0.1:{port}"),
+            settings.sandbox.convenience_store_days,
+        ),
         ("", None) => {
             tracing::warn!(
                 "payment.hosted has no api_url and no sandbox runs: hosted payment is off"
             );
             return Ok(None);
         }
-        (url, _) => url.to_owned(),
+        (url, _) => (url.to_owned(), hosted.convenience_store_days),
     };
     let public_url = if settings.public_url.is_empty() {
         let host = settings
@@ -196,6 +198,7 @@ fn hosted_gateway(
         public_url,
         link_key.to_vec(),
         std::time::Duration::from_millis(hosted.timeout_ms),
+        convenience_store_days,
     )?;
     Ok(Some(Arc::new(gateway)))
 }

@@ -3,13 +3,14 @@
 
 use super::Shop;
 use super::cart::{CartClaim, shoppers_cart};
+use super::orders;
 use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::domain::cart::{Cart, CartOwner, CartProblem, CartStatus, validate};
 use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
 use crate::domain::field_errors::FieldErrors;
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::OrderStatus;
 use crate::domain::payment::{IdempotencyKey, PaymentMethodOption};
 use crate::domain::pricing::{Totals, totals};
 use crate::error::{AppError, AppResult};
@@ -64,6 +65,39 @@ pub async fn current_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Ca
         .filter(|c| c.status != CartStatus::Ordered))
 }
 
+/// The shopper's latest attempt at paying for their cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The session names no cart of this shopper's.
+    NoCart,
+    /// No attempt to show: none started, its order was cancelled and the
+    /// cart given back, or (when cancelling) none still running.
+    None,
+    Status(ProcessStatus),
+}
+
+/// The payment step: the shopper's latest attempt, moved on as far as it
+/// goes now.
+pub async fn attempt(shop: &Shop, claim: &CartClaim) -> AppResult<Attempt> {
+    let Some(cart) = shoppers_cart(shop, claim).await? else {
+        return Ok(Attempt::NoCart);
+    };
+    Ok(placeorder::refresh_cart(shop, &cart.id)
+        .await?
+        .map_or(Attempt::None, Attempt::Status))
+}
+
+/// The waiting page's cancel button: the shopper's running attempt rolled
+/// back, the cart theirs again.
+pub async fn cancel_attempt(shop: &Shop, claim: &CartClaim) -> AppResult<Attempt> {
+    let Some(cart) = shoppers_cart(shop, claim).await? else {
+        return Ok(Attempt::NoCart);
+    };
+    Ok(placeorder::cancel_cart(shop, &cart.id)
+        .await?
+        .map_or(Attempt::None, Attempt::Status))
+}
+
 /// What asking for the cart of a cancelled order gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restore {
@@ -78,7 +112,17 @@ pub enum Restore {
 
 /// Gives back the cart of an order cancelled because its money never came,
 /// to the guest session that filled it or the account that ordered it.
-pub async fn restore(shop: &Shop, owner: Option<&CartOwner>, order: &Order) -> AppResult<Restore> {
+/// The order is the one behind a confirmation link: not found unless the
+/// token is its secret.
+pub async fn restore(
+    shop: &Shop,
+    owner: Option<&CartOwner>,
+    number: &str,
+    token: &str,
+) -> AppResult<Restore> {
+    let order = orders::for_confirmation(shop, number, token)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if order.status != OrderStatus::Cancelled {
         return Ok(Restore::Unavailable);
     }

@@ -3,10 +3,13 @@
 
 pub mod accounts;
 pub mod cart;
+pub mod catalogue;
 pub mod checkout;
+pub mod health;
 pub mod orders;
 pub mod outbox;
 pub mod payment_events;
+pub mod payment_return;
 pub mod placeorder;
 pub mod registration;
 

@@ -2,10 +2,36 @@
 
 use super::{Shop, secrets_match};
 use crate::domain::order::Order;
-use crate::error::AppResult;
+use crate::domain::payment::PaymentInstructions;
+use crate::error::{AppError, AppResult};
 
 /// The order behind a confirmation link, if the token is its secret.
 pub async fn for_confirmation(shop: &Shop, number: &str, token: &str) -> AppResult<Option<Order>> {
     let order = shop.store.order_by_number(number).await?;
     Ok(order.filter(|o| secrets_match(&o.token, token)))
+}
+
+/// What the confirmation page shows.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub order: Order,
+    /// How the buyer still has to pay, as the order's gateway says.
+    pub instructions: Option<PaymentInstructions>,
+}
+
+/// The confirmation behind a link; not found unless the token is the
+/// order's secret.
+pub async fn confirmation(shop: &Shop, number: &str, token: &str) -> AppResult<Confirmation> {
+    let order = for_confirmation(shop, number, token)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let instructions = order
+        .payment
+        .as_ref()
+        .and_then(|p| shop.gateways.get(&p.gateway))
+        .and_then(|gateway| gateway.instructions(&order));
+    Ok(Confirmation {
+        order,
+        instructions,
+    })
 }

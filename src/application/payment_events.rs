@@ -9,7 +9,7 @@ use super::placeorder::{self, ProcessStatus};
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
 use crate::error::{AppError, AppResult};
-use crate::payment::GatewayError;
+use crate::payment::{GatewayError, signature};
 use crate::store::orders::Cancellation;
 use crate::store::payments::StoredPayment;
 use serde::Deserialize;
@@ -34,6 +34,48 @@ pub enum EventOutcome {
     Unknown,
     /// For an attempt that was replaced: it cannot touch the newer one.
     StaleAttempt,
+}
+
+/// The header a webhook carries its signature in.
+pub const SIGNATURE_HEADER: &str = signature::HEADER;
+
+/// What a webhook delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// A bad or old signature: nothing changes.
+    Refused,
+    /// Signed, but not an event the shop can read.
+    Unreadable,
+    Applied(EventOutcome),
+}
+
+/// A webhook as delivered: its signature header and raw body. Only a body
+/// signed with the shop's webhook secret, recently, is read. An error
+/// means not applied yet: the provider must send it again.
+pub async fn receive(shop: &Shop, signature_header: &str, body: &[u8]) -> AppResult<Received> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Err(e) = signature::verify(&shop.settings.webhook_secret(), signature_header, body, now)
+    {
+        tracing::warn!(reason = %e, "webhook refused");
+        return Ok(Received::Refused);
+    }
+    // A NUL character is junk that no database stores: unreadable.
+    let event = serde_json::from_slice::<ProviderEvent>(body)
+        .ok()
+        .filter(|e| ![&e.id, &e.kind, &e.session_id].iter().any(|s| s.contains('\0')));
+    let Some(event) = event else {
+        return Ok(Received::Unreadable);
+    };
+    match apply(shop, &event).await {
+        Ok(outcome) => {
+            tracing::info!(event = %event.id, kind = %event.kind, ?outcome, "webhook");
+            Ok(Received::Applied(outcome))
+        }
+        Err(e) => {
+            tracing::warn!(event = %event.id, error = ?e, "webhook not applied; the provider sends it again");
+            Err(e)
+        }
+    }
 }
 
 pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome> {

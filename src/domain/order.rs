@@ -3,6 +3,7 @@
 use super::checkout::CheckoutDetails;
 use super::money::Money;
 use super::payment::{IdempotencyKey, PaymentStatus};
+use super::placeorder::PlacedOrder;
 use super::pricing::Totals;
 use std::fmt;
 
@@ -29,6 +30,23 @@ impl OrderNumber {
 impl fmt::Display for OrderNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// An order as its confirmation link names it: its number and the secret
+/// of the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRef {
+    pub number: String,
+    pub token: String,
+}
+
+impl From<PlacedOrder> for OrderRef {
+    fn from(order: PlacedOrder) -> Self {
+        Self {
+            number: order.number,
+            token: order.token,
+        }
     }
 }
 

@@ -154,6 +154,17 @@ pub enum FlowStatus {
     Aborted,
 }
 
+/// What the buyer of a placed order still has to do to pay for it, as the
+/// order's gateway tells it. Either way the order number is the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentInstructions {
+    /// Transfer the total in advance; the goods ship when it arrives.
+    TransferInAdvance,
+    /// Pay the total at a convenience store within this many days, or the
+    /// order is cancelled.
+    PayInStore { days: i64 },
+}
+
 /// What the shopper is shown for an unapproved payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CustomerAction {

@@ -4,10 +4,10 @@
 //! and by signed webhooks. When in doubt the shop asks the provider's API.
 
 use super::{GatewayError, PaymentGateway};
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    ActionRequest, FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus,
-    Settlement,
+    ActionRequest, FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest,
+    PaymentStart, PaymentStatus, Settlement,
 };
 use crate::sandbox::{CreateSession, Session, SessionStatus};
 use reqwest::StatusCode;
@@ -28,6 +28,8 @@ pub struct HostedGateway {
     public_url: String,
     /// Signs return links, so a link names only its own process.
     link_key: Vec<u8>,
+    /// How long the provider lets a convenience-store payment stay unpaid.
+    convenience_store_days: i64,
 }
 
 impl HostedGateway {
@@ -37,6 +39,7 @@ impl HostedGateway {
         public_url: String,
         link_key: Vec<u8>,
         timeout: Duration,
+        convenience_store_days: i64,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -48,6 +51,7 @@ impl HostedGateway {
             capture,
             public_url: public_url.trim_end_matches('/').to_owned(),
             link_key,
+            convenience_store_days,
         })
     }
 
@@ -248,5 +252,16 @@ impl PaymentGateway for HostedGateway {
 
     async fn refund(&self, request: &PaymentRequest) -> Result<(), GatewayError> {
         self.operate(request, "refund").await
+    }
+
+    /// A convenience-store order on hold waits for the shopper to pay at
+    /// the store; card payments ask nothing more.
+    fn instructions(&self, order: &Order) -> Option<PaymentInstructions> {
+        let method = order.payment.as_ref()?.method.as_str();
+        (method == CONVENIENCE_STORE && order.status == OrderStatus::OnHold).then_some(
+            PaymentInstructions::PayInStore {
+                days: self.convenience_store_days,
+            },
+        )
     }
 }

@@ -5,7 +5,10 @@ pub mod hosted;
 pub mod offline;
 pub mod signature;
 
-use crate::domain::payment::{FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart};
+use crate::domain::order::Order;
+use crate::domain::payment::{
+    FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest, PaymentStart,
+};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,11 @@ pub trait PaymentGateway: Send + Sync {
     async fn capture(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
     /// Pays captured money back.
     async fn refund(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
+    /// What the buyer of an order paid through this gateway still has to
+    /// do to pay, for the confirmation page; `None`: nothing.
+    fn instructions(&self, _order: &Order) -> Option<PaymentInstructions> {
+        None
+    }
 }
 
 /// The gateways the shop offers, in checkout order.

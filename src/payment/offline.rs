@@ -4,9 +4,10 @@
 
 use super::{GatewayError, PaymentGateway};
 use crate::domain::money::Money;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus, Settlement,
+    FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest, PaymentStart,
+    PaymentStatus, Settlement,
 };
 
 pub const CASH_ON_DELIVERY: &str = "cash_on_delivery";
@@ -99,6 +100,13 @@ impl PaymentGateway for OfflineGateway {
     /// Cash is paid back by hand; nothing to tell anyone.
     async fn refund(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
         Ok(())
+    }
+
+    /// Cash in advance: the bank transfer; cash on delivery asks nothing
+    /// before the delivery.
+    fn instructions(&self, order: &Order) -> Option<PaymentInstructions> {
+        let method = order.payment.as_ref()?.method.as_str();
+        (method == CASH_IN_ADVANCE).then_some(PaymentInstructions::TransferInAdvance)
     }
 }
 

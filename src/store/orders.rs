@@ -53,13 +53,6 @@ macro_rules! take_stock {
     }};
 }
 
-/// The order of a cart: its number and the secret of its confirmation link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderRef {
-    pub number: String,
-    pub token: String,
-}
-
 /// Why an order is cancelled, which decides what becomes of its cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancellation<'a> {

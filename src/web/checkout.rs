@@ -3,22 +3,18 @@
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, login_then, render, render_with, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::cart;
-use crate::application::checkout::{self, CheckoutView, Restore, ReviewView, Submitted};
-use crate::application::placeorder::{self, ProcessStatus, StartRefused};
+use crate::application::checkout::{self, Attempt, CheckoutView, Restore, ReviewView, Submitted};
+use crate::application::placeorder::{ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::application::{Shop, orders};
 use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutInput;
-use crate::domain::order::Order;
-use crate::domain::payment::CustomerAction;
+use crate::domain::order::{Order, OrderRef};
+use crate::domain::payment::{CustomerAction, PaymentInstructions};
 use crate::domain::placeorder::FailureReason;
 use crate::error::{AppError, AppResult};
-use crate::payment::hosted::CONVENIENCE_STORE;
-use crate::payment::offline::CASH_IN_ADVANCE;
-use crate::store::orders::OrderRef;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -57,9 +53,7 @@ struct ReviewPage {
 struct SuccessPage {
     layout: Layout,
     order: Order,
-    pay_in_advance: bool,
-    pay_in_store: bool,
-    store_days: i64,
+    instructions: Option<PaymentInstructions>,
 }
 
 #[derive(Template)]
@@ -131,14 +125,6 @@ fn invalid_cart_redirect(shop: &Shop, cart: &Cart) -> Option<HttpResponse> {
 fn already_ordered(session: &ShopSession) -> Option<HttpResponse> {
     session.cart_id().is_none().then_some(())?;
     session.last_order().map(|o| see_other(&success_url(&o)))
-}
-
-/// The id of the session's cart, in whatever state, if it is this
-/// shopper's.
-async fn own_cart_id(shop: &Shop, session: &ShopSession) -> AppResult<Option<String>> {
-    Ok(cart::shoppers_cart(shop, &session.cart_claim())
-        .await?
-        .map(|c| c.id))
 }
 
 async fn form_page(
@@ -340,11 +326,10 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(see_other("/cart"));
-    };
-    let Some(status) = placeorder::refresh_cart(&shop, &cart_id).await? else {
-        return Ok(see_other("/checkout"));
+    let status = match checkout::attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => return Ok(see_other("/cart")),
+        Attempt::None => return Ok(see_other("/checkout")),
+        Attempt::Status(status) => status,
     };
     let page = |action: Option<CustomerAction>| async {
         Ok::<_, AppError>(PaymentPage {
@@ -389,35 +374,25 @@ async fn cancel_payment(
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(see_other("/cart"));
-    };
-    match shop.store.latest_process_of_cart(&cart_id).await? {
-        Some(process) if !process.state.is_final() => {
-            let status = placeorder::cancel(&shop, &process.id).await?;
-            after_start(&shop, &session, status)
-        }
-        _ => Ok(see_other("/checkout")),
+    match checkout::cancel_attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => Ok(see_other("/cart")),
+        Attempt::None => Ok(see_other("/checkout")),
+        Attempt::Status(status) => after_start(&shop, &session, status),
     }
 }
 
 /// Reads the final state of the cart's process.
 #[get("/checkout/placeorder")]
 async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let Some(cart_id) = own_cart_id(&shop, &session).await? else {
-        return Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart")));
-    };
-    match placeorder::refresh_cart(&shop, &cart_id).await? {
-        Some(ProcessStatus::Succeeded(order)) => {
-            let order = OrderRef {
-                number: order.number,
-                token: order.token,
-            };
+    match checkout::attempt(&shop, &session.cart_claim()).await? {
+        Attempt::NoCart => Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart"))),
+        Attempt::Status(ProcessStatus::Succeeded(order)) => {
+            let order = OrderRef::from(order);
             session.order_placed(&order)?;
             Ok(see_other(&success_url(&order)))
         }
-        Some(ProcessStatus::Failed(_)) | None => Ok(see_other("/checkout")),
-        Some(_) => Ok(see_other("/checkout/payment")),
+        Attempt::Status(ProcessStatus::Failed(_)) | Attempt::None => Ok(see_other("/checkout")),
+        Attempt::Status(_) => Ok(see_other("/checkout/payment")),
     }
 }
 
@@ -435,19 +410,11 @@ async fn success(
     session: ShopSession,
     query: web::Query<SuccessQuery>,
 ) -> AppResult<HttpResponse> {
-    let order = orders::for_confirmation(&shop, &query.order, &query.token)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let method = order.payment.as_ref().map(|p| p.method.as_str());
-    let pay_in_advance = method == Some(CASH_IN_ADVANCE);
-    let pay_in_store = method == Some(CONVENIENCE_STORE)
-        && order.status == crate::domain::order::OrderStatus::OnHold;
+    let confirmation = orders::confirmation(&shop, &query.order, &query.token).await?;
     render(&SuccessPage {
         layout: Layout::load(&shop, &session).await?,
-        order,
-        pay_in_advance,
-        pay_in_store,
-        store_days: shop.settings.sandbox.convenience_store_days,
+        order: confirmation.order,
+        instructions: confirmation.instructions,
     })
 }
 
@@ -468,10 +435,14 @@ async fn restore_cart(
     form: CsrfForm<RestoreForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let order = orders::for_confirmation(&shop, &form.order, &form.token)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    match checkout::restore(&shop, session.cart_owner().as_ref(), &order).await? {
+    match checkout::restore(
+        &shop,
+        session.cart_owner().as_ref(),
+        &form.order,
+        &form.token,
+    )
+    .await?
+    {
         Restore::Restored { cart_id } => {
             session.set_cart_id(&cart_id)?;
             session.flash(FlashKind::Info, "Your cart is back, as it was.")?;

@@ -1,12 +1,11 @@
 //! Probes for a load balancer.
 
-use crate::store::Store;
+use crate::application::{Shop, health};
 use actix_web::{HttpResponse, get, web};
 use std::time::Duration;
 
-/// What readiness depends on.
+/// What readiness depends on besides the shop's database.
 pub struct Probes {
-    pub store: Store,
     /// Present when sessions live in Redis.
     pub redis: Option<redis::aio::ConnectionManager>,
 }
@@ -21,8 +20,8 @@ async fn healthz() -> HttpResponse {
 
 /// The process can serve: the database and, when used, Redis answer.
 #[get("/readyz")]
-async fn readyz(probes: web::Data<Probes>) -> HttpResponse {
-    let database = tokio::time::timeout(PROBE_TIMEOUT, probes.store.ping()).await;
+async fn readyz(shop: web::Data<Shop>, probes: web::Data<Probes>) -> HttpResponse {
+    let database = tokio::time::timeout(PROBE_TIMEOUT, health::database_answers(&shop)).await;
     if !matches!(database, Ok(Ok(()))) {
         tracing::warn!("readiness: the database does not answer");
         return unavailable("database unavailable");

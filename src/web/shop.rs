@@ -3,7 +3,7 @@
 use super::csrf::CsrfForm;
 use super::layout::{Layout, render, see_other};
 use super::session::{FlashKind, ShopSession};
-use crate::application::{Shop, cart as cart_actions, checkout};
+use crate::application::{Shop, cart as cart_actions, catalogue, checkout};
 use crate::domain::cart::{CartLine, CartProblem, subtotal};
 use crate::domain::catalogue::Product;
 use crate::domain::money::Money;
@@ -36,8 +36,8 @@ struct CartPage {
 }
 
 #[get("/")]
-async fn catalogue(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
-    let products = shop.store.list_products().await?;
+async fn catalogue_page(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+    let products = catalogue::products(&shop).await?;
     render(&CataloguePage {
         layout: Layout::load(&shop, &session).await?,
         products,
@@ -50,11 +50,8 @@ async fn product_page(
     session: ShopSession,
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let product = shop
-        .store
-        .product(&id)
+    let product = catalogue::product(&shop, &id)
         .await?
-        .filter(|p| p.active)
         .ok_or(AppError::NotFound)?;
     render(&ProductPage {
         layout: Layout::load(&shop, &session).await?,
@@ -153,7 +150,7 @@ async fn remove_from_cart(
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(catalogue)
+    cfg.service(catalogue_page)
         .service(product_page)
         .service(show_cart)
         .service(add_to_cart)

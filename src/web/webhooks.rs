@@ -4,12 +4,9 @@
 use super::layout::see_other;
 use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
-use crate::application::payment_events::{self, ProviderEvent};
-use crate::application::placeorder::{self, ProcessStatus};
+use crate::application::payment_events::{self, Received, SIGNATURE_HEADER};
+use crate::application::payment_return::{self, Returned};
 use crate::error::AppError;
-use crate::payment::hosted::return_link_text;
-use crate::payment::signature;
-use crate::store::orders::OrderRef;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde::Deserialize;
 
@@ -19,29 +16,16 @@ use serde::Deserialize;
 async fn hosted(shop: web::Data<Shop>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let header = req
         .headers()
-        .get(signature::HEADER)
+        .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Err(e) = signature::verify(&shop.settings.webhook_secret(), header, &body, now) {
-        tracing::warn!(reason = %e, "webhook refused");
-        return HttpResponse::Unauthorized().finish();
-    }
-    let event = serde_json::from_slice::<ProviderEvent>(&body)
-        .ok()
-        .filter(|e| !super::nul::any(&[&e.id, &e.kind, &e.session_id]));
-    let Some(event) = event else {
-        return HttpResponse::BadRequest().finish();
-    };
-    match payment_events::apply(&shop, &event).await {
-        Ok(outcome) => {
-            tracing::info!(event = %event.id, kind = %event.kind, ?outcome, "webhook");
+    match payment_events::receive(&shop, header, &body).await {
+        Ok(Received::Refused) => HttpResponse::Unauthorized().finish(),
+        Ok(Received::Unreadable) => HttpResponse::BadRequest().finish(),
+        Ok(Received::Applied(_)) => {
             HttpResponse::Ok().json(serde_json::json!({ "received": true }))
         }
-        Err(e) => {
-            tracing::warn!(event = %event.id, error = ?e, "webhook not applied; the provider sends it again");
-            HttpResponse::ServiceUnavailable().finish()
-        }
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
     }
 }
 
@@ -61,30 +45,17 @@ async fn shopper_return(
     session: ShopSession,
     query: web::Query<ReturnQuery>,
 ) -> HttpResponse {
-    let text = return_link_text(&query.process, query.cancelled.is_some());
-    if !signature::digest_matches(&shop.link_key, &text, &query.sig) {
-        return AppError::NotFound.error_response();
-    }
-    let status = if query.cancelled.is_some() {
-        placeorder::cancel(&shop, &query.process).await
-    } else {
-        placeorder::refresh(&shop, &query.process).await
-    };
-    match status {
+    let cancelled = query.cancelled.is_some();
+    match payment_return::shopper_returned(&shop, &query.process, &query.sig, cancelled).await {
+        Ok(Returned::NotSigned) => AppError::NotFound.error_response(),
         // Straight to the confirmation: it needs no session.
-        Ok(ProcessStatus::Succeeded(order)) => {
-            let order = OrderRef {
-                number: order.number,
-                token: order.token,
-            };
-            if let Ok(Some(process)) = shop.store.process(&query.process).await
-                && session.cart_id().as_deref() == Some(process.cart_id.as_str())
-            {
+        Ok(Returned::Placed { order, cart_id }) => {
+            if cart_id.is_some() && session.cart_id() == cart_id {
                 let _ = session.order_placed(&order);
             }
             see_other(&super::checkout::success_url(&order))
         }
-        Ok(_) => see_other("/checkout/payment"),
+        Ok(Returned::NotPlaced) => see_other("/checkout/payment"),
         Err(e) => {
             tracing::warn!(error = ?e, "return from the provider could not be applied yet");
             let _ = session.flash(

@@ -49,6 +49,10 @@ async fn a_guest_buys_from_start_to_success(backend: Backend) {
         page.contains("data-testid=\"cart-count\">0<"),
         "the cart is done"
     );
+    assert!(
+        !page.contains("pay-instructions"),
+        "cash on delivery: nothing to pay before"
+    );
 
     let order = app.order("K-000001").await;
     assert_eq!(order.status, OrderStatus::Placed);

@@ -357,6 +357,67 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
     }
 }
 
+/// Cart to the convenience-store choice at the provider: returns the
+/// provider's session id and the success URL.
+async fn pay_in_store(app: &TestApp) -> (String, String) {
+    let pay_url = to_the_provider(app, "convenience_store").await;
+    let back = choose(app, &pay_url, "convenience_store").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    (session_id, success)
+}
+
+/// The success page tells a convenience-store buyer how many days the
+/// provider gives them, as long as the money has not come: with the
+/// sandbox beside the shop, the sandbox's days; with a provider of its own,
+/// the days the shop is told for it (`payment.hosted`), never the days of a
+/// sandbox that is not the provider.
+async fn pay_in_store_instructions_give_the_providers_days(backend: Backend) {
+    let app = hosted_shop(backend, |s| s.sandbox.convenience_store_days = 5).await;
+    let (session_id, success) = pay_in_store(&app).await;
+    let page = app.get_html(&success).await;
+    assert!(page.contains("data-testid=\"pay-in-store\""), "{page}");
+    assert!(page.contains("within 5 days"), "{page}");
+    let number = order_number(&success);
+    let paid = format!(
+        "{}/console/{session_id}/paid",
+        app.sandbox.as_ref().unwrap()
+    );
+    assert!(
+        app.client
+            .post(paid)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_redirection()
+    );
+    wait_for("the payment", async || {
+        app.order(&number).await.status == OrderStatus::Placed
+    })
+    .await;
+    let page = app.get_html(&success).await;
+    assert!(!page.contains("pay-in-store"), "paid: nothing to do");
+
+    let secret = Settings::default().webhook_secret();
+    let (port, server) = kassa::sandbox::Sandbox::new(secret.clone(), 4)
+        .serve("127.0.0.1:0")
+        .unwrap();
+    tokio::spawn(server);
+    let provider = format!("http://127.0.0.1:{port}");
+    let app = spawn_app_with(backend, |s| {
+        s.payment.hosted.enabled = true;
+        s.payment.hosted.api_url = provider.clone();
+        s.payment.hosted.webhook_secret = Some(secret.into());
+        s.payment.hosted.convenience_store_days = 4;
+        s.sandbox.convenience_store_days = 9;
+    })
+    .await;
+    let (_, success) = pay_in_store(&app).await;
+    let page = app.get_html(&success).await;
+    assert!(page.contains("within 4 days"), "{page}");
+}
+
 async fn a_provider_that_is_down_leaves_the_cart_intact(backend: Backend) {
     let app = hosted_shop(backend, |s| s.payment.hosted.timeout_ms = 500).await;
     knobs(&app, serde_json::json!({ "down": true })).await;
@@ -506,6 +567,7 @@ on_both_backends!(
     forged_and_stale_webhooks_are_refused,
     an_event_for_an_old_attempt_does_not_cancel_the_new_one,
     convenience_store_holds_then_places_or_cancels,
+    pay_in_store_instructions_give_the_providers_days,
     a_provider_that_is_down_leaves_the_cart_intact,
     reconciliation_places_an_order_nobody_reported,
     manual_capture_keeps_the_money_reserved,

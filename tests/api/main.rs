@@ -2,6 +2,7 @@
 //! fresh SQLite file and drives it over HTTP like a browser would.
 
 mod accounts;
+mod architecture;
 mod attempts;
 mod cart;
 mod cart_ownership;

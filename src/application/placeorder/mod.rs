@@ -170,6 +170,15 @@ pub async fn refresh_cart(shop: &Shop, cart_id: &str) -> AppResult<Option<Proces
     }
 }
 
+/// Cancels the latest process of a cart if it still runs (the shopper's
+/// cancel button); `None` when nothing runs.
+pub async fn cancel_cart(shop: &Shop, cart_id: &str) -> AppResult<Option<ProcessStatus>> {
+    match shop.store.latest_process_of_cart(cart_id).await? {
+        Some(process) if !process.state.is_final() => cancel(shop, &process.id).await.map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// A cart that is open although its latest process succeeded: the order
 /// was cancelled afterwards and the cart given back.
 async fn cart_reopened(shop: &Shop, cart_id: &str) -> AppResult<bool> {
