@@ -62,7 +62,11 @@ pub async fn receive(shop: &Shop, signature_header: &str, body: &[u8]) -> AppRes
     // A NUL character is junk that no database stores: unreadable.
     let event = serde_json::from_slice::<ProviderEvent>(body)
         .ok()
-        .filter(|e| ![&e.id, &e.kind, &e.session_id].iter().any(|s| s.contains('\0')));
+        .filter(|e| {
+            ![&e.id, &e.kind, &e.session_id]
+                .iter()
+                .any(|s| s.contains('\0'))
+        });
     let Some(event) = event else {
         return Ok(Received::Unreadable);
     };
