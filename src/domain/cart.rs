@@ -51,21 +51,11 @@ pub enum CartStatus {
     Ordered,
 }
 
-impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Frozen => "frozen",
-            Self::Ordered => "ordered",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Open, Self::Frozen, Self::Ordered]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-}
+super::stored_names!(CartStatus {
+    Open => "open",
+    Frozen => "frozen",
+    Ordered => "ordered",
+});
 
 impl Cart {
     pub fn item_count(&self) -> i64 {

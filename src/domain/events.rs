@@ -16,33 +16,17 @@ pub enum EventKind {
     RegistrationAbandoned,
 }
 
+super::stored_names!(EventKind {
+    PaymentAuthorized => "payment.authorized",
+    PaymentCaptured => "payment.captured",
+    PaymentFailed => "payment.failed",
+    PaymentExpired => "payment.expired",
+    OrderPlaced => "order.placed",
+    OrderCancelled => "order.cancelled",
+    RegistrationAbandoned => "registration.abandoned",
+});
+
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
-        Self::PaymentAuthorized,
-        Self::PaymentCaptured,
-        Self::PaymentFailed,
-        Self::PaymentExpired,
-        Self::OrderPlaced,
-        Self::OrderCancelled,
-        Self::RegistrationAbandoned,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PaymentAuthorized => "payment.authorized",
-            Self::PaymentCaptured => "payment.captured",
-            Self::PaymentFailed => "payment.failed",
-            Self::PaymentExpired => "payment.expired",
-            Self::OrderPlaced => "order.placed",
-            Self::OrderCancelled => "order.cancelled",
-            Self::RegistrationAbandoned => "registration.abandoned",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw)
-    }
-
     /// What the buyer's registration needs after this event.
     pub fn registration_effect(self) -> RegistrationEffect {
         match self {
@@ -82,7 +66,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_effects_follow_the_payment() {
-        for kind in EventKind::ALL {
+        for &kind in EventKind::ALL {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(

@@ -61,27 +61,14 @@ pub enum OrderStatus {
     Cancelled,
 }
 
+super::stored_names!(OrderStatus {
+    PendingPayment => "pending_payment",
+    Placed => "placed",
+    OnHold => "on_hold",
+    Cancelled => "cancelled",
+});
+
 impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingPayment => "pending_payment",
-            Self::Placed => "placed",
-            Self::OnHold => "on_hold",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::PendingPayment,
-            Self::Placed,
-            Self::OnHold,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::PendingPayment => "Waiting for the payment",

@@ -70,31 +70,14 @@ pub enum PaymentStatus {
     Refunded,
 }
 
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Started => "started",
-            Self::Pending => "pending",
-            Self::Authorized => "authorized",
-            Self::Captured => "captured",
-            Self::Cancelled => "cancelled",
-            Self::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Started,
-            Self::Pending,
-            Self::Authorized,
-            Self::Captured,
-            Self::Cancelled,
-            Self::Refunded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-    }
-}
+super::stored_names!(PaymentStatus {
+    Started => "started",
+    Pending => "pending",
+    Authorized => "authorized",
+    Captured => "captured",
+    Cancelled => "cancelled",
+    Refunded => "refunded",
+});
 
 /// One payment attempt as a gateway sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,27 +18,12 @@ pub enum RegistrationStatus {
     Deleted,
 }
 
-impl RegistrationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Confirmed => "confirmed",
-            Self::Abandoned => "abandoned",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Confirmed,
-            Self::Abandoned,
-            Self::Deleted,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-    }
-}
+crate::domain::stored_names!(RegistrationStatus {
+    Pending => "pending",
+    Confirmed => "confirmed",
+    Abandoned => "abandoned",
+    Deleted => "deleted",
+});
 
 #[derive(Debug, Clone)]
 pub struct CartRegistration {
