@@ -2,9 +2,11 @@
 //! timeout; creating carries an idempotency key and confirm and delete are
 //! idempotent, so all are retried with backoff when nobody answers.
 
-use crate::sandbox::registration::Registration;
+pub mod wire;
+
 use reqwest::StatusCode;
 use std::time::Duration;
+use wire::{CreateRegistration, Registration};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistrationError {
@@ -78,7 +80,10 @@ impl RegistrationApi {
         key: &str,
     ) -> Result<String, RegistrationError> {
         let url = format!("{}/registrations", self.url);
-        let body = serde_json::json!({ "email": email, "reference": reference });
+        let body = CreateRegistration {
+            email: email.to_owned(),
+            reference: reference.to_owned(),
+        };
         let response = self
             .send(|| {
                 self.http

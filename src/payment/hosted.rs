@@ -3,15 +3,17 @@
 //! provider's page, and the provider reports back by the shopper's return
 //! and by signed webhooks. When in doubt the shop asks the provider's API.
 
+pub mod wire;
+
 use super::{GatewayError, PaymentGateway};
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::{
     ActionRequest, FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus,
     Settlement,
 };
-use crate::sandbox::{CreateSession, Session, SessionStatus};
 use reqwest::StatusCode;
 use std::time::Duration;
+use wire::{CreateSession, Session, SessionStatus};
 
 pub const CODE: &str = "hosted";
 pub const CARD: &str = "card";
