@@ -2,7 +2,8 @@
 
 use super::rows::UserRow;
 use super::schema::users;
-use super::{Store, StoreResult, new_id, now, with_conn};
+use super::{Store, StoreResult, now, with_conn};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 

@@ -186,7 +186,3 @@ pub(crate) fn now() -> time::PrimitiveDateTime {
     let now = time::OffsetDateTime::now_utc();
     time::PrimitiveDateTime::new(now.date(), now.time())
 }
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}

@@ -7,7 +7,7 @@ use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
-use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
 use crate::domain::cart::{CartStatus, validate};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::events::{EventKind, EventPayload};
@@ -16,6 +16,7 @@ use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
 use crate::domain::payment::PaymentStatus;
 use crate::domain::placeorder::{OrderDraft, PlacedOrder};
 use crate::domain::pricing::{Totals, totals};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 

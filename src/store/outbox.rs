@@ -2,8 +2,9 @@
 //! change they describe, and claimed by one worker at a time on any node.
 
 use super::schema::outbox;
-use super::{Store, StoreResult, new_id, now, with_conn};
+use super::{Store, StoreResult, now, with_conn};
 use crate::domain::events::{EventKind, EventPayload};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;

@@ -4,11 +4,12 @@
 use super::outbox::{abandon_registration, event};
 use super::rows::PaymentRow;
 use super::schema::{orders, outbox, payments, webhook_events};
-use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
+use super::{Store, StoreResult, now, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 

@@ -5,9 +5,9 @@
 
 use crate::application::accounts::LoggedIn;
 use crate::application::cart::CartClaim;
-use crate::application::random_token;
 use crate::domain::cart::CartOwner;
 use crate::error::{AppError, AppResult};
+use crate::ids::random_token;
 use crate::store::orders::OrderRef;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};

@@ -7,9 +7,10 @@ pub mod sweeper;
 
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
-use crate::domain::payment::{CustomerAction, IdempotencyKey};
+use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::{FailureReason, PlacedOrder, Process, State, Transition};
 use crate::error::{AppError, AppResult};
+use crate::ids::{new_holder, new_id, new_idempotency_key};
 use ports::ShopPorts;
 use std::time::Duration;
 
@@ -52,15 +53,6 @@ fn status_of(process: &Process) -> ProcessStatus {
         State::WaitForCustomer => ProcessStatus::Waiting,
         _ => ProcessStatus::Running,
     }
-}
-
-fn new_key() -> IdempotencyKey {
-    IdempotencyKey::from_string(uuid::Uuid::new_v4().to_string())
-}
-
-/// A name for one stepping of a process: this node, this call.
-fn new_owner() -> String {
-    format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple())
 }
 
 impl Shop {
@@ -134,11 +126,11 @@ pub async fn start(
         let registration_id = registration::live_registration(shop, cart_id).await?;
         // A fresh idempotency key for every attempt, also on the cart's
         // payment selection.
-        let key = new_key();
+        let key = new_idempotency_key();
         if let Some(payment) = details.payment.as_mut() {
             payment.renew_key(key.clone());
         }
-        let mut process = Process::new(uuid::Uuid::new_v4().to_string(), cart_id.into(), key);
+        let mut process = Process::new(new_id(), cart_id.into(), key);
         process.context.registration_id = registration_id;
         // Saving the new key bumps the cart's version once more: that
         // version, and no other, is what the process may freeze.
@@ -178,7 +170,7 @@ async fn cart_reopened(shop: &Shop, cart_id: &str) -> AppResult<bool> {
 /// Steps a process as far as it goes now. If another request holds the
 /// lease, waits for it a while and then reports where the process stands.
 pub async fn refresh(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
-    let owner = new_owner();
+    let owner = new_holder();
     let Some(process) = take_lease(shop, id, &owner).await? else {
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
@@ -195,7 +187,7 @@ pub async fn cancel(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
 }
 
 async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<ProcessStatus> {
-    let owner = new_owner();
+    let owner = new_holder();
     let Some(mut process) = take_lease(shop, id, &owner).await? else {
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
