@@ -255,7 +255,6 @@ async fn step(
                     process.state = next;
                     moved = true;
                 }
-                Ok(Transition::Rest) => break,
                 Ok(Transition::Fail(reason)) => {
                     tracing::info!(process = %process.id, state = %from, reason = reason.name(), "process fails");
                     process.failure = Some(reason);
