@@ -59,15 +59,4 @@ impl Store {
             password_hash: u.password_hash,
         }))
     }
-
-    pub async fn user_email(&self, id: &str) -> StoreResult<Option<String>> {
-        Ok(with_conn!(self, |c| {
-            users::table
-                .find(id)
-                .select(users::email)
-                .first::<String>(c)
-                .await
-                .optional()
-        })?)
-    }
 }

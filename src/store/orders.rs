@@ -462,6 +462,7 @@ impl Store {
     }
 
     /// Orders that are not cancelled (checks of "one cart, one order").
+    #[cfg(feature = "test-support")]
     pub async fn count_live_orders(&self) -> StoreResult<i64> {
         Ok(with_conn!(self, |c| {
             orders::table
