@@ -7,7 +7,6 @@
 pub mod accounts;
 pub mod carts;
 pub mod catalogue;
-pub mod leases;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
