@@ -200,10 +200,17 @@ async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<
     result
 }
 
+/// The first pause of a request waiting for a process's lease: a step is
+/// often done within milliseconds.
+const FIRST_LEASE_PAUSE: Duration = Duration::from_millis(5);
+/// Pauses double up to this, so a long wait costs few queries.
+const LONGEST_LEASE_PAUSE: Duration = Duration::from_millis(200);
+
 /// Takes the lease, waiting while another holder steps the process.
 /// `None` when the process is final or the wait ran out.
 async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Process>> {
     let deadline = tokio::time::Instant::now() + shop.lease_wait();
+    let mut pause = FIRST_LEASE_PAUSE;
     loop {
         if shop
             .store
@@ -213,10 +220,13 @@ async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Proc
             return Ok(shop.store.process(id).await?);
         }
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
-        if process.state.is_final() || tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if process.state.is_final() || now >= deadline {
             return Ok(None);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The last try comes at the deadline, not a pause after it.
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(LONGEST_LEASE_PAUSE);
     }
 }
 
