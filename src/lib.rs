@@ -2,6 +2,8 @@ pub mod application;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod ids;
+pub mod outbound;
 pub mod payment;
 pub mod registration;
 pub mod sandbox;

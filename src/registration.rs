@@ -2,9 +2,12 @@
 //! timeout; creating carries an idempotency key and confirm and delete are
 //! idempotent, so all are retried with backoff when nobody answers.
 
-use crate::sandbox::registration::Registration;
+pub mod wire;
+
+use crate::outbound::{self, Retry};
 use reqwest::StatusCode;
 use std::time::Duration;
+use wire::{CreateRegistration, Registration};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistrationError {
@@ -22,8 +25,7 @@ pub enum RegistrationError {
 pub struct RegistrationApi {
     http: reqwest::Client,
     url: String,
-    attempts: u32,
-    backoff: Duration,
+    retry: Retry,
 }
 
 impl RegistrationApi {
@@ -34,13 +36,9 @@ impl RegistrationApi {
         backoff: Duration,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .build()?,
+            http: outbound::client(timeout)?,
             url: url.trim_end_matches('/').to_owned(),
-            attempts: attempts.max(1),
-            backoff,
+            retry: Retry::new(attempts, backoff),
         })
     }
 
@@ -48,26 +46,10 @@ impl RegistrationApi {
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistrationError> {
-        let mut wait = self.backoff;
-        let mut last = String::new();
-        for attempt in 1..=self.attempts {
-            match build().send().await {
-                Ok(r) if !r.status().is_server_error() => return Ok(r),
-                Ok(r) => last = format!("status {}", r.status()),
-                Err(e) => {
-                    last = if e.is_timeout() {
-                        "timed out".into()
-                    } else {
-                        e.to_string()
-                    }
-                }
-            }
-            if attempt < self.attempts {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-        }
-        Err(RegistrationError::Unavailable(last))
+        self.retry
+            .send(build)
+            .await
+            .map_err(RegistrationError::Unavailable)
     }
 
     /// Creates a pending registration; the same key gives the same one.
@@ -78,7 +60,10 @@ impl RegistrationApi {
         key: &str,
     ) -> Result<String, RegistrationError> {
         let url = format!("{}/registrations", self.url);
-        let body = serde_json::json!({ "email": email, "reference": reference });
+        let body = CreateRegistration {
+            email: email.to_owned(),
+            reference: reference.to_owned(),
+        };
         let response = self
             .send(|| {
                 self.http

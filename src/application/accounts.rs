@@ -86,7 +86,7 @@ async fn verify_password(password: String, stored: Option<String>) -> AppResult<
         let stored = match stored {
             Some(hash) => hash,
             None => THROWAWAY
-                .get_or_init(|| hash_blocking(&super::random_token()).unwrap_or_default())
+                .get_or_init(|| hash_blocking(&crate::ids::random_token()).unwrap_or_default())
                 .clone(),
         };
         let matches = PasswordHash::new(&stored)

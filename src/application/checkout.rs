@@ -11,7 +11,7 @@ use crate::domain::catalogue::{ShippingMethod, normalize_voucher_code};
 use crate::domain::checkout::{self, CheckoutDetails, CheckoutInput, CheckoutRules};
 use crate::domain::field_errors::FieldErrors;
 use crate::domain::order::OrderStatus;
-use crate::domain::payment::{IdempotencyKey, PaymentMethodOption};
+use crate::domain::payment::PaymentMethodOption;
 use crate::domain::pricing::{Totals, totals};
 use crate::error::{AppError, AppResult};
 
@@ -45,10 +45,6 @@ pub enum Submitted {
         placing: Option<Result<ProcessStatus, StartRefused>>,
     },
     Rejected(Box<CheckoutView>),
-}
-
-fn new_key() -> IdempotencyKey {
-    IdempotencyKey::from_string(uuid::Uuid::new_v4().to_string())
 }
 
 /// Now in UTC, as the database keeps times.
@@ -246,7 +242,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
         &rules(shop, &shipping_methods, &payment_methods),
         &cart.lines,
         voucher,
-        new_key(),
+        crate::ids::new_idempotency_key(),
     );
     let details = match parsed {
         Ok((details, _)) => details,

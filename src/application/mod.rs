@@ -60,13 +60,6 @@ impl Shop {
     }
 }
 
-/// A random secret for links and forms, hex-encoded.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Compares two secrets in constant time.
 pub fn secrets_match(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

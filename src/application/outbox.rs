@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Runs until the task is dropped.
 pub async fn run(shop: Shop) {
     let settings = shop.settings.outbox.clone();
-    let worker = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let worker = crate::ids::new_holder();
     let abandon_after = Duration::from_millis(shop.settings.registration.abandon_after_ms);
     let mut tick = tokio::time::interval(Duration::from_millis(settings.poll_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

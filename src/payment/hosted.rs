@@ -3,15 +3,18 @@
 //! provider's page, and the provider reports back by the shopper's return
 //! and by signed webhooks. When in doubt the shop asks the provider's API.
 
+pub mod wire;
+
 use super::{GatewayError, PaymentGateway};
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
     ActionRequest, FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest,
     PaymentStart, PaymentStatus, Settlement,
 };
-use crate::sandbox::{CreateSession, Session, SessionStatus};
+use crate::outbound::{self, Retry};
 use reqwest::StatusCode;
 use std::time::Duration;
+use wire::{CreateSession, Session, SessionStatus};
 
 pub const CODE: &str = "hosted";
 pub const CARD: &str = "card";
@@ -19,9 +22,12 @@ pub const CONVENIENCE_STORE: &str = "convenience_store";
 
 /// Idempotent calls are tried this often when the provider does not answer.
 const ATTEMPTS: u32 = 3;
+/// The wait before the second try; doubled before each further one.
+const BACKOFF: Duration = Duration::from_millis(100);
 
 pub struct HostedGateway {
     http: reqwest::Client,
+    retry: Retry,
     api: String,
     capture: String,
     /// Where the shop is reached, for return links and webhooks.
@@ -41,12 +47,9 @@ impl HostedGateway {
         timeout: Duration,
         convenience_store_days: i64,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()?;
         Ok(Self {
-            http,
+            http: outbound::client(timeout)?,
+            retry: Retry::new(ATTEMPTS, BACKOFF),
             api: api.trim_end_matches('/').to_owned(),
             capture,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -65,26 +68,16 @@ impl HostedGateway {
         )
     }
 
-    /// Sends a request, again on no answer or a 5xx. Only for calls that
-    /// are safe to repeat (reads, and writes carrying an idempotency key).
+    /// Sends a call that is safe to repeat (a read, or a write carrying an
+    /// idempotency key), again on no answer or a 5xx.
     async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut backoff = Duration::from_millis(100);
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
-            match build().send().await {
-                Ok(response) if !response.status().is_server_error() => return Ok(response),
-                Ok(response) => last = format!("status {}", response.status()),
-                Err(e) => last = e.to_string(),
-            }
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
-        }
-        Err(GatewayError::Unavailable(last))
+        self.retry
+            .send(build)
+            .await
+            .map_err(GatewayError::Unavailable)
     }
 
     async fn session(&self, request: &PaymentRequest) -> Result<Option<Session>, GatewayError> {

@@ -1,6 +1,7 @@
 //! The provider's API, and the state changes its pages share.
 
-use super::{CreateSession, Knobs, Sandbox, Session, SessionStatus, Stats};
+use super::{Knobs, Sandbox, Stats};
+use crate::payment::hosted::wire::{CreateSession, Session, SessionStatus};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};

@@ -8,6 +8,9 @@
 //! and at `GET /v1/test/stats` what happened, with every call counted.
 //! Pages: `/pay/{id}` for the shopper, `/console` for the shop owner.
 //! It also serves the customer-registration API (`/registrations`).
+//! Both speak the formats the shop's adapters own
+//! (`payment::hosted::wire`, `registration::wire`), as a real provider
+//! would speak its published API.
 
 mod api;
 pub mod calls;
@@ -15,60 +18,13 @@ mod pages;
 pub mod registration;
 mod webhooks;
 
+use crate::payment::hosted::wire::Session;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use time::OffsetDateTime;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionStatus {
-    /// Waiting for the shopper.
-    Open,
-    /// Card reserved (manual capture).
-    Authorized,
-    /// Money taken.
-    Captured,
-    /// Convenience store chosen: to be paid at the till before it expires.
-    Pending,
-    Declined,
-    /// Broken off by the shopper, or voided by the shop.
-    Cancelled,
-    Expired,
-    Refunded,
-}
-
-/// What the shop sends to open a payment session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateSession {
-    pub amount_minor: i64,
-    pub currency: String,
-    pub reference: String,
-    /// `card` or `convenience_store`.
-    pub method: String,
-    /// `automatic` or `manual`.
-    pub capture: String,
-    pub return_url: String,
-    pub cancel_url: String,
-    pub webhook_url: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    pub id: String,
-    pub idempotency_key: String,
-    pub request: CreateSession,
-    pub status: SessionStatus,
-    pub pay_url: String,
-    pub captured_minor: i64,
-    /// For convenience-store payments: the code to show at the till.
-    pub payment_code: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
 
 /// Ways to make the provider misbehave, for tests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,8 +1,9 @@
 //! The provider's pages: where the shopper pays, and the console where the
 //! shop owner sees sessions and settles convenience-store payments.
 
+use super::Sandbox;
 use super::api::Action;
-use super::{Sandbox, Session};
+use crate::payment::hosted::wire::Session;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;

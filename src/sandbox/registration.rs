@@ -3,32 +3,10 @@
 //! it, delete it. Its demo rule refuses every address at `blocked.example`.
 
 use super::Sandbox;
+use crate::registration::wire::{CreateRegistration, Registration, RegistrationStatus};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistrationStatus {
-    Pending,
-    Confirmed,
-    Deleted,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Registration {
-    pub id: String,
-    pub email: String,
-    pub reference: String,
-    pub status: RegistrationStatus,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreateRegistration {
-    pub email: String,
-    /// The shop's reference (its cart).
-    pub reference: String,
-}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

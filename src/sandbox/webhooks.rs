@@ -1,7 +1,8 @@
 //! Webhooks to the shop: signed, each with an event id, retried with
 //! exponential backoff until the shop answers 2xx (at most 6 tries).
 
-use super::{Sandbox, Session};
+use super::Sandbox;
+use crate::payment::hosted::wire::Session;
 use crate::payment::signature;
 use serde::Serialize;
 use std::time::Duration;

@@ -2,7 +2,8 @@
 
 use super::rows::UserRow;
 use super::schema::users;
-use super::{Store, StoreResult, new_id, now, with_conn};
+use super::{Store, StoreResult, now, with_conn};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -57,16 +58,5 @@ impl Store {
             email: u.email,
             password_hash: u.password_hash,
         }))
-    }
-
-    pub async fn user_email(&self, id: &str) -> StoreResult<Option<String>> {
-        Ok(with_conn!(self, |c| {
-            users::table
-                .find(id)
-                .select(users::email)
-                .first::<String>(c)
-                .await
-                .optional()
-        })?)
     }
 }

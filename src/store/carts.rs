@@ -4,13 +4,14 @@
 
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
-use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
 use crate::domain::cart::{
     Cart, CartLine, CartOwner, CartStatus, LineRefusal, LineRequest, check_quantity,
     merged_quantity,
 };
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::money::{Currency, Money};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 

@@ -2,12 +2,14 @@
 
 use super::rows::{ProductRow, ShippingMethodRow, VoucherRow};
 use super::schema::{products, shipping_methods, vouchers};
-use super::{Store, StoreResult, with_conn, write_tx};
+use super::{Store, StoreResult, with_conn};
 use crate::domain::catalogue::{Product, ShippingMethod, VoucherTerms};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// A back-office change to a product; `None` leaves a column as it is.
+/// A change to a product, as a back office would make one (only tests
+/// make one yet); `None` leaves a column as it is.
+#[cfg(feature = "test-support")]
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = products)]
 pub struct ProductChange {
@@ -16,8 +18,10 @@ pub struct ProductChange {
     pub active: Option<bool>,
 }
 
-/// A back-office change to a voucher's terms; `None` leaves a column as it
-/// is, `Some(None)` removes an end or a limit.
+/// A change to a voucher's terms, as a back office would make one (only
+/// tests make one yet); `None` leaves a column as it is, `Some(None)`
+/// removes an end or a limit.
+#[cfg(feature = "test-support")]
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = vouchers)]
 pub struct VoucherChange {
@@ -144,8 +148,9 @@ impl Store {
     }
 
     /// Changes a voucher's terms; `false` when there is no such voucher.
+    #[cfg(feature = "test-support")]
     pub async fn change_voucher(&self, code: &str, change: VoucherChange) -> StoreResult<bool> {
-        let changed = write_tx!(self, |c| {
+        let changed = super::write_tx!(self, |c| {
             diesel::update(vouchers::table.find(code))
                 .set(&change)
                 .execute(c)
@@ -155,8 +160,9 @@ impl Store {
     }
 
     /// Applies a change to a product; `false` when there is no such product.
+    #[cfg(feature = "test-support")]
     pub async fn change_product(&self, id: &str, change: ProductChange) -> StoreResult<bool> {
-        let changed = write_tx!(self, |c| {
+        let changed = super::write_tx!(self, |c| {
             diesel::update(products::table.find(id))
                 .set((&change, products::version.eq(products::version + 1)))
                 .execute(c)

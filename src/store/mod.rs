@@ -7,7 +7,6 @@
 pub mod accounts;
 pub mod carts;
 pub mod catalogue;
-pub mod leases;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
@@ -187,8 +186,4 @@ impl Store {
 pub(crate) fn now() -> time::PrimitiveDateTime {
     let now = time::OffsetDateTime::now_utc();
     time::PrimitiveDateTime::new(now.date(), now.time())
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

@@ -7,7 +7,7 @@ use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
-use super::{Store, StoreError, StoreResult, new_id, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::events::{EventKind, EventPayload};
@@ -18,6 +18,7 @@ use crate::domain::placeorder::{
     OrderDraft, OrderRefusal, PlacedOrder, cart_status_after, order_totals,
 };
 use crate::domain::pricing::Totals;
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -425,6 +426,7 @@ impl Store {
     }
 
     /// Orders that are not cancelled (checks of "one cart, one order").
+    #[cfg(feature = "test-support")]
     pub async fn count_live_orders(&self) -> StoreResult<i64> {
         Ok(with_conn!(self, |c| {
             orders::table

@@ -2,8 +2,9 @@
 //! change they describe, and claimed by one worker at a time on any node.
 
 use super::schema::outbox;
-use super::{Store, StoreResult, new_id, now, with_conn};
+use super::{Store, StoreResult, now, with_conn};
 use crate::domain::events::{EventKind, EventPayload};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
@@ -70,6 +71,7 @@ pub(crate) use abandon_registration;
 const FAILED: &str = "failed";
 
 /// An event the worker gave up on.
+#[cfg(feature = "test-support")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedEvent {
     pub id: String,
@@ -229,7 +231,8 @@ impl Store {
         Ok(())
     }
 
-    /// Events given up on, newest first, with why (monitoring and tests).
+    /// Events given up on, newest first, with why.
+    #[cfg(feature = "test-support")]
     pub async fn failed_outbox_events(&self, limit: i64) -> StoreResult<Vec<FailedEvent>> {
         let rows: Vec<(String, String, Option<String>)> = with_conn!(self, |c| {
             outbox::table
@@ -250,7 +253,8 @@ impl Store {
             .collect())
     }
 
-    /// Events not delivered yet (monitoring and tests).
+    /// Events not delivered yet.
+    #[cfg(feature = "test-support")]
     pub async fn count_pending_outbox(&self) -> StoreResult<i64> {
         Ok(with_conn!(self, |c| {
             outbox::table

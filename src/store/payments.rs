@@ -3,12 +3,12 @@
 
 use super::outbox::{abandon_registration, event};
 use super::rows::PaymentRow;
-use super::schema::{orders, outbox, payments, webhook_events};
-use super::{Store, StoreResult, new_id, now, with_conn, write_tx};
+use super::schema::{outbox, payments, webhook_events};
+use super::{Store, StoreResult, now, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
-use crate::domain::order::OrderStatus;
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -98,7 +98,10 @@ impl Store {
 
     /// Payments that are neither voided nor attached to a live order: money
     /// that could be lost. Zero in a healthy shop.
+    #[cfg(feature = "test-support")]
     pub async fn count_orphaned_payments(&self) -> StoreResult<i64> {
+        use super::schema::orders;
+        use crate::domain::order::OrderStatus;
         let rows: Vec<(String, Option<String>)> = with_conn!(self, |c| {
             payments::table
                 .left_join(orders::table.on(orders::id.nullable().eq(payments::order_id)))

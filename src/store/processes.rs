@@ -129,7 +129,8 @@ impl Store {
         row.map(to_process).transpose()
     }
 
-    /// The newest process of the whole shop (monitoring and tests).
+    /// The newest process of the whole shop.
+    #[cfg(feature = "test-support")]
     pub async fn latest_process(&self) -> StoreResult<Option<Process>> {
         let row: Option<ProcessRow> = with_conn!(self, |c| {
             processes::table

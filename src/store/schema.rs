@@ -196,6 +196,9 @@ diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 
 diesel::table! {
+    /// Made by an early migration and used by nothing: the place-order lock
+    /// is the lease on each `place_order_process` row, and the outbox
+    /// worker's claim is on each `outbox` row.
     leases (name) {
         name -> Text,
         owner -> Text,

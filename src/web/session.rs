@@ -5,10 +5,10 @@
 
 use crate::application::accounts::LoggedIn;
 use crate::application::cart::CartClaim;
-use crate::application::random_token;
 use crate::domain::cart::CartOwner;
 use crate::domain::order::OrderRef;
 use crate::error::{AppError, AppResult};
+use crate::ids::random_token;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,7 @@
 //! nodes that restart.
 
 use crate::helpers::*;
+use crate::hosted::{choose, hosted_shop, to_the_provider, wait_for};
 use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,65 +164,66 @@ async fn health_and_readiness(backend: Backend) {
     }
 }
 
-async fn a_lease_is_held_by_one_owner_until_it_expires(backend: Backend) {
-    let app = spawn_app(backend).await;
+/// The place-order lock: a running process's lease, taken and renewed by
+/// compare-and-swap on its row, so one holder on any node steps it, and a
+/// dead holder's lease is taken over once it expires.
+async fn a_process_lease_is_held_by_one_holder_until_it_expires(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    // The process rests in Redirect: nothing steps it until the shopper
+    // pays or the provider reports.
+    let pay_url = to_the_provider(&app, "card").await;
     let store = &app.shop.store;
+    let id = store.latest_process().await.unwrap().unwrap().id;
     let long = Duration::from_secs(60);
+    assert!(store.take_process_lease(&id, "node-a", long).await.unwrap());
+    assert!(!store.take_process_lease(&id, "node-b", long).await.unwrap());
+    assert!(
+        store.take_process_lease(&id, "node-a", long).await.unwrap(),
+        "renewed by its holder"
+    );
+    store.release_process_lease(&id, "node-b").await.unwrap();
+    assert!(
+        !store.take_process_lease(&id, "node-b", long).await.unwrap(),
+        "only the holder releases"
+    );
+    store.release_process_lease(&id, "node-a").await.unwrap();
     assert!(
         store
-            .try_acquire_lease("sweeper", "node-a", long)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .try_acquire_lease("sweeper", "node-b", long)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .try_acquire_lease("sweeper", "node-a", long)
-            .await
-            .unwrap(),
-        "renewed by its owner"
-    );
-    store.release_lease("sweeper", "node-b").await.unwrap();
-    assert!(
-        !store
-            .try_acquire_lease("sweeper", "node-b", long)
-            .await
-            .unwrap(),
-        "only the owner releases"
-    );
-    store.release_lease("sweeper", "node-a").await.unwrap();
-    assert!(
-        store
-            .try_acquire_lease("sweeper", "node-b", Duration::from_millis(1))
+            .take_process_lease(&id, "node-b", Duration::from_millis(1))
             .await
             .unwrap()
     );
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(
-        store
-            .try_acquire_lease("sweeper", "node-a", long)
-            .await
-            .unwrap(),
+        store.take_process_lease(&id, "node-a", long).await.unwrap(),
         "an expired lease is taken over"
     );
+    store.release_process_lease(&id, "node-a").await.unwrap();
 
     // Many contenders at once: exactly one wins.
     let contenders = (0..20).map(|i| {
-        let store = store.clone();
+        let (store, id) = (store.clone(), id.clone());
         async move {
-            store
-                .try_acquire_lease("race", &format!("node-{i}"), long)
-                .await
-                .unwrap()
+            let holder = format!("node-{i}");
+            let won = store.take_process_lease(&id, &holder, long).await.unwrap();
+            won.then_some(holder)
         }
     });
-    let won = futures::future::join_all(contenders).await;
-    assert_eq!(won.iter().filter(|w| **w).count(), 1);
+    let winners: Vec<String> = futures::future::join_all(contenders)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    store.release_process_lease(&id, &winners[0]).await.unwrap();
+
+    // Paid, the process ends; a finished process is never leased again.
+    choose(&app, &pay_url, "card").await;
+    wait_for("the order placed", async || {
+        store.process(&id).await.unwrap().unwrap().state.is_final()
+    })
+    .await;
+    assert!(!store.take_process_lease(&id, "node-a", long).await.unwrap());
 }
 
 #[tokio::test]
@@ -237,5 +239,5 @@ async fn a_restart_keeps_the_cart_and_the_session_on_postgres_and_redis() {
 
 on_both_backends!(
     health_and_readiness,
-    a_lease_is_held_by_one_owner_until_it_expires,
+    a_process_lease_is_held_by_one_holder_until_it_expires,
 );

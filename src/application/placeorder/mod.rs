@@ -7,11 +7,12 @@ pub mod sweeper;
 
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
-use crate::domain::payment::{CustomerAction, IdempotencyKey};
+use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::{
     FailureReason, PlacedOrder, PortError, Process, State, Transition,
 };
 use crate::error::{AppError, AppResult};
+use crate::ids::{new_holder, new_id, new_idempotency_key};
 use ports::ShopPorts;
 use std::time::Duration;
 
@@ -54,15 +55,6 @@ fn status_of(process: &Process) -> ProcessStatus {
         State::WaitForCustomer => ProcessStatus::Waiting,
         _ => ProcessStatus::Running,
     }
-}
-
-fn new_key() -> IdempotencyKey {
-    IdempotencyKey::from_string(uuid::Uuid::new_v4().to_string())
-}
-
-/// A name for one stepping of a process: this node, this call.
-fn new_owner() -> String {
-    format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple())
 }
 
 impl Shop {
@@ -136,11 +128,11 @@ pub async fn start(
         let registration_id = registration::live_registration(shop, cart_id).await?;
         // A fresh idempotency key for every attempt, also on the cart's
         // payment selection.
-        let key = new_key();
+        let key = new_idempotency_key();
         if let Some(payment) = details.payment.as_mut() {
             payment.renew_key(key.clone());
         }
-        let mut process = Process::new(uuid::Uuid::new_v4().to_string(), cart_id.into(), key);
+        let mut process = Process::new(new_id(), cart_id.into(), key);
         process.context.registration_id = registration_id;
         // Saving the new key bumps the cart's version once more: that
         // version, and no other, is what the process may freeze.
@@ -189,7 +181,7 @@ async fn cart_reopened(shop: &Shop, cart_id: &str) -> AppResult<bool> {
 /// Steps a process as far as it goes now. If another request holds the
 /// lease, waits for it a while and then reports where the process stands.
 pub async fn refresh(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
-    let owner = new_owner();
+    let owner = new_holder();
     let Some(process) = take_lease(shop, id, &owner).await? else {
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
@@ -206,7 +198,7 @@ pub async fn cancel(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
 }
 
 async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<ProcessStatus> {
-    let owner = new_owner();
+    let owner = new_holder();
     let Some(mut process) = take_lease(shop, id, &owner).await? else {
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
@@ -219,10 +211,17 @@ async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<
     result
 }
 
+/// The first pause of a request waiting for a process's lease: a step is
+/// often done within milliseconds.
+const FIRST_LEASE_PAUSE: Duration = Duration::from_millis(5);
+/// Pauses double up to this, so a long wait costs few queries.
+const LONGEST_LEASE_PAUSE: Duration = Duration::from_millis(200);
+
 /// Takes the lease, waiting while another holder steps the process.
 /// `None` when the process is final or the wait ran out.
 async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Process>> {
     let deadline = tokio::time::Instant::now() + shop.lease_wait();
+    let mut pause = FIRST_LEASE_PAUSE;
     loop {
         if shop
             .store
@@ -232,10 +231,13 @@ async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Proc
             return Ok(shop.store.process(id).await?);
         }
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
-        if process.state.is_final() || tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if process.state.is_final() || now >= deadline {
             return Ok(None);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The last try comes at the deadline, not a pause after it.
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(LONGEST_LEASE_PAUSE);
     }
 }
 
@@ -274,7 +276,6 @@ async fn step(
                     process.state = next;
                     moved = true;
                 }
-                Ok(Transition::Rest) => break,
                 Ok(Transition::Fail(reason)) => {
                     tracing::info!(process = %process.id, state = %from, reason = reason.name(), "process fails");
                     process.failure = Some(reason);

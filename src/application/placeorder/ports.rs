@@ -1,6 +1,6 @@
 //! The world as the place-order states see it: the store and the gateways.
 
-use crate::application::{Shop, random_token};
+use crate::application::Shop;
 use crate::domain::cart::Cart;
 use crate::domain::catalogue::ShippingMethod;
 use crate::domain::events::EventKind;
@@ -9,6 +9,7 @@ use crate::domain::payment::{
     FlowStatus, IdempotencyKey, PaymentMethodOption, PaymentRequest, PaymentStart, Settlement,
 };
 use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
+use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};

@@ -2,21 +2,20 @@
 //! Flamingo Commerce's checkout, stored between steps by the coordinator in
 //! the application layer. See `diagram.md` for the transitions.
 //!
-//! Each state is a file with its `run` (and, where it changes the world,
-//! its `rollback`). States talk to the world only through [`Ports`], so
+//! Each state that does something is a file with its `run` (and, where it
+//! changes the world, its `rollback`); the final states, Success and
+//! Failed, have nothing to run. States talk to the world only through [`Ports`], so
 //! this module does no I/O itself. Every step must be safe to run again:
 //! a node may die after a step's effect and before the step is saved.
 
 mod complete_cart;
 mod complete_payment;
 mod create_payment;
-mod failed;
 mod new;
 mod order_rules;
 mod place_order;
 mod prepare_cart;
 mod redirect;
-mod success;
 mod validate_cart;
 mod validate_payment;
 mod validate_payment_selection;
@@ -105,7 +104,8 @@ impl State {
         matches!(self, Self::Redirect | Self::WaitForCustomer)
     }
 
-    /// One step of the process from this state.
+    /// One step of the process from this state. The coordinator never
+    /// steps a final state; asked anyway, it stays where it is.
     pub async fn run(
         self,
         ctx: &mut Context,
@@ -123,8 +123,7 @@ impl State {
             Self::WaitForCustomer => wait_for_customer::run(ctx),
             Self::Redirect => redirect::run(ctx),
             Self::CompletePayment => complete_payment::run(ctx, ports).await,
-            Self::Success => success::run(ctx),
-            Self::Failed => failed::run(ctx),
+            Self::Success | Self::Failed => Ok(Transition::Next(self)),
         }
     }
 }
@@ -164,8 +163,6 @@ impl Process {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
     Next(State),
-    /// Nothing to do now.
-    Rest,
     /// Unwind the rollbacks and end in Failed.
     Fail(FailureReason),
 }
@@ -356,4 +353,30 @@ pub trait Ports: Send {
         payment_key: Option<&IdempotencyKey>,
         settlement: Settlement,
     ) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::{FakePorts, context};
+    use super::*;
+
+    #[test]
+    fn only_success_and_failed_are_final() {
+        let finals: Vec<State> = State::ALL.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [State::Success, State::Failed]);
+    }
+
+    #[tokio::test]
+    async fn a_final_state_leads_nowhere_and_keeps_its_context() {
+        for state in [State::Success, State::Failed] {
+            let mut ports = FakePorts::default();
+            let mut ctx = context();
+            let before = ctx.clone();
+            assert_eq!(
+                state.run(&mut ctx, &mut ports).await.unwrap(),
+                Transition::Next(state)
+            );
+            assert_eq!(ctx, before);
+        }
+    }
 }

@@ -1,0 +1,56 @@
+//! Calls to the shop's peers over HTTP (the payment provider, the
+//! registration API): one way to build a client with timeouts, and one
+//! retry loop for the calls that are safe to repeat.
+
+use std::time::Duration;
+
+/// A client whose every call gives up after `timeout`, connecting included.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+}
+
+/// How often a call is tried when nobody answers, and how long it waits
+/// before the second try (twice that before the third, and so on).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    attempts: u32,
+    backoff: Duration,
+}
+
+impl Retry {
+    /// Tries at least once.
+    pub fn new(attempts: u32, backoff: Duration) -> Self {
+        Self {
+            attempts: attempts.max(1),
+            backoff,
+        }
+    }
+
+    /// Sends the request `build` makes, again on no answer or a 5xx. Only
+    /// for calls that are safe to repeat: reads, writes carrying an
+    /// idempotency key, and idempotent operations. `Err` says what the
+    /// last try got.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            match build().send().await {
+                Ok(response) if !response.status().is_server_error() => return Ok(response),
+                Ok(response) => last = format!("status {}", response.status()),
+                Err(e) if e.is_timeout() => last = "timed out".into(),
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < self.attempts {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        Err(last)
+    }
+}
