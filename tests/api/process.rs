@@ -365,7 +365,9 @@ async fn crash_and_recover(backend: Backend, early: bool) -> TestApp {
     let app = shop_with(backend, &gw, fast_recovery).await;
     app.add_to_cart("hand-grinder", 1).await;
     assert_redirect(&app.submit_checkout(&form()).await, "/checkout/review");
-    let stuck = tokio::time::timeout(Duration::from_millis(700), app.confirm_review()).await;
+    let reviewed = app.reviewed_version().await;
+    let stuck =
+        tokio::time::timeout(Duration::from_millis(700), app.place_reviewed(reviewed)).await;
     assert!(stuck.is_err(), "the request hangs on the provider");
     let process = latest_process(&app).await;
     assert_eq!(
