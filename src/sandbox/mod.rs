@@ -58,12 +58,15 @@ pub const OPERATIONS: &[&str] = &[
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stats {
+    /// Sessions created (a repeat with the same key creates none).
     pub sessions: usize,
     /// Sessions whose money was taken: each counts once, however it was
     /// taken (the shopper paying with automatic capture, a capture call,
     /// a convenience-store payment) and however often it was captured. A
     /// repeated capture call shows in `calls`, not here.
     pub captured_sessions: u64,
+    /// Webhook deliveries the shop accepted (2xx), each copy of a
+    /// duplicated event counted; refused or failed tries are not.
     pub webhooks_sent: u64,
     /// Every API call received, repeats included.
     #[serde(flatten)]

@@ -1,4 +1,7 @@
-//! Row structs in pairs: what is read, and what is inserted.
+//! Row structs, one per table that is read whole; each derives both
+//! reading and inserting, so there is no separate insert struct (except
+//! the outbox's, which lives with the outbox). Catalogue rows become
+//! domain types here, the others in their store module.
 
 use super::StoreError;
 use super::schema::*;

@@ -574,9 +574,10 @@ on_both_backends!(
     a_declined_card_returns_to_the_form_with_a_fresh_attempt,
 );
 
-/// 50 carts, two nodes on one PostgreSQL, 200 webhook deliveries
-/// (duplicated, reordered, replayed) racing the shoppers' returns, which the
-/// load balancer sends to the other node.
+/// 50 carts, two nodes on one PostgreSQL, 200 webhook deliveries racing the
+/// shoppers' returns, which the load balancer sends to the other node: the
+/// provider sends each cart's one event twice, held back (`reorder` delays
+/// a session's first event), and the test replays it twice more.
 #[tokio::test]
 #[ignore = "needs PostgreSQL (KASSA_TEST_DATABASE_URL); run with --include-ignored"]
 async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
