@@ -476,12 +476,35 @@ fn checkout_fields() -> BoxedStrategy<Vec<(String, Value)>> {
     let change = prop::sample::select(CHECKOUT_FIELDS).prop_flat_map(|field| {
         prop::option::weighted(0.85, field_value(field, 4)).prop_map(move |v| (field, v))
     });
-    prop::collection::vec(change, 0..=3)
-        .prop_map(|changes| {
+    // A country and a postcode change together: a postcode is read by the
+    // rules of its country.
+    let address = prop::option::weighted(
+        0.5,
+        (
+            prop::sample::select(vec![
+                "AT", "BE", "CH", "DE", "DK", "FR", "IT", "LU", "NL", "SE", "XX",
+            ]),
+            prop_oneof![
+                1 => "[0-9]{3,5}",
+                1 => "[0-9]{3} ?[0-9]{2}",
+                1 => "[0-9]{4} ?[A-Za-z]{2}",
+                // Letters of two and three bytes where a count of bytes
+                // would cut them.
+                3 => "[0-9]{1,4}[ÄÖÜéß€][A-Z]{1,3}",
+                1 => junk().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            ],
+        ),
+    );
+    (prop::collection::vec(change, 0..=3), address)
+        .prop_map(|(mut changes, address)| {
             let mut fields: Vec<(String, Value)> = checkout_form()
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), Value::Bytes(v.into_bytes())))
                 .collect();
+            if let Some((country, postcode)) = address {
+                changes.push(("billing_country", Some(Value::Bytes(country.into()))));
+                changes.push(("billing_postcode", Some(Value::Bytes(postcode.into()))));
+            }
             for (field, value) in changes {
                 fields.retain(|(k, _)| k != field);
                 if let Some(value) = value {
@@ -537,7 +560,7 @@ fn fields(route: &'static Route) -> BoxedStrategy<Vec<(String, Value)>> {
 
 fn token() -> impl Strategy<Value = Token> {
     prop_oneof![
-        6 => Just(Token::Valid),
+        16 => Just(Token::Valid),
         1 => Just(Token::Missing),
         1 => Just(Token::Empty),
         1 => Just(Token::Wrong),
@@ -653,13 +676,16 @@ fn request(route: &'static Route) -> BoxedStrategy<FuzzRequest> {
                 });
             let body = prop_oneof![3 => event, 1 => junk()];
             let signature = prop_oneof![
-                Just(Signature::Missing),
-                "\\PC{0,80}".prop_map(Signature::Junk),
-                (any::<i64>(), "[0-9a-f]{0,64}")
+                1 => Just(Signature::Missing),
+                1 => "\\PC{0,80}".prop_map(Signature::Junk),
+                2 => (
+                    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(-1)],
+                    "([0-9a-f]{2}){1,32}",
+                )
                     .prop_map(|(t, v)| Signature::Junk(format!("t={t},v1={v}"))),
-                Just(Signature::Stale),
-                Just(Signature::Forged),
-                Just(Signature::Valid),
+                1 => Just(Signature::Stale),
+                1 => Just(Signature::Forged),
+                1 => Just(Signature::Valid),
             ];
             let content_type = prop::sample::select(vec![
                 Some("application/json"),
@@ -687,9 +713,12 @@ fn any_request() -> BoxedStrategy<FuzzRequest> {
         .iter()
         .map(|route| {
             let weight = match (route.path, route.input) {
-                ("/cart/add" | "/checkout", Input::Form) => 4,
-                ("/checkout/review", Input::Form) => 2,
-                _ => 1,
+                ("/cart/add" | "/checkout", Input::Form) => 32,
+                ("/checkout/review", Input::Form) => 12,
+                // A password is hashed on purpose slowly, even when the
+                // account does not exist: fewer of these keep the run short.
+                ("/account/login" | "/account/register", Input::Form) => 1,
+                _ => 4,
             };
             (weight, request(route))
         })
