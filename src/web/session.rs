@@ -283,6 +283,18 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_state_fits_in_a_cookie_a_browser_keeps() {
+        use actix_web::cookie::{Cookie, CookieJar, Key};
+        let state = "x".repeat(STATE_MAX_BYTES);
+        let mut jar = CookieJar::new();
+        jar.private_mut(&Key::generate())
+            .add(Cookie::new("kassa_session", state));
+        let sent = jar.get("kassa_session").unwrap().encoded().to_string();
+        // Path, Max-Age, HttpOnly, SameSite and Secure take under 70 bytes.
+        assert!(sent.len() + 70 <= 4096, "{} bytes", sent.len());
+    }
+
+    #[test]
     fn the_same_message_twice_is_shown_once() {
         let session = session();
         session.flash(FlashKind::Info, "Saved.").unwrap();
