@@ -104,13 +104,7 @@ async fn registration_at_sandbox(app: &TestApp, id: &str) -> serde_json::Value {
 }
 
 async fn cart_id(app: &TestApp) -> String {
-    app.shop
-        .store
-        .latest_process()
-        .await
-        .unwrap()
-        .expect("a process")
-        .cart_id
+    app.latest_process().await.cart_id
 }
 
 /// Seed 000's worst case: the cancel of an attempt could not void its

@@ -457,6 +457,16 @@ impl TestApp {
             .expect("order exists")
     }
 
+    /// The newest place-order process of the shop.
+    pub async fn latest_process(&self) -> kassa::domain::placeorder::Process {
+        self.shop
+            .store
+            .latest_process()
+            .await
+            .unwrap()
+            .expect("a process")
+    }
+
     pub async fn order_count(&self) -> i64 {
         self.shop
             .store

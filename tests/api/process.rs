@@ -38,12 +38,7 @@ async fn place(app: &TestApp) -> reqwest::Response {
 }
 
 async fn latest_process(app: &TestApp) -> kassa::domain::placeorder::Process {
-    app.shop
-        .store
-        .latest_process()
-        .await
-        .unwrap()
-        .expect("a process")
+    app.latest_process().await
 }
 
 async fn each_flow_status_and_action_leads_to_its_page(backend: Backend) {
