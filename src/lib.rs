@@ -1,7 +1,7 @@
 pub mod application;
+pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod ids;
 pub mod outbound;
 pub mod payment;

@@ -292,7 +292,7 @@ fn http_server(
             .service(style)
             .configure(crate::web::routes)
             .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(crate::error::AppError::NotFound)
+                Err::<HttpResponse, _>(crate::web::error::PageError::NotFound)
             }))
     })
     .listen(listener)?

@@ -2,9 +2,9 @@
 //! runs on the blocking pool, never on the async workers.
 
 use super::Shop;
+use crate::application::error::{AppError, AppResult};
 use crate::domain::account::parse_registration;
 use crate::domain::field_errors::FieldErrors;
-use crate::error::{AppError, AppResult};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::OnceLock;

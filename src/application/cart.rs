@@ -2,9 +2,9 @@
 //! becomes of it on login.
 
 use super::Shop;
-use crate::domain::cart::{Cart, CartOwner, CartStatus, LineRequest};
+use crate::application::error::AppResult;
+use crate::domain::cart::{Cart, CartOwner, CartRefusal, CartStatus, LineRequest};
 use crate::domain::catalogue::Quantity;
-use crate::error::AppResult;
 use crate::store::carts::LineChange;
 
 /// What a session says about its shopper's cart: the cart it remembers and
@@ -20,8 +20,8 @@ pub struct CartClaim {
 pub struct CartAction {
     /// The cart the shopper has now (a new one when theirs was ordered).
     pub cart_id: String,
-    /// `Err` holds a message for the shopper.
-    pub outcome: Result<(), String>,
+    /// `Err` says why nothing changed.
+    pub outcome: Result<(), CartRefusal>,
 }
 
 /// The shopper's cart, in whatever state, when the session names a cart
@@ -80,30 +80,44 @@ pub async fn add(
 ) -> AppResult<CartAction> {
     let cart_id = usable_cart(shop, cart_id, owner).await?;
     let outcome = match Quantity::parse(quantity) {
-        Err(message) => Err(message),
-        Ok(q) => apply(shop, &cart_id, product_id, LineRequest::Add(q.get())).await?,
+        Err(error) => Err(error.into()),
+        Ok(q) => apply(shop, &cart_id, product_id, LineRequest::Add(q)).await?,
     };
     Ok(CartAction { cart_id, outcome })
 }
 
-/// Sets a line's quantity in the shopper's cart; 0 removes it.
+/// Changes a line of the shopper's cart as its quantity field says.
 pub async fn set_quantity(
     shop: &Shop,
     claim: &CartClaim,
     product_id: &str,
     quantity: &str,
-) -> AppResult<Result<(), String>> {
+) -> AppResult<Result<(), CartRefusal>> {
+    match LineRequest::from_quantity_field(quantity) {
+        Ok(request) => change(shop, claim, product_id, request).await,
+        Err(error) => Ok(Err(error.into())),
+    }
+}
+
+/// Takes a line out of the shopper's cart.
+pub async fn remove(
+    shop: &Shop,
+    claim: &CartClaim,
+    product_id: &str,
+) -> AppResult<Result<(), CartRefusal>> {
+    change(shop, claim, product_id, LineRequest::Remove).await
+}
+
+async fn change(
+    shop: &Shop,
+    claim: &CartClaim,
+    product_id: &str,
+    request: LineRequest,
+) -> AppResult<Result<(), CartRefusal>> {
     let Some(cart) = shoppers_cart(shop, claim).await? else {
-        return Ok(Err("Your cart is empty.".into()));
+        return Ok(Err(CartRefusal::NoCart));
     };
-    let quantity = match quantity.trim() {
-        "0" => 0,
-        raw => match Quantity::parse(raw) {
-            Ok(q) => q.get(),
-            Err(message) => return Ok(Err(message)),
-        },
-    };
-    apply(shop, &cart.id, product_id, LineRequest::Set(quantity)).await
+    apply(shop, &cart.id, product_id, request).await
 }
 
 async fn apply(
@@ -111,11 +125,11 @@ async fn apply(
     cart_id: &str,
     product_id: &str,
     request: LineRequest,
-) -> AppResult<Result<(), String>> {
+) -> AppResult<Result<(), CartRefusal>> {
     Ok(
         match shop.store.change_line(cart_id, product_id, request).await? {
             LineChange::Done => Ok(()),
-            LineChange::Refused(refusal) => Err(refusal.to_string()),
+            LineChange::Refused(refusal) => Err(refusal.into()),
         },
     )
 }

@@ -1,8 +1,8 @@
 //! What the shop shows for sale.
 
 use super::Shop;
+use crate::application::error::AppResult;
 use crate::domain::catalogue::Product;
-use crate::error::AppResult;
 
 /// The catalogue page: the active products, in the shop's order.
 pub async fn products(shop: &Shop) -> AppResult<Vec<Product>> {

@@ -4,6 +4,7 @@
 use super::Shop;
 use super::cart::{CartClaim, shoppers_cart};
 use super::orders;
+use crate::application::error::{AppError, AppResult};
 use crate::application::placeorder::{self, ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
 use crate::domain::cart::{Cart, CartOwner, CartProblem, CartStatus, validate};
@@ -13,7 +14,6 @@ use crate::domain::field_errors::FieldErrors;
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::PaymentMethodOption;
 use crate::domain::pricing::{Totals, totals};
-use crate::error::{AppError, AppResult};
 
 /// Everything the checkout form page shows.
 #[derive(Debug, Clone)]
@@ -45,12 +45,6 @@ pub enum Submitted {
         placing: Option<Result<ProcessStatus, StartRefused>>,
     },
     Rejected(Box<CheckoutView>),
-}
-
-/// Now in UTC, as the database keeps times.
-fn now() -> time::PrimitiveDateTime {
-    let now = time::OffsetDateTime::now_utc();
-    time::PrimitiveDateTime::new(now.date(), now.time())
 }
 
 /// The shopper's cart, open or with its payment running, if the session
@@ -143,7 +137,7 @@ fn rules<'a>(
     payment_methods: &'a [PaymentMethodOption],
 ) -> CheckoutRules<'a> {
     let flags = &shop.settings.checkout;
-    let now = now();
+    let now = crate::clock::now();
     CheckoutRules {
         use_delivery_forms: flags.use_delivery_forms,
         use_personal_data_form: flags.use_personal_data_form,

@@ -1,7 +1,7 @@
 //! What a readiness probe asks of the shop.
 
 use super::Shop;
-use crate::error::AppResult;
+use crate::application::error::AppResult;
 
 /// The database answers.
 pub async fn database_answers(shop: &Shop) -> AppResult<()> {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
+pub mod error;
 pub mod health;
 pub mod orders;
 pub mod outbox;
@@ -12,6 +13,8 @@ pub mod payment_events;
 pub mod payment_return;
 pub mod placeorder;
 pub mod registration;
+
+pub use error::{AppError, AppResult};
 
 use crate::config::Settings;
 use crate::domain::money::Currency;
@@ -23,7 +26,8 @@ use std::sync::Arc;
 /// Everything a use case may need, built once at start-up.
 #[derive(Clone)]
 pub struct Shop {
-    pub store: Store,
+    /// Only use cases reach the store: pages go through them.
+    pub(in crate::application) store: Store,
     pub settings: Arc<Settings>,
     pub gateways: Gateways,
     pub currency: Currency,
@@ -57,6 +61,14 @@ impl Shop {
             link_key,
             registration: None,
         })
+    }
+}
+
+impl Shop {
+    /// The store, for tests that look at what was written.
+    #[cfg(feature = "test-support")]
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 }
 

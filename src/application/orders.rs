@@ -1,9 +1,9 @@
 //! Reading placed orders for their owners.
 
 use super::{Shop, secrets_match};
+use crate::application::error::{AppError, AppResult};
 use crate::domain::order::Order;
 use crate::domain::payment::PaymentInstructions;
-use crate::error::{AppError, AppResult};
 
 /// The order behind a confirmation link, if the token is its secret.
 pub async fn for_confirmation(shop: &Shop, number: &str, token: &str) -> AppResult<Option<Order>> {

@@ -6,9 +6,9 @@
 
 use super::Shop;
 use super::placeorder::{self, ProcessStatus};
+use crate::application::error::{AppError, AppResult};
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
-use crate::error::{AppError, AppResult};
 use crate::payment::{GatewayError, signature};
 use crate::store::orders::Cancellation;
 use crate::store::payments::StoredPayment;

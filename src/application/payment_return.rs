@@ -5,8 +5,8 @@
 
 use super::Shop;
 use super::placeorder::{self, ProcessStatus};
+use crate::application::error::AppResult;
 use crate::domain::order::OrderRef;
-use crate::error::AppResult;
 use crate::payment::hosted::return_link_text;
 use crate::payment::signature;
 

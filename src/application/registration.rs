@@ -3,7 +3,7 @@
 //! deleted later through the outbox.
 
 use super::Shop;
-use crate::error::AppResult;
+use crate::application::error::AppResult;
 use crate::registration::RegistrationError;
 use crate::store::registrations::RegistrationStatus;
 

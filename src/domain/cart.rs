@@ -1,7 +1,7 @@
 //! A cart line as the shopper put it in, next to the product as it is now, and
 //! the rules that say whether the cart can still be ordered.
 
-use super::catalogue::{Product, Quantity};
+use super::catalogue::{Product, Quantity, QuantityError};
 use super::checkout::CheckoutDetails;
 use super::money::{Currency, Money};
 use std::fmt;
@@ -118,19 +118,42 @@ pub fn merged_quantity(product: &Product, existing: i64, added: i64) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineRequest {
     /// Add this many to what is there.
-    Add(i64),
-    /// Make it this many; 0 removes the line.
-    Set(i64),
+    Add(Quantity),
+    /// Make it this many.
+    Set(Quantity),
+    /// Take the line out of the cart.
+    Remove,
 }
 
 impl LineRequest {
-    /// The line's quantity after the request; 0 or less removes it.
-    pub fn wanted(self, existing: i64) -> i64 {
-        match self {
-            Self::Add(n) => existing.saturating_add(n),
-            Self::Set(n) => n,
+    /// The cart page's quantity field: a quantity sets the line, and 0
+    /// takes it out, as shoppers expect of that field.
+    pub fn from_quantity_field(raw: &str) -> Result<Self, QuantityError> {
+        match raw.trim().parse::<i64>() {
+            Ok(0) => Ok(Self::Remove),
+            _ => Quantity::parse(raw).map(Self::Set),
         }
     }
+
+    /// The line's quantity after the request; 0 removes it.
+    pub fn wanted(self, existing: i64) -> i64 {
+        match self {
+            Self::Add(n) => existing.saturating_add(n.get()),
+            Self::Set(n) => n.get(),
+            Self::Remove => 0,
+        }
+    }
+}
+
+/// Why a cart action did nothing; the text is for the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CartRefusal {
+    #[error("Your cart is empty.")]
+    NoCart,
+    #[error(transparent)]
+    Quantity(#[from] QuantityError),
+    #[error(transparent)]
+    Line(#[from] LineRefusal),
 }
 
 /// Why a line of the cart cannot change; the text is for the shopper.

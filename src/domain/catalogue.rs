@@ -98,6 +98,20 @@ pub fn normalize_voucher_code(raw: &str) -> String {
     raw.trim().to_ascii_uppercase()
 }
 
+/// Why a typed quantity is not one. The message never repeats what was
+/// typed: it goes into the session, and a shopper (or a bot) may type
+/// anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error(
+        "Please enter the quantity as a whole number from 1 to {}.",
+        Quantity::MAX
+    )]
+    NotANumber,
+    #[error("Please choose a quantity from 1 to {}.", Quantity::MAX)]
+    OutOfRange,
+}
+
 /// A quantity a shopper may put in the cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quantity(i64);
@@ -105,23 +119,16 @@ pub struct Quantity(i64);
 impl Quantity {
     pub const MAX: i64 = 99;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        // The message does not repeat what was typed: it goes into the
-        // session, and a shopper (or a bot) may type anything.
-        let value: i64 = raw.trim().parse().map_err(|_| {
-            format!(
-                "Please enter the quantity as a whole number from 1 to {}.",
-                Self::MAX
-            )
-        })?;
+    pub fn parse(raw: &str) -> Result<Self, QuantityError> {
+        let value: i64 = raw.trim().parse().map_err(|_| QuantityError::NotANumber)?;
         Self::new(value)
     }
 
-    pub fn new(value: i64) -> Result<Self, String> {
+    pub fn new(value: i64) -> Result<Self, QuantityError> {
         if (1..=Self::MAX).contains(&value) {
             Ok(Self(value))
         } else {
-            Err(format!("Please choose a quantity from 1 to {}.", Self::MAX))
+            Err(QuantityError::OutOfRange)
         }
     }
 
@@ -238,15 +245,12 @@ mod tests {
                     .filter(|n| (1..=Quantity::MAX).contains(n));
                 match Quantity::parse(&raw) {
                     Ok(quantity) => prop_assert_eq!(Some(quantity.get()), expected),
-                    Err(message) => {
+                    Err(error) => {
                         prop_assert_eq!(expected, None);
-                        // One of two fixed messages, never the input: it goes
-                        // into the session.
-                        let fixed = [
-                            Quantity::parse("many").unwrap_err(),
-                            Quantity::new(0).unwrap_err(),
-                        ];
-                        prop_assert!(fixed.contains(&message), "{}", message);
+                        // Not a number, or a number out of range: each has
+                        // its own fixed message.
+                        let is_number = raw.trim().parse::<i64>().is_ok();
+                        prop_assert_eq!(error == QuantityError::OutOfRange, is_number);
                     }
                 }
             }

@@ -107,22 +107,11 @@ pub struct Settlement {
     pub order_status: OrderStatus,
 }
 
-/// What the shopper must do for an unapproved payment, as the gateway
-/// names it: `redirect`, `post_redirect`, `show_html` or `show_iframe`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionRequest {
-    pub kind: String,
-    pub url: Option<String>,
-    pub html: Option<String>,
-    /// Form fields of a `post_redirect`.
-    pub fields: Vec<(String, String)>,
-}
-
 /// The state of a payment flow, as the gateway reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowStatus {
     /// The shopper must act (for example pay at the provider).
-    Unapproved(ActionRequest),
+    Unapproved(CustomerAction),
     /// The payment goes on without the shopper; ask again later.
     WaitingForCustomer,
     /// Authorized; the order may be placed.
@@ -167,30 +156,22 @@ pub enum CustomerAction {
 }
 
 impl CustomerAction {
-    /// Understands the gateway's request, or says why it cannot.
-    pub fn from_request(request: &ActionRequest) -> Result<Self, String> {
-        let url = || {
-            request
-                .url
-                .clone()
-                .ok_or_else(|| format!("the '{}' action came without a URL", request.kind))
+    /// Refuses an action the shopper's browser must not be sent to: every
+    /// address is a web address (never `javascript:` or `data:`).
+    pub fn check(&self) -> Result<(), String> {
+        let url = match self {
+            Self::Redirect { url } | Self::PostRedirect { url, .. } | Self::ShowIframe { url } => {
+                url
+            }
+            Self::ShowHtml { .. } => return Ok(()),
         };
-        match request.kind.as_str() {
-            "redirect" => Ok(Self::Redirect { url: url()? }),
-            "post_redirect" => Ok(Self::PostRedirect {
-                url: url()?,
-                fields: request.fields.clone(),
-            }),
-            "show_html" => Ok(Self::ShowHtml {
-                html: request
-                    .html
-                    .clone()
-                    .ok_or("the 'show_html' action came without HTML")?,
-            }),
-            "show_iframe" => Ok(Self::ShowIframe { url: url()? }),
-            other => Err(format!(
-                "the payment provider asked for an unknown action '{other}'"
-            )),
+        let lower = url.trim_start().to_ascii_lowercase();
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            Ok(())
+        } else {
+            Err(format!(
+                "the payment provider asked to send the shopper to an unusable address '{url}'"
+            ))
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod wire;
 use super::{GatewayError, PaymentGateway};
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    ActionRequest, FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest,
+    CustomerAction, FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest,
     PaymentStart, PaymentStatus, Settlement,
 };
 use crate::outbound::{self, Retry};
@@ -135,11 +135,8 @@ pub fn flow_status(session: &Session) -> FlowStatus {
         order_status,
     };
     match session.status {
-        SessionStatus::Open => FlowStatus::Unapproved(ActionRequest {
-            kind: "redirect".into(),
-            url: Some(session.pay_url.clone()),
-            html: None,
-            fields: Vec::new(),
+        SessionStatus::Open => FlowStatus::Unapproved(CustomerAction::Redirect {
+            url: session.pay_url.clone(),
         }),
         SessionStatus::Authorized => {
             FlowStatus::Approved(settled(PaymentStatus::Authorized, OrderStatus::Placed))

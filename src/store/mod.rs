@@ -182,8 +182,4 @@ impl Store {
     }
 }
 
-/// Current UTC time as stored in `Timestamp` columns.
-pub(crate) fn now() -> time::PrimitiveDateTime {
-    let now = time::OffsetDateTime::now_utc();
-    time::PrimitiveDateTime::new(now.date(), now.time())
-}
+pub(crate) use crate::clock::now;

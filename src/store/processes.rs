@@ -38,7 +38,7 @@ fn resting_states() -> Vec<&'static str> {
     State::ALL
         .iter()
         .filter(|s| s.is_resting())
-        .map(|s| s.name())
+        .map(|s| s.as_str())
         .collect()
 }
 
@@ -47,7 +47,7 @@ fn new_row(process: &Process) -> StoreResult<ProcessRow> {
     Ok(ProcessRow {
         id: process.id.clone(),
         cart_id: process.cart_id.clone(),
-        state: process.state.name().into(),
+        state: process.state.as_str().into(),
         context: json(&process.context)?,
         failure: None,
         idempotency_key: process.context.idempotency_key.as_str().into(),
@@ -193,7 +193,7 @@ impl Store {
                     .filter(processes::lease_owner.eq(owner)),
             )
             .set((
-                processes::state.eq(process.state.name()),
+                processes::state.eq(process.state.as_str()),
                 processes::context.eq(context),
                 processes::failure.eq(failure),
                 processes::is_final.eq(process.state.is_final()),

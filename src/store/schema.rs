@@ -195,18 +195,6 @@ diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 
-diesel::table! {
-    /// Made by an early migration and used by nothing: the place-order lock
-    /// is the lease on each `place_order_process` row, and the outbox
-    /// worker's claim is on each `outbox` row.
-    leases (name) {
-        name -> Text,
-        owner -> Text,
-        expires_at -> Timestamp,
-        version -> BigInt,
-    }
-}
-
 diesel::allow_tables_to_appear_in_same_query!(
     products,
     shipping_methods,
@@ -218,7 +206,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     payments,
-    leases,
     place_order_process,
     webhook_events,
     registrations,

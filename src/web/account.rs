@@ -7,7 +7,7 @@ use crate::application::Shop;
 use crate::application::accounts::{self, LoggedIn};
 use crate::application::cart;
 use crate::domain::field_errors::FieldErrors;
-use crate::error::AppResult;
+use crate::web::error::PageResult;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -64,7 +64,7 @@ async fn login_form(
     shop: web::Data<Shop>,
     session: ShopSession,
     query: web::Query<NextQuery>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     render(&LoginPage {
         layout: Layout::load(&shop, &session).await?,
         email: String::new(),
@@ -75,7 +75,7 @@ async fn login_form(
 
 /// Logs the user in; the guest's cart goes to the account (see
 /// `cart::after_login`).
-async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> AppResult<()> {
+async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> PageResult<()> {
     let before = session.cart_claim();
     session.log_in(user)?;
     if let Some(cart_id) = cart::after_login(shop, &before, &user.user_id).await? {
@@ -89,7 +89,7 @@ async fn login(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<LoginForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     match accounts::login(&shop, &form.email, &form.password).await? {
         Some(user) => {
@@ -114,7 +114,7 @@ async fn register_form(
     shop: web::Data<Shop>,
     session: ShopSession,
     query: web::Query<NextQuery>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     render(&RegisterPage {
         layout: Layout::load(&shop, &session).await?,
         email: String::new(),
@@ -128,7 +128,7 @@ async fn register(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<RegisterForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     match accounts::register(
         &shop,
@@ -159,7 +159,7 @@ async fn register(
 }
 
 #[post("/account/logout")]
-async fn logout(session: ShopSession, _form: CsrfForm<NoFields>) -> AppResult<HttpResponse> {
+async fn logout(session: ShopSession, _form: CsrfForm<NoFields>) -> PageResult<HttpResponse> {
     session.log_out();
     Ok(see_other("/"))
 }

@@ -14,7 +14,7 @@ use crate::domain::checkout::CheckoutInput;
 use crate::domain::order::{Order, OrderRef};
 use crate::domain::payment::{CustomerAction, PaymentInstructions};
 use crate::domain::placeorder::FailureReason;
-use crate::error::{AppError, AppResult};
+use crate::web::error::{PageError, PageResult};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -98,7 +98,7 @@ fn after_payment_error(flags: &CheckoutSettings) -> &'static str {
 async fn cart_or_leave(
     shop: &Shop,
     session: &ShopSession,
-) -> AppResult<Result<Cart, HttpResponse>> {
+) -> PageResult<Result<Cart, HttpResponse>> {
     let cart = checkout::current_cart(shop, &session.cart_claim()).await?;
     match cart {
         Some(cart) if cart.status == CartStatus::Frozen => Ok(Err(see_other("/checkout/payment"))),
@@ -127,16 +127,17 @@ fn already_ordered(session: &ShopSession) -> Option<HttpResponse> {
     session.last_order().map(|o| see_other(&success_url(&o)))
 }
 
-async fn form_page(
+fn form_page(
     shop: &Shop,
     session: &ShopSession,
+    cart_count: i64,
     view: CheckoutView,
     status: StatusCode,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     render_with(
         status,
         &FormPage {
-            layout: Layout::load(shop, session).await?,
+            layout: Layout::with_count(shop, session, cart_count)?,
             view,
             flags: &shop.settings.checkout,
             countries: COUNTRIES,
@@ -145,7 +146,7 @@ async fn form_page(
 }
 
 #[get("/checkout/start")]
-async fn start(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn start(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     if let Err(leave) = cart_or_leave(&shop, &session).await? {
         return Ok(leave);
     }
@@ -158,7 +159,7 @@ async fn start(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpRes
 }
 
 #[get("/checkout")]
-async fn show_form(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn show_form(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     let cart = match cart_or_leave(&shop, &session).await? {
         Ok(cart) => cart,
         Err(leave) => return Ok(leave),
@@ -166,8 +167,9 @@ async fn show_form(shop: web::Data<Shop>, session: ShopSession) -> AppResult<Htt
     if let Some(redirect) = invalid_cart_redirect(&shop, &cart) {
         return Ok(redirect);
     }
+    let count = cart.item_count();
     let view = checkout::form(&shop, cart, session.user_id().as_deref()).await?;
-    form_page(&shop, &session, view, StatusCode::OK).await
+    form_page(&shop, &session, count, view, StatusCode::OK)
 }
 
 #[post("/checkout")]
@@ -175,7 +177,7 @@ async fn submit_form(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<CheckoutInput>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
@@ -186,6 +188,7 @@ async fn submit_form(
     if let Some(redirect) = invalid_cart_redirect(&shop, &cart) {
         return Ok(redirect);
     }
+    let count = cart.item_count();
     match checkout::submit(&shop, cart, form.0).await? {
         Submitted::Saved {
             placing: Some(Ok(status)),
@@ -194,14 +197,18 @@ async fn submit_form(
             placing: Some(Err(refused)),
         } => start_refused(&session, refused),
         Submitted::Saved { placing: None } => Ok(see_other("/checkout/review")),
-        Submitted::Rejected(view) => {
-            form_page(&shop, &session, *view, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
+        Submitted::Rejected(view) => form_page(
+            &shop,
+            &session,
+            count,
+            *view,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }
 
 #[get("/checkout/review")]
-async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     if shop.settings.checkout.skip_review_action {
         return Ok(see_other("/checkout"));
     }
@@ -212,9 +219,10 @@ async fn show_review(shop: web::Data<Shop>, session: ShopSession) -> AppResult<H
     if !checkout::cart_problems(&cart).is_empty() {
         return Ok(invalid_cart_redirect(&shop, &cart).unwrap_or_else(|| see_other("/checkout")));
     }
+    let count = cart.item_count();
     match checkout::review(&shop, cart).await? {
         Some(view) => render(&ReviewPage {
-            layout: Layout::load(&shop, &session).await?,
+            layout: Layout::with_count(&shop, &session, count)?,
             view,
         }),
         None => Ok(see_other("/checkout")),
@@ -234,7 +242,7 @@ async fn place(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<PlaceForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     if shop.settings.checkout.skip_review_action {
         return Ok(see_other("/checkout"));
     }
@@ -259,7 +267,7 @@ async fn place(
     }
 }
 
-fn review_again(session: &ShopSession) -> AppResult<HttpResponse> {
+fn review_again(session: &ShopSession) -> PageResult<HttpResponse> {
     session.flash(
         FlashKind::Error,
         "Your cart changed since you reviewed it. Please check it and place the order again.",
@@ -269,7 +277,7 @@ fn review_again(session: &ShopSession) -> AppResult<HttpResponse> {
 
 /// "Place order" that started no attempt: the review again, or the form
 /// for what the shopper must change there.
-fn start_refused(session: &ShopSession, refused: StartRefused) -> AppResult<HttpResponse> {
+fn start_refused(session: &ShopSession, refused: StartRefused) -> PageResult<HttpResponse> {
     match refused {
         StartRefused::CartChanged => review_again(session),
         StartRefused::Registration(RegistrationProblem::Refused(reason)) => {
@@ -296,7 +304,7 @@ fn after_start(
     shop: &Shop,
     session: &ShopSession,
     status: ProcessStatus,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     match status {
         ProcessStatus::Failed(reason) => failed(shop, session, &reason),
         _ => Ok(see_other("/checkout/payment")),
@@ -305,7 +313,7 @@ fn after_start(
 
 /// Back to the form (or the review, for a payment error with
 /// `show_review_step_after_payment_error`), the cart intact, with the reason.
-fn failed(shop: &Shop, session: &ShopSession, reason: &FailureReason) -> AppResult<HttpResponse> {
+fn failed(shop: &Shop, session: &ShopSession, reason: &FailureReason) -> PageResult<HttpResponse> {
     match reason.message() {
         Some(message) => session.flash(FlashKind::Error, message)?,
         None => session.flash(
@@ -322,7 +330,7 @@ fn failed(shop: &Shop, session: &ShopSession, reason: &FailureReason) -> AppResu
 /// The payment step: moves the process on and shows what the shopper must
 /// do: go to the provider, wait, or nothing (it is placed or it failed).
 #[get("/checkout/payment")]
-async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn payment(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
@@ -332,7 +340,7 @@ async fn payment(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpR
         Attempt::Status(status) => status,
     };
     let page = |action: Option<CustomerAction>| async {
-        Ok::<_, AppError>(PaymentPage {
+        Ok::<_, PageError>(PaymentPage {
             layout: Layout::load(&shop, &session).await?,
             action,
             cancelling: false,
@@ -370,7 +378,7 @@ async fn cancel_payment(
     shop: web::Data<Shop>,
     session: ShopSession,
     _form: CsrfForm<NoFields>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
@@ -383,7 +391,7 @@ async fn cancel_payment(
 
 /// Reads the final state of the cart's process.
 #[get("/checkout/placeorder")]
-async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     match checkout::attempt(&shop, &session.cart_claim()).await? {
         Attempt::NoCart => Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart"))),
         Attempt::Status(ProcessStatus::Succeeded(order)) => {
@@ -409,7 +417,7 @@ async fn success(
     shop: web::Data<Shop>,
     session: ShopSession,
     query: web::Query<SuccessQuery>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let confirmation = orders::confirmation(&shop, &query.order, &query.token).await?;
     render(&SuccessPage {
         layout: Layout::load(&shop, &session).await?,
@@ -433,7 +441,7 @@ async fn restore_cart(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<RestoreForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     match checkout::restore(
         &shop,
@@ -464,7 +472,7 @@ async fn restore_cart(
 }
 
 #[get("/checkout/expired")]
-async fn expired(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn expired(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     render(&ExpiredPage {
         layout: Layout::load(&shop, &session).await?,
     })

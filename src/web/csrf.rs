@@ -2,7 +2,7 @@
 //! extractor checks it before the form reaches a handler.
 
 use crate::application::secrets_match;
-use crate::error::AppError;
+use crate::web::error::PageError;
 use actix_session::SessionExt;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -21,8 +21,8 @@ struct TokenOnly {
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Bytes::from_request(req, payload);
@@ -30,22 +30,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         Box::pin(async move {
             let body = body.await.map_err(|e| {
                 if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::TooLarge
+                    PageError::TooLarge
                 } else {
-                    AppError::BadRequest(format!("form body: {e}"))
+                    PageError::BadRequest(format!("form body: {e}"))
                 }
             })?;
             let body = super::nul::replaced_in_form(&body);
             let sent: TokenOnly = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| AppError::BadRequest(format!("form: {e}")))?;
+                .map_err(|e| PageError::BadRequest(format!("form: {e}")))?;
             let expected: Option<String> = session.get(super::session::CSRF_KEY).ok().flatten();
             match expected {
                 Some(expected) if secrets_match(&expected, &sent.csrf_token) => {}
-                _ => return Err(AppError::Csrf),
+                _ => return Err(PageError::Csrf),
             }
             serde_urlencoded::from_bytes(&body)
                 .map(CsrfForm)
-                .map_err(|e| AppError::BadRequest(format!("form: {e}")))
+                .map_err(|e| PageError::BadRequest(format!("form: {e}")))
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use super::session::{Flash, ShopSession};
 use crate::application::{Shop, cart};
-use crate::error::AppResult;
+use crate::web::error::PageResult;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -18,8 +18,14 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn load(shop: &Shop, session: &ShopSession) -> AppResult<Self> {
+    pub async fn load(shop: &Shop, session: &ShopSession) -> PageResult<Self> {
         let cart_count = cart::item_count(shop, &session.cart_claim()).await?;
+        Self::with_count(shop, session, cart_count)
+    }
+
+    /// For a page whose use case loaded the open cart already: its count,
+    /// without reading the cart a second time.
+    pub fn with_count(shop: &Shop, session: &ShopSession, cart_count: i64) -> PageResult<Self> {
         Ok(Self {
             shop_name: shop.settings.shop.name.clone(),
             cart_count,
@@ -30,11 +36,11 @@ impl Layout {
     }
 }
 
-pub fn render<T: Template>(view: &T) -> AppResult<HttpResponse> {
+pub fn render<T: Template>(view: &T) -> PageResult<HttpResponse> {
     render_with(StatusCode::OK, view)
 }
 
-pub fn render_with<T: Template>(status: StatusCode, view: &T) -> AppResult<HttpResponse> {
+pub fn render_with<T: Template>(status: StatusCode, view: &T) -> PageResult<HttpResponse> {
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod checkout;
 pub mod csrf;
+pub mod error;
 pub mod health;
 pub mod layout;
 pub mod nul;

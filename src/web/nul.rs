@@ -4,7 +4,7 @@
 //! field's own check (the form re-renders with the value and the message);
 //! in a URL the request is refused before any handler looks it up.
 
-use crate::error::AppError;
+use crate::web::error::PageError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -49,7 +49,7 @@ pub async fn refuse_in_url(
     let uri = req.uri();
     let has_nul = |part: Option<&str>| part.is_some_and(|p| p.contains("%00"));
     if has_nul(Some(uri.path())) || has_nul(uri.query()) {
-        return Ok(req.error_response(AppError::BadRequest("a NUL in the URL".into())));
+        return Ok(req.error_response(PageError::BadRequest("a NUL in the URL".into())));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }

@@ -7,8 +7,8 @@ use crate::application::accounts::LoggedIn;
 use crate::application::cart::CartClaim;
 use crate::domain::cart::CartOwner;
 use crate::domain::order::OrderRef;
-use crate::error::{AppError, AppResult};
 use crate::ids::random_token;
+use crate::web::error::{PageError, PageResult};
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::{Deserialize, Serialize};
@@ -73,8 +73,8 @@ impl FromRequest for ShopSession {
     }
 }
 
-fn insert_error(e: actix_session::SessionInsertError) -> AppError {
-    AppError::Internal(anyhow::anyhow!("session insert: {e}"))
+fn insert_error(e: actix_session::SessionInsertError) -> PageError {
+    PageError::Internal(anyhow::anyhow!("session insert: {e}"))
 }
 
 impl ShopSession {
@@ -85,15 +85,15 @@ impl ShopSession {
 
     /// Stores `value` unless the state would then be too large to save,
     /// in which case nothing changes and the shopper gets an error page.
-    fn set<T: Serialize>(&self, key: &str, value: &T) -> AppResult<()> {
+    fn set<T: Serialize>(&self, key: &str, value: &T) -> PageResult<()> {
         let encoded = serde_json::to_string(value)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("session value: {e}")))?;
+            .map_err(|e| PageError::Internal(anyhow::anyhow!("session value: {e}")))?;
         let mut state = self.0.entries().clone();
         state.insert(key.to_owned(), encoded);
         let size = serde_json::to_string(&state).map_or(usize::MAX, |json| json.len());
         if size > STATE_MAX_BYTES {
             tracing::warn!(key, size, "session state would be too large");
-            return Err(AppError::SessionFull);
+            return Err(PageError::SessionFull);
         }
         self.0.insert(key, value).map_err(insert_error)
     }
@@ -102,7 +102,7 @@ impl ShopSession {
         self.get(CART)
     }
 
-    pub fn set_cart_id(&self, id: &str) -> AppResult<()> {
+    pub fn set_cart_id(&self, id: &str) -> PageResult<()> {
         if self.cart_id().as_deref() != Some(id) {
             self.set(CART, &id)?;
         }
@@ -119,7 +119,7 @@ impl ShopSession {
     }
 
     /// The shopper as a cart owner, a new guest if need be.
-    pub fn cart_owner_or_new_guest(&self) -> AppResult<CartOwner> {
+    pub fn cart_owner_or_new_guest(&self) -> PageResult<CartOwner> {
         if let Some(owner) = self.cart_owner() {
             return Ok(owner);
         }
@@ -148,7 +148,7 @@ impl ShopSession {
     /// token seen before login is worth nothing. The guest secret and cart
     /// go too: a copy of the old cookie still decodes (cookie store), so the
     /// caller names the account's cart afresh (see `cart::after_login`).
-    pub fn log_in(&self, user: &LoggedIn) -> AppResult<()> {
+    pub fn log_in(&self, user: &LoggedIn) -> PageResult<()> {
         self.0.renew();
         self.0.remove(CSRF_KEY);
         self.0.remove(GUEST);
@@ -167,7 +167,7 @@ impl ShopSession {
     }
 
     /// The session's CSRF token, created on first use.
-    pub fn csrf_token(&self) -> AppResult<String> {
+    pub fn csrf_token(&self) -> PageResult<String> {
         if let Some(token) = self.get::<String>(CSRF_KEY) {
             return Ok(token);
         }
@@ -179,7 +179,7 @@ impl ShopSession {
     /// A message for the next page. Messages are short and few: forms sent
     /// again and again without a page in between do not pile up, and a long
     /// text (from a provider, say) is cut.
-    pub fn flash(&self, kind: FlashKind, text: impl Into<String>) -> AppResult<()> {
+    pub fn flash(&self, kind: FlashKind, text: impl Into<String>) -> PageResult<()> {
         let flash = Flash {
             kind,
             text: bounded(&text.into()),
@@ -192,7 +192,7 @@ impl ShopSession {
         // Older messages give way before the request is refused.
         loop {
             match self.set(FLASH, &messages) {
-                Err(AppError::SessionFull) if messages.len() > 1 => {
+                Err(PageError::SessionFull) if messages.len() > 1 => {
                     messages.remove(0);
                 }
                 outcome => return outcome,
@@ -209,7 +209,7 @@ impl ShopSession {
     }
 
     /// The order was placed: the cart is done, the confirmation remembered.
-    pub fn order_placed(&self, order: &OrderRef) -> AppResult<()> {
+    pub fn order_placed(&self, order: &OrderRef) -> PageResult<()> {
         self.0.remove(CART);
         self.set(
             LAST_ORDER,
@@ -258,7 +258,7 @@ mod tests {
         let huge = "c".repeat(STATE_MAX_BYTES);
         assert!(matches!(
             session.set_cart_id(&huge),
-            Err(AppError::SessionFull)
+            Err(PageError::SessionFull)
         ));
         assert_eq!(session.cart_id().as_deref(), Some("cart-1"));
     }

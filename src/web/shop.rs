@@ -4,10 +4,10 @@ use super::csrf::CsrfForm;
 use super::layout::{Layout, render, see_other};
 use super::session::{FlashKind, ShopSession};
 use crate::application::{Shop, cart as cart_actions, catalogue, checkout};
-use crate::domain::cart::{CartLine, CartProblem, subtotal};
+use crate::domain::cart::{CartLine, CartProblem, CartRefusal, subtotal};
 use crate::domain::catalogue::Product;
 use crate::domain::money::Money;
-use crate::error::{AppError, AppResult};
+use crate::web::error::{PageError, PageResult};
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ struct CartPage {
 }
 
 #[get("/")]
-async fn catalogue_page(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn catalogue_page(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     let products = catalogue::products(&shop).await?;
     render(&CataloguePage {
         layout: Layout::load(&shop, &session).await?,
@@ -49,10 +49,10 @@ async fn product_page(
     shop: web::Data<Shop>,
     session: ShopSession,
     id: web::Path<String>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let product = catalogue::product(&shop, &id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(PageError::NotFound)?;
     render(&ProductPage {
         layout: Layout::load(&shop, &session).await?,
         product,
@@ -60,8 +60,13 @@ async fn product_page(
 }
 
 #[get("/cart")]
-async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> AppResult<HttpResponse> {
+async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     let cart = checkout::current_cart(&shop, &session.cart_claim()).await?;
+    // The header counts only an open cart; one being paid shows its lines.
+    let count = cart
+        .as_ref()
+        .filter(|c| c.is_open())
+        .map_or(0, |c| c.item_count());
     let (lines, problems) = match cart {
         Some(cart) if !cart.lines.is_empty() => {
             let problems = checkout::cart_problems(&cart);
@@ -71,7 +76,7 @@ async fn show_cart(shop: web::Data<Shop>, session: ShopSession) -> AppResult<Htt
     };
     render(&CartPage {
         subtotal: subtotal(&lines, shop.currency),
-        layout: Layout::load(&shop, &session).await?,
+        layout: Layout::with_count(&shop, &session, count)?,
         lines,
         problems,
     })
@@ -84,10 +89,10 @@ struct LineForm {
     quantity: String,
 }
 
-fn report(session: &ShopSession, outcome: Result<(), String>, done: &str) -> AppResult<()> {
+fn report(session: &ShopSession, outcome: Result<(), CartRefusal>, done: &str) -> PageResult<()> {
     match outcome {
         Ok(()) => session.flash(FlashKind::Info, done),
-        Err(message) => session.flash(FlashKind::Error, message),
+        Err(refusal) => session.flash(FlashKind::Error, refusal.to_string()),
     }
 }
 
@@ -96,7 +101,7 @@ async fn add_to_cart(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<LineForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     let owner = session.cart_owner_or_new_guest()?;
     let action = cart_actions::add(
@@ -117,7 +122,7 @@ async fn update_cart(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<LineForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     if session.cart_id().is_none() {
         return Ok(see_other("/cart"));
@@ -138,13 +143,12 @@ async fn remove_from_cart(
     shop: web::Data<Shop>,
     session: ShopSession,
     form: CsrfForm<LineForm>,
-) -> AppResult<HttpResponse> {
+) -> PageResult<HttpResponse> {
     let form = form.0;
     if session.cart_id().is_none() {
         return Ok(see_other("/cart"));
     }
-    let outcome =
-        cart_actions::set_quantity(&shop, &session.cart_claim(), &form.product_id, "0").await?;
+    let outcome = cart_actions::remove(&shop, &session.cart_claim(), &form.product_id).await?;
     report(&session, outcome, "The item was removed from your cart.")?;
     Ok(see_other("/cart"))
 }

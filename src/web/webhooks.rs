@@ -6,7 +6,7 @@ use super::session::{FlashKind, ShopSession};
 use crate::application::Shop;
 use crate::application::payment_events::{self, Received, SIGNATURE_HEADER};
 use crate::application::payment_return::{self, Returned};
-use crate::error::AppError;
+use crate::web::error::PageError;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde::Deserialize;
 
@@ -47,7 +47,7 @@ async fn shopper_return(
 ) -> HttpResponse {
     let cancelled = query.cancelled.is_some();
     match payment_return::shopper_returned(&shop, &query.process, &query.sig, cancelled).await {
-        Ok(Returned::NotSigned) => AppError::NotFound.error_response(),
+        Ok(Returned::NotSigned) => PageError::NotFound.error_response(),
         // Straight to the confirmation: it needs no session.
         Ok(Returned::Placed { order, cart_id }) => {
             if cart_id.is_some() && session.cart_id() == cart_id {

@@ -89,7 +89,7 @@ async fn pay_by_card(app: &TestApp, pay_url: &str) -> String {
 
 async fn outbox_drained(app: &TestApp) {
     for _ in 0..200 {
-        if app.shop.store.count_pending_outbox().await.unwrap() == 0 {
+        if app.shop.store().count_pending_outbox().await.unwrap() == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -117,7 +117,7 @@ async fn a_late_rollback_never_deletes_the_next_attempts_registration(backend: B
     let cart = cart_id(&app).await;
     let first = app
         .shop
-        .store
+        .store()
         .registration_of_cart(&cart)
         .await
         .unwrap()
@@ -139,7 +139,7 @@ async fn a_late_rollback_never_deletes_the_next_attempts_registration(backend: B
     assert_ne!(second_pay_url, first_pay_url);
     let second = app
         .shop
-        .store
+        .store()
         .registration_of_cart(&cart)
         .await
         .unwrap()
@@ -162,14 +162,14 @@ async fn a_late_rollback_never_deletes_the_next_attempts_registration(backend: B
     );
     let stored = app
         .shop
-        .store
+        .store()
         .registration_of_cart(&cart)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, RegistrationStatus::Confirmed);
     assert_eq!(
-        app.shop.store.failed_outbox_events(10).await.unwrap(),
+        app.shop.store().failed_outbox_events(10).await.unwrap(),
         vec![]
     );
 }
@@ -212,7 +212,7 @@ async fn a_cart_changed_during_place_order_is_never_ordered_unreviewed(backend: 
         page.contains("Your cart changed since you reviewed it"),
         "{page}"
     );
-    let latest = app.shop.store.latest_process().await.unwrap().unwrap();
+    let latest = app.shop.store().latest_process().await.unwrap().unwrap();
     assert!(
         latest.state.is_final(),
         "no attempt runs for the changed cart: {:?}",
@@ -250,7 +250,7 @@ async fn reconciliation_reaches_every_waiting_payment(backend: Backend) {
         ..Default::default()
     };
     app.shop
-        .store
+        .store()
         .change_product("hand-grinder", change)
         .await
         .unwrap();
@@ -340,7 +340,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
     ];
     // One by one: SQLite's async wrapper has no multi-row INSERT.
     for row in rows {
-        match app.shop.store.conn().await.unwrap() {
+        match app.shop.store().conn().await.unwrap() {
             kassa::store::DbConn::Sqlite(mut c) => {
                 diesel::insert_into(outbox::table)
                     .values(row)
@@ -361,7 +361,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
     app.add_to_cart("espresso-cup", 1).await;
     app.buy(&checkout_form()).await;
     outbox_drained(&app).await;
-    let mut failed = app.shop.store.failed_outbox_events(10).await.unwrap();
+    let mut failed = app.shop.store().failed_outbox_events(10).await.unwrap();
     failed.sort_by(|a, b| a.id.cmp(&b.id));
     let ids: Vec<&str> = failed.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["e-gone", "e-unknown", "e-unreadable"]);
@@ -382,7 +382,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
     );
     let cart = app
         .shop
-        .store
+        .store()
         .latest_process()
         .await
         .unwrap()
@@ -390,7 +390,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
         .cart_id;
     let registration = app
         .shop
-        .store
+        .store()
         .registration_of_cart(&cart)
         .await
         .unwrap()
@@ -406,7 +406,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
 macro_rules! on_db {
     ($app:expr, |$c:ident| $body:expr) => {{
         use diesel_async::RunQueryDsl as _;
-        match $app.shop.store.conn().await.unwrap() {
+        match $app.shop.store().conn().await.unwrap() {
             kassa::store::DbConn::Sqlite(mut conn) => {
                 let $c = &mut *conn;
                 $body.await.unwrap()
@@ -469,7 +469,7 @@ async fn unreadable_data_fails_the_process_instead_of_looping(backend: Backend) 
     for _ in 0..100 {
         let p = app
             .shop
-            .store
+            .store()
             .process("broken-process")
             .await
             .unwrap()

@@ -83,7 +83,7 @@ async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: 
         ..Default::default()
     };
     app.shop
-        .store
+        .store()
         .change_product("espresso-cup", change)
         .await
         .unwrap();

@@ -182,7 +182,7 @@ fn redirect_to_cart_on_invalid_cart(app: TestApp, on: bool) -> Pin<Box<dyn Futur
             ..Default::default()
         };
         app.shop
-            .store
+            .store()
             .change_product("milk-jug", change)
             .await
             .unwrap();

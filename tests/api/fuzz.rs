@@ -656,7 +656,7 @@ impl Shopper {
     async fn latest_process(&self) -> String {
         self.app
             .shop
-            .store
+            .store()
             .latest_process()
             .await
             .expect("process query")
@@ -993,7 +993,7 @@ macro_rules! tables {
 type Snapshot = Vec<(&'static str, String)>;
 
 async fn snapshot(app: &TestApp) -> Snapshot {
-    match app.shop.store.conn().await.expect("a connection") {
+    match app.shop.store().conn().await.expect("a connection") {
         DbConn::Sqlite(mut conn) => {
             let c = &mut *conn;
             tables!(c)
@@ -1102,7 +1102,7 @@ async fn every_route_answers_junk_and_refusals_change_nothing(backend: Backend) 
     // The shopper's session still works, and a new shopper buys.
     assert_eq!(shopper.app.get("/cart").await.status(), StatusCode::OK);
     let buyer = shopper.app.with_client(&client());
-    let products = buyer.shop.store.list_products().await.expect("products");
+    let products = buyer.shop.store().list_products().await.expect("products");
     let product = products
         .iter()
         .find(|p| p.stock > 0)

@@ -450,7 +450,7 @@ impl TestApp {
     /// The stored order with this number.
     pub async fn order(&self, number: &str) -> kassa::domain::order::Order {
         self.shop
-            .store
+            .store()
             .order_by_number(number)
             .await
             .expect("order query")
@@ -460,7 +460,7 @@ impl TestApp {
     /// The newest place-order process of the shop.
     pub async fn latest_process(&self) -> kassa::domain::placeorder::Process {
         self.shop
-            .store
+            .store()
             .latest_process()
             .await
             .unwrap()
@@ -469,7 +469,7 @@ impl TestApp {
 
     pub async fn order_count(&self) -> i64 {
         self.shop
-            .store
+            .store()
             .count_live_orders()
             .await
             .expect("count orders")
@@ -477,7 +477,7 @@ impl TestApp {
 
     pub async fn stock_of(&self, product: &str) -> i64 {
         self.shop
-            .store
+            .store()
             .product(product)
             .await
             .expect("product query")

@@ -86,7 +86,7 @@ fn send_event(
 
 async fn process_state(app: &TestApp) -> State {
     app.shop
-        .store
+        .store()
         .latest_process()
         .await
         .unwrap()
@@ -163,7 +163,7 @@ async fn every_order_of_return_and_webhooks_gives_one_order(backend: Backend) {
             0,
             "automatic capture: the shop makes no capture call"
         );
-        assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+        assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
     }
 }
 
@@ -183,7 +183,7 @@ async fn a_webhook_alone_places_the_order(backend: Backend) {
     .await;
     let order = app
         .shop
-        .store
+        .store()
         .latest_process()
         .await
         .unwrap()
@@ -232,7 +232,7 @@ async fn forged_and_stale_webhooks_are_refused(backend: Backend) {
     assert_eq!(app.order_count().await, 1, "the early order still waits");
     let order = app
         .shop
-        .store
+        .store()
         .latest_process()
         .await
         .unwrap()
@@ -322,7 +322,7 @@ async fn convenience_store_holds_then_places_or_cancels(backend: Backend) {
             assert_eq!(app.order_count().await, 0);
             // The payment is voided last, after the order and the cart.
             wait_for("the payment voided", async || {
-                app.shop.store.count_orphaned_payments().await.unwrap() == 0
+                app.shop.store().count_orphaned_payments().await.unwrap() == 0
             })
             .await;
             // The confirmation link says so and gives the cart back.
@@ -655,6 +655,6 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
         0,
         "no capture call at all (automatic capture), so none twice"
     );
-    assert_eq!(a.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    assert_eq!(a.shop.store().count_orphaned_payments().await.unwrap(), 0);
     assert_eq!(a.stock_of("filter-papers").await, 150);
 }

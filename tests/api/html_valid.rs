@@ -295,7 +295,7 @@ async fn shop_pages(pages: &mut Pages, app: &TestApp) {
         ..Default::default()
     };
     app.shop
-        .store
+        .store()
         .change_product("espresso-cup", repriced)
         .await
         .unwrap();
@@ -312,7 +312,7 @@ async fn shop_pages(pages: &mut Pages, app: &TestApp) {
         ..Default::default()
     };
     app.shop
-        .store
+        .store()
         .change_product("travel-mug", sold_out)
         .await
         .unwrap();

@@ -172,7 +172,7 @@ async fn a_process_lease_is_held_by_one_holder_until_it_expires(backend: Backend
     // The process rests in Redirect: nothing steps it until the shopper
     // pays or the provider reports.
     let pay_url = to_the_provider(&app, "card").await;
-    let store = &app.shop.store;
+    let store = app.shop.store();
     let id = store.latest_process().await.unwrap().unwrap().id;
     let long = Duration::from_secs(60);
     assert!(store.take_process_lease(&id, "node-a", long).await.unwrap());

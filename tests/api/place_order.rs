@@ -85,7 +85,7 @@ async fn stock_sold_out_between_review_and_placing_stops_the_order(backend: Back
     };
     assert!(
         app.shop
-            .store
+            .store()
             .change_product("hand-grinder", change)
             .await
             .unwrap()
@@ -173,7 +173,7 @@ async fn an_invalid_cart_is_shown_and_never_placed(backend: Backend) {
         app.submit_checkout(&checkout_form()).await;
         let reviewed = app.reviewed_version().await;
         app.shop
-            .store
+            .store()
             .change_product("hand-grinder", change)
             .await
             .unwrap();

@@ -115,14 +115,22 @@ async fn each_flow_status_and_action_leads_to_its_page(backend: Backend) {
             .contains("<iframe src=\"https://pay.example/frame\"")
     );
 
-    // Unknown action: fails with a clear reason, cart back.
-    let gw = ScriptedGateway::new(false, vec![scripted::action("carrier_pigeon", None, None)]);
+    // An action that would send the shopper to a script: fails with a
+    // clear reason, cart back.
+    let gw = ScriptedGateway::new(
+        false,
+        vec![scripted::action(
+            "redirect",
+            Some("javascript:alert(1)"),
+            None,
+        )],
+    );
     let app = shop_with(backend, &gw, |_| {}).await;
     assert_redirect(&place(&app).await, "/checkout");
     let process = latest_process(&app).await;
     assert_eq!(process.state, State::Failed);
     assert!(
-        matches!(process.failure, Some(FailureReason::Error(m)) if m.contains("unknown action 'carrier_pigeon'"))
+        matches!(process.failure, Some(FailureReason::Error(m)) if m.contains("unusable address 'javascript:alert(1)'"))
     );
     assert!(
         app.get_html("/checkout")
@@ -157,7 +165,7 @@ async fn approved_and_completed_payments_place_the_order(backend: Backend) {
         assert_eq!(order.payment.unwrap().status, payment_status);
         assert_eq!(gw.confirms.load(Ordering::SeqCst), confirms);
         assert_eq!(latest_process(&app).await.state, State::Success);
-        assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+        assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
     }
 }
 
@@ -201,7 +209,7 @@ async fn failed_cancelled_and_aborted_payments_give_the_cart_back(backend: Backe
             "{reason}: the payment was voided"
         );
         assert_eq!(app.order_count().await, 0);
-        assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+        assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
         // The cart is intact and open; the next attempt gets a new key.
         assert!(page.contains("data-testid=\"cart-count\">1<"));
         gw.answer_next(vec![FlowStatus::WaitingForCustomer]);
@@ -240,7 +248,7 @@ async fn the_cancel_button_rolls_back_and_gives_the_cart_back(backend: Backend) 
             .contains("data-testid=\"cart-count\">2<"),
         "the cart is open again"
     );
-    assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
 }
 
 async fn early_place_order_waits_and_a_failure_cancels_the_order(backend: Backend) {
@@ -280,7 +288,7 @@ async fn early_place_order_waits_and_a_failure_cancels_the_order(backend: Backen
     assert_eq!(placed.status, OrderStatus::Placed);
     assert_eq!(app.order_count().await, 1);
     assert_eq!(app.stock_of("hand-grinder").await, 7);
-    assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
 }
 
 async fn a_provider_that_is_down_gives_a_message_and_the_cart_back(backend: Backend) {
@@ -389,7 +397,7 @@ async fn crash_and_recover(backend: Backend, early: bool) -> TestApp {
     );
     assert_eq!(app.order_count().await, 1);
     assert_eq!(gw.payments_started(), 1, "one payment at the provider");
-    assert_eq!(app.shop.store.count_orphaned_payments().await.unwrap(), 0);
+    assert_eq!(app.shop.store().count_orphaned_payments().await.unwrap(), 0);
     assert_eq!(app.stock_of("hand-grinder").await, 7);
     // The shopper comes back to the confirmation.
     let success = location(&app.get("/checkout/placeorder").await);
@@ -425,7 +433,13 @@ async fn placing_again_leads_to_the_running_process(backend: Backend) {
 
     // Starting again while it runs leads to the running attempt as well:
     // nothing is voided, no second payment is started.
-    let cart = app.shop.store.cart(&first.cart_id).await.unwrap().unwrap();
+    let cart = app
+        .shop
+        .store()
+        .cart(&first.cart_id)
+        .await
+        .unwrap()
+        .unwrap();
     let again = kassa::application::placeorder::start(&app.shop, &cart.id, cart.version)
         .await
         .unwrap();
@@ -444,7 +458,7 @@ async fn placing_again_leads_to_the_running_process(backend: Backend) {
         "/checkout",
     );
     assert_redirect(&app.confirm_review().await, "/checkout/payment");
-    let first = app.shop.store.process(&first.id).await.unwrap().unwrap();
+    let first = app.shop.store().process(&first.id).await.unwrap().unwrap();
     assert_eq!(first.state, State::Failed);
     assert_eq!(first.failure, Some(FailureReason::CanceledByCustomer));
     let second = latest_process(&app).await;

@@ -73,7 +73,7 @@ async fn wait_for_stat(app: &TestApp, name: &str, value: u64) {
 /// The outbox drains, and stays drained for a moment (no duplicates).
 async fn settled(app: &TestApp) {
     for _ in 0..100 {
-        if app.shop.store.count_pending_outbox().await.unwrap() == 0 {
+        if app.shop.store().count_pending_outbox().await.unwrap() == 0 {
             tokio::time::sleep(Duration::from_millis(300)).await;
             return;
         }
@@ -228,7 +228,7 @@ async fn a_down_registration_api_is_retried_until_it_is_back(backend: Backend) {
     assert_eq!(app.order_count().await, 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        app.shop.store.count_pending_outbox().await.unwrap() > 0,
+        app.shop.store().count_pending_outbox().await.unwrap() > 0,
         "still waiting"
     );
     assert!(
@@ -270,7 +270,7 @@ async fn a_crash_between_commit_and_call_confirms_once_after_restart(backend: Ba
     }
     assert_eq!(total_calls(&stats(&app).await, "confirm"), 1, "mid-call");
     assert_eq!(
-        app.shop.store.count_pending_outbox().await.unwrap(),
+        app.shop.store().count_pending_outbox().await.unwrap(),
         1,
         "committed, not delivered"
     );

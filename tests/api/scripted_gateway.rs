@@ -3,7 +3,7 @@
 
 use kassa::domain::order::OrderStatus;
 use kassa::domain::payment::{
-    ActionRequest, FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus,
+    CustomerAction, FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus,
     Settlement,
 };
 use kassa::payment::{GatewayError, PaymentGateway};
@@ -62,12 +62,20 @@ pub fn completed() -> FlowStatus {
     })
 }
 
+/// An action the provider asks of the shopper, by its kind's name.
 pub fn action(kind: &str, url: Option<&str>, html: Option<&str>) -> FlowStatus {
-    FlowStatus::Unapproved(ActionRequest {
-        kind: kind.into(),
-        url: url.map(str::to_owned),
-        html: html.map(str::to_owned),
-        fields: vec![("session".into(), "s-1".into())],
+    let url = || url.expect("this action needs a URL").to_owned();
+    FlowStatus::Unapproved(match kind {
+        "redirect" => CustomerAction::Redirect { url: url() },
+        "post_redirect" => CustomerAction::PostRedirect {
+            url: url(),
+            fields: vec![("session".into(), "s-1".into())],
+        },
+        "show_html" => CustomerAction::ShowHtml {
+            html: html.expect("show_html needs HTML").to_owned(),
+        },
+        "show_iframe" => CustomerAction::ShowIframe { url: url() },
+        other => panic!("no action kind {other}"),
     })
 }
 

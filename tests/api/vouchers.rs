@@ -19,13 +19,13 @@ fn form_with_voucher(code: &str) -> Vec<(&'static str, String)> {
 
 async fn change_voucher(app: &TestApp, code: &str, change: VoucherChange) {
     assert!(
-        app.shop.store.change_voucher(code, change).await.unwrap(),
+        app.shop.store().change_voucher(code, change).await.unwrap(),
         "{code} exists"
     );
 }
 
 async fn uses_of(app: &TestApp, code: &str) -> i64 {
-    app.shop.store.voucher(code).await.unwrap().unwrap().uses
+    app.shop.store().voucher(code).await.unwrap().unwrap().uses
 }
 
 /// A cart with the voucher applied, on the review page.
@@ -187,12 +187,12 @@ async fn a_cancelled_order_gives_its_voucher_use_back(backend: Backend) {
     assert_eq!(uses_of(&app, "WELCOME10").await, 1);
     let order = app.order(&order_number(&success)).await;
     app.shop
-        .store
+        .store()
         .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
         .await
         .unwrap();
     app.shop
-        .store
+        .store()
         .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
         .await
         .unwrap();

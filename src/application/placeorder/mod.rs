@@ -7,11 +7,11 @@ pub mod sweeper;
 
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
+use crate::application::error::{AppError, AppResult};
 use crate::domain::payment::CustomerAction;
 use crate::domain::placeorder::{
     FailureReason, PlacedOrder, PortError, Process, State, Transition,
 };
-use crate::error::{AppError, AppResult};
 use crate::ids::{new_holder, new_id, new_idempotency_key};
 use ports::ShopPorts;
 use std::time::Duration;

@@ -55,45 +55,23 @@ pub enum State {
     Failed,
 }
 
+super::stored_names!(State {
+    New => "New",
+    PrepareCart => "PrepareCart",
+    ValidateCart => "ValidateCart",
+    ValidatePaymentSelection => "ValidatePaymentSelection",
+    CreatePayment => "CreatePayment",
+    CompleteCart => "CompleteCart",
+    PlaceOrder => "PlaceOrder",
+    ValidatePayment => "ValidatePayment",
+    WaitForCustomer => "WaitForCustomer",
+    Redirect => "Redirect",
+    CompletePayment => "CompletePayment",
+    Success => "Success",
+    Failed => "Failed",
+});
+
 impl State {
-    pub const ALL: [State; 13] = [
-        State::New,
-        State::PrepareCart,
-        State::ValidateCart,
-        State::ValidatePaymentSelection,
-        State::CreatePayment,
-        State::CompleteCart,
-        State::PlaceOrder,
-        State::ValidatePayment,
-        State::WaitForCustomer,
-        State::Redirect,
-        State::CompletePayment,
-        State::Success,
-        State::Failed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::New => "New",
-            Self::PrepareCart => "PrepareCart",
-            Self::ValidateCart => "ValidateCart",
-            Self::ValidatePaymentSelection => "ValidatePaymentSelection",
-            Self::CreatePayment => "CreatePayment",
-            Self::CompleteCart => "CompleteCart",
-            Self::PlaceOrder => "PlaceOrder",
-            Self::ValidatePayment => "ValidatePayment",
-            Self::WaitForCustomer => "WaitForCustomer",
-            Self::Redirect => "Redirect",
-            Self::CompletePayment => "CompletePayment",
-            Self::Success => "Success",
-            Self::Failed => "Failed",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
     pub fn is_final(self) -> bool {
         matches!(self, Self::Success | Self::Failed)
     }
@@ -130,7 +108,7 @@ impl State {
 
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.as_str())
     }
 }
 
@@ -362,7 +340,11 @@ mod tests {
 
     #[test]
     fn only_success_and_failed_are_final() {
-        let finals: Vec<State> = State::ALL.into_iter().filter(|s| s.is_final()).collect();
+        let finals: Vec<State> = State::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_final())
+            .collect();
         assert_eq!(finals, [State::Success, State::Failed]);
     }
 

@@ -3,7 +3,7 @@
 //! is: the money may be on its way, so nothing is given up.
 
 use super::{Context, FailureReason, PortError, Ports, State, Transition};
-use crate::domain::payment::{CustomerAction, FlowStatus};
+use crate::domain::payment::FlowStatus;
 
 pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition, PortError> {
     let Some(request) = ctx.payment.clone() else {
@@ -19,8 +19,8 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         }
     };
     Ok(match ports.payment_status(&request).await? {
-        FlowStatus::Unapproved(action) => match CustomerAction::from_request(&action) {
-            Ok(action) => {
+        FlowStatus::Unapproved(action) => match action.check() {
+            Ok(()) => {
                 ctx.action = Some(action);
                 Transition::Next(State::Redirect)
             }
@@ -51,7 +51,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
 mod tests {
     use super::*;
     use crate::domain::order::OrderStatus;
-    use crate::domain::payment::{ActionRequest, PaymentStatus, Settlement};
+    use crate::domain::payment::{CustomerAction, PaymentStatus, Settlement};
     use crate::domain::placeorder::fake::{FakePorts, frozen};
 
     fn approved() -> Settlement {
@@ -79,11 +79,8 @@ mod tests {
 
     #[tokio::test]
     async fn each_flow_status_leads_on() {
-        let redirect = FlowStatus::Unapproved(ActionRequest {
-            kind: "redirect".into(),
-            url: Some("https://pay.example/s/1".into()),
-            html: None,
-            fields: vec![],
+        let redirect = FlowStatus::Unapproved(CustomerAction::Redirect {
+            url: "https://pay.example/s/1".into(),
         });
         let (t, ctx) = answer(redirect, true).await;
         assert_eq!(t, Transition::Next(State::Redirect));
@@ -115,16 +112,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_action_fails_with_a_reason() {
-        let odd = FlowStatus::Unapproved(ActionRequest {
-            kind: "carrier_pigeon".into(),
-            url: None,
-            html: None,
-            fields: vec![],
+    async fn an_action_to_a_script_fails_with_a_reason() {
+        let odd = FlowStatus::Unapproved(CustomerAction::Redirect {
+            url: "javascript:alert(1)".into(),
         });
         assert!(matches!(
             answer(odd, true).await.0,
-            Transition::Fail(FailureReason::Error(m)) if m.contains("unknown action 'carrier_pigeon'")
+            Transition::Fail(FailureReason::Error(m)) if m.contains("unusable address 'javascript:alert(1)'")
         ));
     }
 

@@ -1,14 +1,15 @@
-//! One error type for requests: each variant has its status and a message
-//! that is safe to show. Unexpected errors are logged with their cause chain
-//! and shown as a plain apology.
+//! What a page answers when a request fails: each variant has its status
+//! and a message that is safe to show. Unexpected errors are logged with
+//! their cause chain and shown as a plain apology. A use case's `PageError`
+//! becomes one of these here, so HTTP stays in `web`.
 
-use crate::store::StoreError;
+use crate::application::AppError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub enum PageError {
     #[error("not found")]
     NotFound,
     #[error("the form was sent without a valid security token")]
@@ -27,18 +28,19 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+pub type PageResult<T> = Result<T, PageError>;
 
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> Self {
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
         match e {
-            StoreError::Pool(message) => Self::Unavailable(message),
-            other => Self::Internal(other.into()),
+            AppError::NotFound => Self::NotFound,
+            AppError::Unavailable(message) => Self::Unavailable(message),
+            AppError::Internal(error) => Self::Internal(error),
         }
     }
 }
 
-impl From<askama::Error> for AppError {
+impl From<askama::Error> for PageError {
     fn from(e: askama::Error) -> Self {
         Self::Internal(e.into())
     }
@@ -51,7 +53,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-impl ResponseError for AppError {
+impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
