@@ -182,7 +182,7 @@ const MAX_REASON_CHARS: usize = 300;
 /// refused, with the provider's reason; anything else (5xx, a 408 or 429
 /// asking to come back later) no answer yet, so the same key may be sent
 /// again.
-pub fn operation_outcome(status: StatusCode, body: &[u8]) -> Result<(), GatewayError> {
+fn operation_outcome(status: StatusCode, body: &[u8]) -> Result<(), GatewayError> {
     if status.is_success() {
         return Ok(());
     }

@@ -333,7 +333,7 @@ impl Sandbox {
 }
 
 /// The API's name of a money operation, as calls are counted.
-pub(super) fn operation_name(kind: OperationKind) -> &'static str {
+fn operation_name(kind: OperationKind) -> &'static str {
     match kind {
         OperationKind::Capture => "capture_amount",
         OperationKind::Release => "release",
