@@ -3,6 +3,7 @@
 //! (`KASSA_CHECKOUT__SKIP_REVIEW_ACTION=true`).
 
 use crate::domain::checkout::CheckoutInput;
+pub use crate::payment::hosted::wire::CaptureMode;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -134,7 +135,7 @@ pub struct HostedPaymentSettings {
     #[serde(skip_serializing, default)]
     pub webhook_secret: Option<SecretString>,
     /// `automatic` (money taken at once) or `manual` (reserved; captured on delivery).
-    pub capture: String,
+    pub capture: CaptureMode,
     /// Every call to the provider gives up after this long.
     pub timeout_ms: u64,
     /// Payments left at the provider this long are checked with its API
@@ -233,7 +234,7 @@ impl Default for Settings {
                     enabled: true,
                     api_url: String::new(),
                     webhook_secret: None,
-                    capture: "automatic".into(),
+                    capture: CaptureMode::Automatic,
                     timeout_ms: 5_000,
                     reconcile_after_ms: 15 * 60 * 1000,
                     convenience_store_days: 3,
@@ -381,11 +382,6 @@ impl Settings {
 
     fn validate_payment(&self) -> Result<(), ConfigError> {
         let hosted = &self.payment.hosted;
-        require(
-            ["automatic", "manual"].contains(&hosted.capture.as_str()),
-            "payment.hosted.capture",
-            || format!("'{}' is not automatic or manual", hosted.capture),
-        )?;
         let no_secret = hosted
             .webhook_secret
             .as_ref()
@@ -497,6 +493,8 @@ mod tests {
         assert!(err.to_string().contains("bnid"), "{err}");
         let err = with_toml("[checkout]\nskip_reviw_action = true").unwrap_err();
         assert!(err.to_string().contains("skip_reviw_action"), "{err}");
+        let err = with_toml("[payment.hosted]\ncapture = \"later\"").unwrap_err();
+        assert!(err.to_string().contains("capture"), "{err}");
         let err = with_toml("[checkout.defaults]\nbilling_town = \"Berlin\"").unwrap_err();
         assert!(
             err.to_string().contains("checkout.defaults.billing_town"),
@@ -547,6 +545,7 @@ mod tests {
             jail.set_env("KASSA_DATABASE_URL", "postgres://kassa@db/shop");
             jail.set_env("KASSA_SESSION__STORE", "redis");
             jail.set_env("KASSA_SESSION__URL", "redis://127.0.0.1:6379");
+            jail.set_env("KASSA_PAYMENT__HOSTED__CAPTURE", "manual");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(s.checkout.skip_review_action);
             assert_eq!(
@@ -554,6 +553,7 @@ mod tests {
                 DatabaseBackend::Postgres("postgres://kassa@db/shop".into())
             );
             assert_eq!(s.session.store, SessionStoreKind::Redis);
+            assert_eq!(s.payment.hosted.capture, CaptureMode::Manual);
             assert_eq!(s.bind, "127.0.0.1:9999");
             Ok(())
         });

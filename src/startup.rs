@@ -194,7 +194,7 @@ fn hosted_gateway(
     };
     let gateway = HostedGateway::new(
         api,
-        hosted.capture.clone(),
+        hosted.capture,
         public_url,
         link_key.to_vec(),
         std::time::Duration::from_millis(hosted.timeout_ms),

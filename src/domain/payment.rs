@@ -90,6 +90,21 @@ pub struct PaymentRequest {
     pub reference: String,
 }
 
+/// One money operation on a placed order's payment. The provider performs
+/// it once per `key`; a repeat with the same key answers the first outcome
+/// (success or refusal), so a call that got no answer is repeated with the
+/// same key, and a new operation needs a new key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoneyOperation {
+    /// The provider's id of the payment (`payments.provider_reference`);
+    /// `None` for offline payments.
+    pub provider_reference: Option<String>,
+    pub key: String,
+    /// For capture and refund: how much. For release: ignored (the whole
+    /// uncaptured rest is released).
+    pub amount: Money,
+}
+
 /// What a gateway answers when a payment flow starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentStart {

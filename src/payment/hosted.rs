@@ -8,13 +8,13 @@ pub mod wire;
 use super::{GatewayError, PaymentGateway};
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    CustomerAction, FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest,
-    PaymentStart, PaymentStatus, Settlement,
+    CustomerAction, FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption,
+    PaymentRequest, PaymentStart, PaymentStatus, Settlement,
 };
 use crate::outbound::{self, Retry};
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 use std::time::Duration;
-use wire::{CreateSession, Session, SessionStatus};
+use wire::{AmountRequest, ApiError, CaptureMode, CreateSession, Session, SessionStatus};
 
 pub const CODE: &str = "hosted";
 pub const CARD: &str = "card";
@@ -29,7 +29,9 @@ pub struct HostedGateway {
     http: reqwest::Client,
     retry: Retry,
     api: String,
-    capture: String,
+    /// `{api}/v1/sessions/`, the base of a session's operations.
+    sessions_url: Url,
+    capture: CaptureMode,
     /// Where the shop is reached, for return links and webhooks.
     public_url: String,
     /// Signs return links, so a link names only its own process.
@@ -41,16 +43,23 @@ pub struct HostedGateway {
 impl HostedGateway {
     pub fn new(
         api: String,
-        capture: String,
+        capture: CaptureMode,
         public_url: String,
         link_key: Vec<u8>,
         timeout: Duration,
         convenience_store_days: i64,
     ) -> anyhow::Result<Self> {
+        let api = api.trim_end_matches('/').to_owned();
+        let sessions_url = Url::parse(&format!("{api}/v1/sessions/"))?;
+        anyhow::ensure!(
+            !sessions_url.cannot_be_a_base(),
+            "the payment provider's URL '{api}' is not an http(s) URL"
+        );
         Ok(Self {
             http: outbound::client(timeout)?,
             retry: Retry::new(ATTEMPTS, BACKOFF),
-            api: api.trim_end_matches('/').to_owned(),
+            api,
+            sessions_url,
             capture,
             public_url: public_url.trim_end_matches('/').to_owned(),
             link_key,
@@ -119,6 +128,82 @@ impl HostedGateway {
     }
 }
 
+impl HostedGateway {
+    /// `POST {api}/v1/sessions/{id}/{operation}`, the id as one path
+    /// segment whatever it holds.
+    fn operation_url(&self, session_id: &str, operation: &str) -> Url {
+        let mut url = self.sessions_url.clone();
+        // Checked in `new`: the URL can be a base, so this always works.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push(session_id).push(operation);
+        }
+        url
+    }
+
+    /// Sends a money operation under its key. Repeating it (on no answer
+    /// or a 5xx) is safe: the provider performs a key once and answers a
+    /// repeat with the first outcome.
+    async fn money_operation(
+        &self,
+        op: &MoneyOperation,
+        operation: &str,
+        body: Option<AmountRequest>,
+    ) -> Result<(), GatewayError> {
+        let Some(session_id) = op.provider_reference.as_deref() else {
+            return Err(GatewayError::Refused(
+                "The payment has no reference at the payment provider".into(),
+            ));
+        };
+        let url = self.operation_url(session_id, operation);
+        let response = self
+            .send(|| {
+                let call = self
+                    .http
+                    .post(url.clone())
+                    .header("Idempotency-Key", op.key.as_str());
+                match &body {
+                    Some(body) => call.json(body),
+                    None => call,
+                }
+            })
+            .await?;
+        let status = response.status();
+        // A 2xx whose body got lost is still done; a refusal without a
+        // readable body still is a refusal.
+        let body = response.bytes().await.unwrap_or_default();
+        operation_outcome(status, &body)
+    }
+}
+
+/// A refusal's reason is shown to staff and may be stored: kept short.
+const MAX_REASON_CHARS: usize = 300;
+
+/// What the provider's answer to a money operation means: 2xx done; 4xx
+/// refused, with the provider's reason; anything else (5xx, a 408 or 429
+/// asking to come back later) no answer yet, so the same key may be sent
+/// again.
+fn operation_outcome(status: StatusCode, body: &[u8]) -> Result<(), GatewayError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let come_back_later = [StatusCode::REQUEST_TIMEOUT, StatusCode::TOO_MANY_REQUESTS];
+    if !status.is_client_error() || come_back_later.contains(&status) {
+        return Err(GatewayError::Unavailable(format!("status {status}")));
+    }
+    let reason = serde_json::from_slice::<ApiError>(body)
+        .ok()
+        .map(|e| {
+            e.error
+                .trim()
+                .chars()
+                .take(MAX_REASON_CHARS)
+                .collect::<String>()
+        })
+        .filter(|reason| !reason.is_empty())
+        .unwrap_or_else(|| format!("The payment provider refused the operation ({status})"));
+    Err(GatewayError::Refused(reason))
+}
+
 /// What a return link signs: the process and whether it cancels, so the
 /// return link cannot be turned into a cancel link.
 pub fn return_link_text(process_id: &str, cancelled: bool) -> String {
@@ -185,7 +270,7 @@ impl PaymentGateway for HostedGateway {
             currency: request.amount.currency.as_str().into(),
             reference: request.reference.clone(),
             method: request.method.clone(),
-            capture: self.capture.clone(),
+            capture: self.capture,
             return_url: self.return_url(&request.reference, false),
             cancel_url: self.return_url(&request.reference, true),
             webhook_url: format!("{}/webhooks/hosted", self.public_url),
@@ -244,6 +329,24 @@ impl PaymentGateway for HostedGateway {
         self.operate(request, "refund").await
     }
 
+    async fn capture_amount(&self, op: &MoneyOperation) -> Result<(), GatewayError> {
+        let body = AmountRequest {
+            amount_minor: op.amount.minor,
+        };
+        self.money_operation(op, "captures", Some(body)).await
+    }
+
+    async fn release(&self, op: &MoneyOperation) -> Result<(), GatewayError> {
+        self.money_operation(op, "release", None).await
+    }
+
+    async fn refund_amount(&self, op: &MoneyOperation) -> Result<(), GatewayError> {
+        let body = AmountRequest {
+            amount_minor: op.amount.minor,
+        };
+        self.money_operation(op, "refunds", Some(body)).await
+    }
+
     /// A convenience-store order on hold waits for the shopper to pay at
     /// the store; card payments ask nothing more.
     fn instructions(&self, order: &Order) -> Option<PaymentInstructions> {
@@ -253,5 +356,77 @@ impl PaymentGateway for HostedGateway {
                 days: self.convenience_store_days,
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(result: Result<(), GatewayError>) -> Option<String> {
+        match result {
+            Err(GatewayError::Refused(reason)) => Some(reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_2xx_is_done_whatever_its_body() {
+        assert!(operation_outcome(StatusCode::OK, b"").is_ok());
+        assert!(operation_outcome(StatusCode::CREATED, b"{\"x\":1}").is_ok());
+    }
+
+    #[test]
+    fn a_4xx_is_a_refusal_with_the_providers_reason() {
+        let body = br#"{"error": "Amount exceeds what is still reserved"}"#;
+        assert_eq!(
+            refusal(operation_outcome(StatusCode::UNPROCESSABLE_ENTITY, body)).as_deref(),
+            Some("Amount exceeds what is still reserved")
+        );
+        let unreadable = refusal(operation_outcome(StatusCode::CONFLICT, b"<html>"));
+        assert!(unreadable.unwrap().contains("409"));
+        let long = format!(r#"{{"error": "{}"}}"#, "x".repeat(1000));
+        let kept = refusal(operation_outcome(StatusCode::BAD_REQUEST, long.as_bytes()));
+        assert_eq!(kept.unwrap().len(), MAX_REASON_CHARS);
+    }
+
+    #[test]
+    fn no_answer_yet_may_be_asked_again() {
+        for status in [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FOUND,
+        ] {
+            assert!(
+                matches!(
+                    operation_outcome(status, br#"{"error": "busy"}"#),
+                    Err(GatewayError::Unavailable(_))
+                ),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_id_stays_one_path_segment() {
+        let gateway = HostedGateway::new(
+            "http://127.0.0.1:9/base/".into(),
+            CaptureMode::Manual,
+            "http://shop".into(),
+            b"key".to_vec(),
+            Duration::from_secs(1),
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            gateway.operation_url("ps_1", "captures").as_str(),
+            "http://127.0.0.1:9/base/v1/sessions/ps_1/captures"
+        );
+        assert_eq!(
+            gateway.operation_url("../x?y", "release").as_str(),
+            "http://127.0.0.1:9/base/v1/sessions/..%2Fx%3Fy/release"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Payment providers behind one trait. The place-order process starts a
-//! flow, asks for its status, and confirms, voids, captures or refunds it.
+//! flow, asks for its status, and confirms, voids, captures or refunds it;
+//! the back office moves money on placed orders' payments in parts
+//! (`capture_amount`, `release`, `refund_amount`).
 
 pub mod hosted;
 pub mod offline;
@@ -7,16 +9,19 @@ pub mod signature;
 
 use crate::domain::order::Order;
 use crate::domain::payment::{
-    FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest, PaymentStart,
+    FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption, PaymentRequest,
+    PaymentStart,
 };
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    /// The provider refused, with a message the shopper can read.
+    /// The provider refused, with a message the shopper (or, for money
+    /// operations, the staff) can read.
     #[error("refused: {0}")]
     Refused(String),
-    /// The provider did not answer (in time); the call may be repeated.
+    /// The provider did not answer (in time); the call may be repeated
+    /// (a money operation with the same key).
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
 }
@@ -39,6 +44,13 @@ pub trait PaymentGateway: Send + Sync {
     async fn capture(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
     /// Pays captured money back.
     async fn refund(&self, request: &PaymentRequest) -> Result<(), GatewayError>;
+    /// Takes `op.amount` of the reserved money (partial capture); several
+    /// captures may follow each other until the reservation is used up.
+    async fn capture_amount(&self, op: &MoneyOperation) -> Result<(), GatewayError>;
+    /// Releases what is still reserved and not captured (void of the rest).
+    async fn release(&self, op: &MoneyOperation) -> Result<(), GatewayError>;
+    /// Pays back `op.amount` of what was captured (partial refund).
+    async fn refund_amount(&self, op: &MoneyOperation) -> Result<(), GatewayError>;
     /// What the buyer of an order paid through this gateway still has to
     /// do to pay, for the confirmation page; `None`: nothing.
     fn instructions(&self, _order: &Order) -> Option<PaymentInstructions> {

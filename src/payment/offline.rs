@@ -6,8 +6,8 @@ use super::{GatewayError, PaymentGateway};
 use crate::domain::money::Money;
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    FlowStatus, PaymentInstructions, PaymentMethodOption, PaymentRequest, PaymentStart,
-    PaymentStatus, Settlement,
+    FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption, PaymentRequest,
+    PaymentStart, PaymentStatus, Settlement,
 };
 
 pub const CASH_ON_DELIVERY: &str = "cash_on_delivery";
@@ -102,6 +102,22 @@ impl PaymentGateway for OfflineGateway {
         Ok(())
     }
 
+    /// The money is handed over at the door (or arrived by transfer):
+    /// recording it is the shop's own business, no provider holds it.
+    async fn capture_amount(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Nothing was reserved anywhere, so nothing is to be given up.
+    async fn release(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Paid back by hand or by the shop's own transfer, outside the system.
+    async fn refund_amount(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
     /// Cash in advance: the bank transfer; cash on delivery asks nothing
     /// before the delivery.
     fn instructions(&self, order: &Order) -> Option<PaymentInstructions> {
@@ -154,5 +170,20 @@ mod tests {
             FlowStatus::Failed { .. }
         ));
         assert!(gw.status(&request("cheque", 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn money_operations_need_nobody() {
+        let gw = OfflineGateway {
+            cash_on_delivery_limit_minor: 0,
+        };
+        let op = MoneyOperation {
+            provider_reference: None,
+            key: "op-1".into(),
+            amount: Money::new(500, Currency::parse("EUR").unwrap()),
+        };
+        assert!(gw.capture_amount(&op).await.is_ok());
+        assert!(gw.release(&op).await.is_ok());
+        assert!(gw.refund_amount(&op).await.is_ok());
     }
 }

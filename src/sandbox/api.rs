@@ -1,7 +1,12 @@
 //! The provider's API, and the state changes its pages share.
 
+use super::operations::{self, EXPIRED_RESERVATION};
 use super::{Knobs, Sandbox, Stats};
-use crate::payment::hosted::wire::{CreateSession, Session, SessionStatus};
+use crate::payment::hosted::wire::{
+    AmountRequest, CaptureMode, CreateSession, Operation, OperationKind, OperationOutcome, Session,
+    SessionStatus,
+};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
@@ -57,8 +62,9 @@ impl Sandbox {
             let Some(session) = state.sessions.get_mut(id) else {
                 return Err("no such session".into());
             };
-            let manual = session.request.capture == "manual";
+            let manual = session.request.capture == CaptureMode::Manual;
             let from = session.status;
+            let captured_before = session.captured_minor;
             let (to, event) = match (action, from) {
                 (Action::PayByCard, Open) if manual => (Authorized, Some("payment.authorized")),
                 (Action::PayByCard, Open) => (Captured, Some("payment.captured")),
@@ -82,6 +88,13 @@ impl Sandbox {
             if to == Captured && from != Captured {
                 session.captured_minor = session.request.amount_minor;
             }
+            // The money operations' books follow the whole-payment actions.
+            if from == Authorized && to == Cancelled {
+                session.released = true;
+            }
+            if to == Refunded && from != Refunded {
+                session.refunded_minor = session.captured_minor;
+            }
             if to == Pending {
                 session.payment_code = Some(format!(
                     "{:06}",
@@ -91,7 +104,7 @@ impl Sandbox {
                     OffsetDateTime::now_utc() + Duration::days(self.convenience_store_days);
             }
             let session = session.clone();
-            if to == Captured && from != Captured {
+            if captured_before == 0 && session.captured_minor > 0 {
                 state.stats.captured_sessions += 1;
             }
             (session, event)
@@ -103,7 +116,7 @@ impl Sandbox {
     }
 }
 
-fn json_error(status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": message }))
 }
 
@@ -118,7 +131,7 @@ impl Sandbox {
         }
         state.stats.received.record_unavailable(operation, subject);
         Some(json_error(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             "down for maintenance",
         ))
     }
@@ -139,16 +152,10 @@ async fn create(
         return response;
     }
     let Some(key) = key else {
-        return json_error(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "Idempotency-Key header required",
-        );
+        return json_error(StatusCode::BAD_REQUEST, "Idempotency-Key header required");
     };
     if body.amount_minor <= 0 || !["card", "convenience_store"].contains(&body.method.as_str()) {
-        return json_error(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid amount or method",
-        );
+        return json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid amount or method");
     }
     let mut state = sandbox.lock();
     if let Some(id) = state.by_key.get(key).cloned() {
@@ -157,7 +164,7 @@ async fn create(
             HttpResponse::Ok().json(session)
         } else {
             json_error(
-                actix_web::http::StatusCode::CONFLICT,
+                StatusCode::CONFLICT,
                 "Idempotency-Key reused with another body",
             )
         };
@@ -170,6 +177,9 @@ async fn create(
         request: body.into_inner(),
         status: SessionStatus::Open,
         captured_minor: 0,
+        refunded_minor: 0,
+        released: false,
+        operations: Vec::new(),
         payment_code: None,
         expires_at: OffsetDateTime::now_utc() + Duration::hours(1),
     };
@@ -186,7 +196,7 @@ async fn show(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpRespons
     }
     match sandbox.session(&id) {
         Some(session) => HttpResponse::Ok().json(session),
-        None => json_error(actix_web::http::StatusCode::NOT_FOUND, "no such session"),
+        None => json_error(StatusCode::NOT_FOUND, "no such session"),
     }
 }
 
@@ -198,12 +208,12 @@ async fn by_key(sandbox: web::Data<Sandbox>, key: web::Path<String>) -> HttpResp
     let id = sandbox.lock().by_key.get(key.as_str()).cloned();
     match id.and_then(|id| sandbox.session(&id)) {
         Some(session) => HttpResponse::Ok().json(session),
-        None => json_error(actix_web::http::StatusCode::NOT_FOUND, "no such session"),
+        None => json_error(StatusCode::NOT_FOUND, "no such session"),
     }
 }
 
 #[derive(Deserialize)]
-struct Operation {
+struct OperationPath {
     id: String,
     operation: String,
 }
@@ -217,7 +227,7 @@ struct Amount {
 #[post("/v1/sessions/{id}/{operation}")]
 async fn operate(
     sandbox: web::Data<Sandbox>,
-    path: web::Path<Operation>,
+    path: web::Path<OperationPath>,
     amount: Option<web::Json<Amount>>,
 ) -> HttpResponse {
     if let Some(response) = sandbox.receive(&path.operation, &path.id) {
@@ -227,10 +237,10 @@ async fn operate(
         "capture" => Action::Capture,
         "cancel" => Action::Cancel,
         "refund" => Action::Refund,
-        _ => return json_error(actix_web::http::StatusCode::NOT_FOUND, "no such operation"),
+        _ => return json_error(StatusCode::NOT_FOUND, "no such operation"),
     };
     if sandbox.session(&path.id).is_none() {
-        return json_error(actix_web::http::StatusCode::NOT_FOUND, "no such session");
+        return json_error(StatusCode::NOT_FOUND, "no such session");
     }
     let amount = amount.and_then(|a| a.into_inner().amount_minor);
     match sandbox.act(&path.id, action) {
@@ -242,8 +252,194 @@ async fn operate(
             }
             HttpResponse::Ok().json(session)
         }
-        Err(message) => json_error(actix_web::http::StatusCode::CONFLICT, &message),
+        Err(message) => json_error(StatusCode::CONFLICT, &message),
     }
+}
+
+/// How a money operation call was answered.
+enum Answer {
+    /// Performed now or before, or refused now or before: the record.
+    Recorded(Operation),
+    NoSession,
+    /// The key was used for another operation (another session, kind or
+    /// amount).
+    KeyReused,
+}
+
+impl Sandbox {
+    /// A money operation under `key`: a key seen before gets its first
+    /// answer and changes nothing; a new key is performed (or refused) by
+    /// the provider's rules, and a performed one is reported by webhook.
+    fn money_operation(
+        &self,
+        id: &str,
+        key: &str,
+        kind: OperationKind,
+        amount_minor: i64,
+    ) -> Answer {
+        let (operation, session) = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            if let Some(earlier) = state.operation_keys.get(key) {
+                let first = state
+                    .sessions
+                    .get(earlier)
+                    .and_then(|s| s.operations.iter().find(|o| o.key == key).cloned());
+                return match first {
+                    Some(first)
+                        if earlier == id
+                            && first.kind == kind
+                            && (kind == OperationKind::Release
+                                || first.amount_minor == amount_minor) =>
+                    {
+                        Answer::Recorded(first)
+                    }
+                    _ => Answer::KeyReused,
+                };
+            }
+            let Some(session) = state.sessions.get_mut(id) else {
+                return Answer::NoSession;
+            };
+            let refusal = match kind {
+                OperationKind::Capture => state.fail_next_capture.take(),
+                OperationKind::Release | OperationKind::Refund => None,
+            };
+            let captured_before = session.captured_minor;
+            let operation = operations::perform(
+                session,
+                key,
+                kind,
+                amount_minor,
+                OffsetDateTime::now_utc(),
+                refusal,
+            );
+            let session = session.clone();
+            state.operation_keys.insert(key.to_owned(), id.to_owned());
+            if captured_before == 0 && session.captured_minor > 0 {
+                state.stats.captured_sessions += 1;
+            }
+            (operation, session)
+        };
+        if operation.outcome == OperationOutcome::Done {
+            let event = match kind {
+                OperationKind::Capture => "payment.captured",
+                OperationKind::Release => "payment.released",
+                OperationKind::Refund => "payment.refunded",
+            };
+            self.emit_with_amount(&session, event, Some(operation.amount_minor));
+        }
+        Answer::Recorded(operation)
+    }
+}
+
+/// The API's name of a money operation, as calls are counted.
+fn operation_name(kind: OperationKind) -> &'static str {
+    match kind {
+        OperationKind::Capture => "capture_amount",
+        OperationKind::Release => "release",
+        OperationKind::Refund => "refund_amount",
+    }
+}
+
+/// Serves a money operation call: 200 with the operation once done, 422
+/// with `{"error": reason}` when refused, the same again for its key.
+fn serve_money_operation(
+    sandbox: &Sandbox,
+    req: &HttpRequest,
+    id: &str,
+    kind: OperationKind,
+    amount_minor: i64,
+) -> HttpResponse {
+    if let Some(response) = sandbox.receive(operation_name(kind), id) {
+        return response;
+    }
+    let Some(key) = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+    else {
+        return json_error(StatusCode::BAD_REQUEST, "Idempotency-Key header required");
+    };
+    match sandbox.money_operation(id, key, kind, amount_minor) {
+        Answer::Recorded(operation) => match &operation.outcome {
+            OperationOutcome::Done => HttpResponse::Ok().json(&operation),
+            OperationOutcome::Refused { reason } => {
+                json_error(StatusCode::UNPROCESSABLE_ENTITY, reason)
+            }
+        },
+        Answer::NoSession => json_error(StatusCode::NOT_FOUND, "No such payment session"),
+        Answer::KeyReused => json_error(
+            StatusCode::CONFLICT,
+            "Idempotency-Key reused for another operation",
+        ),
+    }
+}
+
+/// Takes part of a reservation.
+#[post("/v1/sessions/{id}/captures")]
+async fn capture_amount(
+    sandbox: web::Data<Sandbox>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<AmountRequest>,
+) -> HttpResponse {
+    serve_money_operation(
+        &sandbox,
+        &req,
+        &id,
+        OperationKind::Capture,
+        body.amount_minor,
+    )
+}
+
+/// Gives up the uncaptured rest of a reservation; no body.
+#[post("/v1/sessions/{id}/release")]
+async fn release(
+    sandbox: web::Data<Sandbox>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    serve_money_operation(&sandbox, &req, &id, OperationKind::Release, 0)
+}
+
+/// Pays back part of what was captured.
+#[post("/v1/sessions/{id}/refunds")]
+async fn refund_amount(
+    sandbox: web::Data<Sandbox>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<AmountRequest>,
+) -> HttpResponse {
+    serve_money_operation(
+        &sandbox,
+        &req,
+        &id,
+        OperationKind::Refund,
+        body.amount_minor,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FailNextCapture {
+    reason: Option<String>,
+}
+
+/// The next new capture is refused with `reason` (default: the
+/// reservation has expired), as a provider refuses one it can no longer
+/// honour. A repeat of an earlier capture's key still gets its first answer.
+#[post("/v1/test/fail-next-capture")]
+async fn fail_next_capture(
+    sandbox: web::Data<Sandbox>,
+    body: Option<web::Json<FailNextCapture>>,
+) -> HttpResponse {
+    let reason = body
+        .and_then(|b| b.into_inner().reason)
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| EXPIRED_RESERVATION.to_owned());
+    sandbox.lock().fail_next_capture = Some(reason);
+    HttpResponse::NoContent().finish()
 }
 
 #[post("/v1/test/knobs")]
@@ -258,10 +454,16 @@ async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<Stats> {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The money operations before `operate`, whose `{operation}` would
+    // match their paths too.
     cfg.service(create)
         .service(by_key)
         .service(show)
+        .service(capture_amount)
+        .service(release)
+        .service(refund_amount)
         .service(operate)
+        .service(fail_next_capture)
         .service(set_knobs)
         .service(stats);
 }

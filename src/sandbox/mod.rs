@@ -4,8 +4,11 @@
 //!
 //! API (JSON): `POST /v1/sessions` (with `Idempotency-Key`), `GET
 //! /v1/sessions/{id}`, `GET /v1/sessions/by-key/{key}`, `POST
-//! /v1/sessions/{id}/capture|cancel|refund`; test knobs at `/v1/test/*`,
-//! and at `GET /v1/test/stats` what happened, with every call counted.
+//! /v1/sessions/{id}/capture|cancel|refund` (the whole payment), and the
+//! money operations on parts of it, each with an `Idempotency-Key`: `POST
+//! /v1/sessions/{id}/captures` and `…/refunds` (`{"amount_minor": n}`),
+//! `POST /v1/sessions/{id}/release`; test knobs at `/v1/test/*`, and at
+//! `GET /v1/test/stats` what happened, with every call counted.
 //! Pages: `/pay/{id}` for the shopper, `/console` for the shop owner.
 //! It also serves the customer-registration API (`/registrations`).
 //! Both speak the formats the shop's adapters own
@@ -14,6 +17,7 @@
 
 mod api;
 pub mod calls;
+mod operations;
 mod pages;
 pub mod registration;
 mod webhooks;
@@ -54,6 +58,9 @@ pub const OPERATIONS: &[&str] = &[
     "capture",
     "cancel",
     "refund",
+    "capture_amount",
+    "release",
+    "refund_amount",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,8 +69,8 @@ pub struct Stats {
     pub sessions: usize,
     /// Sessions whose money was taken: each counts once, however it was
     /// taken (the shopper paying with automatic capture, a capture call,
-    /// a convenience-store payment) and however often it was captured. A
-    /// repeated capture call shows in `calls`, not here.
+    /// partial captures, a convenience-store payment) and however often it
+    /// was captured. A repeated capture call shows in `calls`, not here.
     pub captured_sessions: u64,
     /// Webhook deliveries the shop accepted (2xx), each copy of a
     /// duplicated event counted; refused or failed tries are not.
@@ -92,6 +99,10 @@ struct State {
     stats: Stats,
     next_event: u64,
     events_per_session: HashMap<String, u32>,
+    /// Money operations' idempotency keys: the session each was used on.
+    operation_keys: HashMap<String, String>,
+    /// The reason to refuse the next new capture with (test knob).
+    fail_next_capture: Option<String>,
     registrations: registration::RegistrationState,
 }
 

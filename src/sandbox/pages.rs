@@ -3,7 +3,8 @@
 
 use super::Sandbox;
 use super::api::Action;
-use crate::payment::hosted::wire::Session;
+use super::operations::format_minor;
+use crate::payment::hosted::wire::{OperationOutcome, Session};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -19,8 +20,50 @@ struct PayPage {
 #[derive(Template)]
 #[template(path = "sandbox/console.html")]
 struct ConsolePage {
-    sessions: Vec<Session>,
+    sessions: Vec<SessionRow>,
     captures: u64,
+}
+
+/// A session as the console lists it, with its money operations.
+struct SessionRow {
+    session: Session,
+    amount: String,
+    captured: String,
+    refunded: String,
+    operations: Vec<OperationRow>,
+}
+
+struct OperationRow {
+    kind: String,
+    amount: String,
+    key: String,
+    outcome: String,
+}
+
+impl SessionRow {
+    fn of(session: Session) -> Self {
+        let currency = session.request.currency.clone();
+        let operations = session
+            .operations
+            .iter()
+            .map(|op| OperationRow {
+                kind: op.kind.to_string(),
+                amount: format_minor(op.amount_minor, &currency),
+                key: op.key.clone(),
+                outcome: match &op.outcome {
+                    OperationOutcome::Done => "done".into(),
+                    OperationOutcome::Refused { reason } => format!("refused: {reason}"),
+                },
+            })
+            .collect();
+        Self {
+            amount: amount(&session),
+            captured: format_minor(session.captured_minor, &currency),
+            refunded: format_minor(session.refunded_minor, &currency),
+            operations,
+            session,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -39,13 +82,7 @@ fn html(body: Result<String, askama::Error>) -> HttpResponse {
 }
 
 fn amount(session: &Session) -> String {
-    let minor = session.request.amount_minor;
-    format!(
-        "{}.{:02} {}",
-        minor / 100,
-        minor % 100,
-        session.request.currency
-    )
+    format_minor(session.request.amount_minor, &session.request.currency)
 }
 
 #[get("/pay/{id}")]
@@ -110,6 +147,7 @@ async fn console(sandbox: web::Data<Sandbox>) -> HttpResponse {
         )
     };
     sessions.sort_by_key(|s| std::cmp::Reverse(s.expires_at));
+    let sessions = sessions.into_iter().map(SessionRow::of).collect();
     html(ConsolePage { sessions, captures }.render())
 }
 

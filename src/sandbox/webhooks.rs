@@ -14,6 +14,9 @@ pub struct Event {
     pub kind: String,
     pub session_id: String,
     pub reference: String,
+    /// What a money operation moved (captured, released, refunded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
     pub created: i64,
 }
 
@@ -21,6 +24,15 @@ const ATTEMPTS: u32 = 6;
 
 impl Sandbox {
     pub(super) fn emit(&self, session: &Session, kind: &str) {
+        self.emit_with_amount(session, kind, None);
+    }
+
+    pub(super) fn emit_with_amount(
+        &self,
+        session: &Session,
+        kind: &str,
+        amount_minor: Option<i64>,
+    ) {
         let (knobs, sequence, first_of_session) = {
             let mut guard = self.lock();
             let state = &mut *guard;
@@ -40,6 +52,7 @@ impl Sandbox {
             kind: kind.to_owned(),
             session_id: session.id.clone(),
             reference: session.request.reference.clone(),
+            amount_minor,
             created: time::OffsetDateTime::now_utc().unix_timestamp(),
         };
         let url = session.request.webhook_url.clone();

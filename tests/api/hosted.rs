@@ -2,7 +2,7 @@
 //! the signed webhooks, in any order, duplicated, late or alone.
 
 use crate::helpers::*;
-use kassa::config::Settings;
+use kassa::config::{CaptureMode, Settings};
 use kassa::domain::order::OrderStatus;
 use kassa::domain::payment::PaymentStatus;
 use kassa::domain::placeorder::State;
@@ -455,7 +455,7 @@ async fn reconciliation_places_an_order_nobody_reported(backend: Backend) {
 }
 
 async fn manual_capture_keeps_the_money_reserved(backend: Backend) {
-    let app = hosted_shop(backend, |s| s.payment.hosted.capture = "manual".into()).await;
+    let app = hosted_shop(backend, |s| s.payment.hosted.capture = CaptureMode::Manual).await;
     let pay_url = to_the_provider(&app, "card").await;
     let back = choose(&app, &pay_url, "card").await;
     let success = location(&app.client.get(location(&back)).send().await.unwrap());

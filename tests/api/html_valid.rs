@@ -473,6 +473,17 @@ async fn hosted_pages(pages: &mut Pages, app: &TestApp) {
     let success = choose(&pay_url, "card").await;
     pages.get("success-card", app, &success).await;
     pages.get("sandbox-pay-closed", app, &pay_url).await;
+    // A partial refund, so the console below lists a money operation.
+    let session_id = pay_url.rsplit('/').next().unwrap();
+    let refund = app
+        .client
+        .post(format!("{sandbox}/v1/sessions/{session_id}/refunds"))
+        .header("Idempotency-Key", "refund-1")
+        .json(&serde_json::json!({ "amount_minor": 100 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
 
     // Declined, and cancelled at the provider: back to the form.
     let pay_url = to_the_provider("hosted:card").await;

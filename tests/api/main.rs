@@ -15,6 +15,7 @@ mod hosted;
 mod html_valid;
 mod junk_input;
 mod nodes;
+mod payment_operations;
 mod place_order;
 mod process;
 mod registration;

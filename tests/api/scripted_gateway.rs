@@ -3,8 +3,8 @@
 
 use kassa::domain::order::OrderStatus;
 use kassa::domain::payment::{
-    CustomerAction, FlowStatus, PaymentMethodOption, PaymentRequest, PaymentStart, PaymentStatus,
-    Settlement,
+    CustomerAction, FlowStatus, MoneyOperation, PaymentMethodOption, PaymentRequest, PaymentStart,
+    PaymentStatus, Settlement,
 };
 use kassa::payment::{GatewayError, PaymentGateway};
 use std::collections::{HashSet, VecDeque};
@@ -136,6 +136,18 @@ impl PaymentGateway for ScriptedGateway {
     }
 
     async fn refund(&self, _request: &PaymentRequest) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    async fn capture_amount(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    async fn release(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    async fn refund_amount(&self, _op: &MoneyOperation) -> Result<(), GatewayError> {
         Ok(())
     }
 }
