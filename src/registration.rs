@@ -7,7 +7,7 @@ pub mod wire;
 use crate::outbound::{self, Retry};
 use reqwest::StatusCode;
 use std::time::Duration;
-use wire::{CreateRegistration, Registration};
+use wire::{CreateRegistration, OrderState, Registration};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistrationError {
@@ -97,6 +97,18 @@ impl RegistrationApi {
         match response.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(RegistrationError::Gone),
+            s => Err(RegistrationError::Unavailable(format!("status {s}"))),
+        }
+    }
+
+    /// Tells the customer system the buyer's order reached a new state
+    /// (`shipped`, `delivered`, `refunded`). Repeating it is harmless.
+    pub async fn order_state(&self, id: &str, state: &OrderState) -> Result<(), RegistrationError> {
+        let url = format!("{}/registrations/{id}/order-states", self.url);
+        let response = self.send(|| self.http.post(&url).json(state)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Err(RegistrationError::Gone),
             s => Err(RegistrationError::Unavailable(format!("status {s}"))),
         }
     }

@@ -6,6 +6,7 @@ pub mod cart;
 pub mod catalogue;
 pub mod checkout;
 pub mod error;
+pub mod fulfilment;
 pub mod health;
 pub mod orders;
 pub mod outbox;

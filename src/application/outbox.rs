@@ -82,11 +82,16 @@ enum Undelivered {
 
 /// What one event means for the outside world.
 async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
+    let effect = item.kind.registration_effect();
+    match effect {
+        RegistrationEffect::None => return deliver_operation(shop, item).await,
+        RegistrationEffect::OrderState => return deliver_order_state(shop, item).await,
+        RegistrationEffect::Confirm | RegistrationEffect::Delete => {}
+    }
     let (Some(api), Some(registration_id)) = (&shop.registration, &item.payload.registration_id)
     else {
         return Ok(());
     };
-    let effect = item.kind.registration_effect();
     // Another event of the same change got there first (an expiry both
     // cancels the order and the payment): nothing to call again.
     let known = shop
@@ -96,7 +101,7 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
         .map_err(|e| Undelivered::Later(e.to_string()))?;
     let done = match effect {
         RegistrationEffect::Confirm => RegistrationStatus::Confirmed,
-        RegistrationEffect::Delete => RegistrationStatus::Deleted,
+        _ => RegistrationStatus::Deleted,
     };
     if known == Some(done) {
         return Ok(());
@@ -106,7 +111,7 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
             .confirm(registration_id)
             .await
             .map(|()| RegistrationStatus::Confirmed),
-        RegistrationEffect::Delete => api
+        _ => api
             .delete(registration_id)
             .await
             .map(|()| RegistrationStatus::Deleted),
@@ -120,6 +125,49 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
         // A paying buyer whose registration is gone: a person must look.
         Err(RegistrationError::Gone) => Err(Undelivered::Never(format!(
             "registration {registration_id} no longer exists at the customer system; it cannot be confirmed"
+        ))),
+        Err(e) => Err(Undelivered::Later(e.to_string())),
+    }
+}
+
+/// A capture, release or refund the request that asked for it could not
+/// finish: sent again until the provider answers.
+async fn deliver_operation(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
+    let Some(operation) = &item.payload.operation else {
+        return Ok(());
+    };
+    match super::fulfilment::send_operation(shop, operation).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(super::fulfilment::SendLater(error))) => Err(Undelivered::Later(error)),
+        Err(error) => Err(Undelivered::Later(error.to_string())),
+    }
+}
+
+/// The customer system hears that the order was shipped, delivered or
+/// refunded; the event id makes a repeat harmless.
+async fn deliver_order_state(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
+    let (Some(api), Some(registration_id), Some(order_id)) = (
+        &shop.registration,
+        &item.payload.registration_id,
+        &item.payload.order_id,
+    ) else {
+        return Ok(());
+    };
+    let number = shop
+        .store
+        .order_number(order_id)
+        .await
+        .map_err(|e| Undelivered::Later(e.to_string()))?
+        .unwrap_or_default();
+    let state = crate::registration::wire::OrderState {
+        order: number,
+        state: item.kind.as_str().trim_start_matches("order.").to_owned(),
+        event: item.id.clone(),
+    };
+    match api.order_state(registration_id, &state).await {
+        Ok(()) => Ok(()),
+        Err(RegistrationError::Gone) => Err(Undelivered::Never(format!(
+            "registration {registration_id} no longer exists at the customer system"
         ))),
         Err(e) => Err(Undelivered::Later(e.to_string())),
     }

@@ -14,6 +14,11 @@ pub enum EventKind {
     /// A registration replaced by one for another email, or left behind by
     /// a checkout that was never paid.
     RegistrationAbandoned,
+    OrderShipped,
+    OrderDelivered,
+    OrderRefunded,
+    /// A capture, release or refund to send to the payment provider.
+    PaymentOperation,
 }
 
 super::stored_names!(EventKind {
@@ -24,6 +29,10 @@ super::stored_names!(EventKind {
     OrderPlaced => "order.placed",
     OrderCancelled => "order.cancelled",
     RegistrationAbandoned => "registration.abandoned",
+    OrderShipped => "order.shipped",
+    OrderDelivered => "order.delivered",
+    OrderRefunded => "order.refunded",
+    PaymentOperation => "payment.operation",
 });
 
 impl EventKind {
@@ -39,6 +48,10 @@ impl EventKind {
             | Self::PaymentExpired
             | Self::OrderCancelled
             | Self::RegistrationAbandoned => RegistrationEffect::Delete,
+            Self::OrderShipped | Self::OrderDelivered | Self::OrderRefunded => {
+                RegistrationEffect::OrderState
+            }
+            Self::PaymentOperation => RegistrationEffect::None,
         }
     }
 }
@@ -47,6 +60,9 @@ impl EventKind {
 pub enum RegistrationEffect {
     Confirm,
     Delete,
+    /// The customer system hears of the order's new state.
+    OrderState,
+    None,
 }
 
 /// What a handler needs beyond the cart.
@@ -58,6 +74,9 @@ pub struct EventPayload {
     /// The attempt (its idempotency key), for events about a payment.
     #[serde(default)]
     pub attempt: Option<String>,
+    /// The payment operation to send, for `payment.operation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 #[cfg(test)]

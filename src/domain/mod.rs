@@ -31,6 +31,7 @@ pub mod catalogue;
 pub mod checkout;
 pub mod events;
 pub mod field_errors;
+pub mod fulfilment;
 pub mod money;
 pub mod order;
 pub mod payment;

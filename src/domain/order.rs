@@ -58,14 +58,28 @@ pub enum OrderStatus {
     Placed,
     /// Waiting for the money before anything ships (cash in advance).
     OnHold,
+    /// Some of the money is taken (a first delivery was delivered).
+    PartiallyPaid,
+    Paid,
+    /// Every line has left the warehouse.
+    Shipped,
+    /// Every line delivered and paid.
+    Completed,
     Cancelled,
+    /// Every payment taken was paid back.
+    Refunded,
 }
 
 super::stored_names!(OrderStatus {
     PendingPayment => "pending_payment",
     Placed => "placed",
     OnHold => "on_hold",
+    PartiallyPaid => "partially_paid",
+    Paid => "paid",
+    Shipped => "shipped",
+    Completed => "completed",
     Cancelled => "cancelled",
+    Refunded => "refunded",
 });
 
 impl OrderStatus {
@@ -74,7 +88,12 @@ impl OrderStatus {
             Self::PendingPayment => "Waiting for the payment",
             Self::Placed => "Placed",
             Self::OnHold => "On hold until payment arrives",
+            Self::PartiallyPaid => "Partially paid",
+            Self::Paid => "Paid",
+            Self::Shipped => "Shipped",
+            Self::Completed => "Completed",
             Self::Cancelled => "Cancelled",
+            Self::Refunded => "Refunded",
         }
     }
 }
@@ -108,6 +127,10 @@ pub struct Order {
     pub shipping_method: String,
     pub payment: Option<Payment>,
     pub created_at: time::PrimitiveDateTime,
+    /// Grows with every change of the order, its deliveries or its
+    /// payment's money: a change is saved only at the version it was
+    /// decided on.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,10 +145,17 @@ pub struct OrderLine {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
+    pub id: String,
     pub gateway: String,
     pub method: String,
     pub amount: Money,
     pub status: PaymentStatus,
+    /// The provider's id of the payment.
+    pub provider_reference: Option<String>,
+    pub captured_minor: i64,
+    pub refunded_minor: i64,
+    /// The uncaptured rest of the reservation was released.
+    pub released: bool,
 }
 
 /// How the gateway settled the payment of an order about to be placed.

@@ -7,6 +7,7 @@ pub mod hosted;
 pub mod offline;
 pub mod signature;
 
+use crate::domain::fulfilment::MoneyArrives;
 use crate::domain::order::Order;
 use crate::domain::payment::{
     FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption, PaymentRequest,
@@ -51,6 +52,11 @@ pub trait PaymentGateway: Send + Sync {
     async fn release(&self, op: &MoneyOperation) -> Result<(), GatewayError>;
     /// Pays back `op.amount` of what was captured (partial refund).
     async fn refund_amount(&self, op: &MoneyOperation) -> Result<(), GatewayError>;
+    /// How the money of a placed order paid with `method` reaches the shop,
+    /// which decides the back office's buttons.
+    fn money_arrives(&self, _method: &str) -> MoneyArrives {
+        MoneyArrives::ThroughProvider
+    }
     /// What the buyer of an order paid through this gateway still has to
     /// do to pay, for the confirmation page; `None`: nothing.
     fn instructions(&self, _order: &Order) -> Option<PaymentInstructions> {

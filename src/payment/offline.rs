@@ -3,6 +3,7 @@
 //! Nothing leaves the shop, so every call answers at once.
 
 use super::{GatewayError, PaymentGateway};
+use crate::domain::fulfilment::MoneyArrives;
 use crate::domain::money::Money;
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
@@ -56,6 +57,13 @@ impl OfflineGateway {
 impl PaymentGateway for OfflineGateway {
     fn code(&self) -> &'static str {
         "offline"
+    }
+
+    fn money_arrives(&self, method: &str) -> MoneyArrives {
+        match method {
+            CASH_IN_ADVANCE => MoneyArrives::TransferInAdvance,
+            _ => MoneyArrives::OnDelivery,
+        }
     }
 
     fn methods(&self) -> Vec<PaymentMethodOption> {

@@ -26,3 +26,14 @@ pub struct CreateRegistration {
     /// The shop's reference (its cart).
     pub reference: String,
 }
+
+/// An order's new state, as the customer system hears of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// The shop's order number.
+    pub order: String,
+    /// `shipped`, `delivered` or `refunded`.
+    pub state: String,
+    /// The outbox event's id: a repeat carries the same one.
+    pub event: String,
+}

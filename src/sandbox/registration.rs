@@ -3,7 +3,7 @@
 //! it, delete it. Its demo rule refuses every address at `blocked.example`.
 
 use super::Sandbox;
-use crate::registration::wire::{CreateRegistration, Registration, RegistrationStatus};
+use crate::registration::wire::{CreateRegistration, OrderState, Registration, RegistrationStatus};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -51,6 +51,7 @@ impl Default for RegistrationStats {
 pub(super) struct RegistrationState {
     registrations: std::collections::HashMap<String, Registration>,
     by_key: std::collections::HashMap<String, String>,
+    order_states: std::collections::HashMap<String, Vec<OrderState>>,
     knobs: RegistrationKnobs,
     stats: RegistrationStats,
 }
@@ -166,6 +167,42 @@ async fn confirm(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResp
     }
 }
 
+/// Records an order state once per event id (a repeat is answered the same).
+#[post("/registrations/{id}/order-states")]
+async fn order_state(
+    sandbox: web::Data<Sandbox>,
+    id: web::Path<String>,
+    body: web::Json<OrderState>,
+) -> HttpResponse {
+    if sandbox.registration_call("order_state", &id).await {
+        return unavailable();
+    }
+    let mut guard = sandbox.lock();
+    let state = &mut guard.registrations;
+    if !state.registrations.contains_key(id.as_str()) {
+        return HttpResponse::NotFound().finish();
+    }
+    let states = state.order_states.entry(id.into_inner()).or_default();
+    if !states.iter().any(|s| s.event == body.event) {
+        states.push(body.into_inner());
+    }
+    HttpResponse::NoContent().finish()
+}
+
+/// The order states a registration heard of, in order.
+#[get("/registrations/{id}/order-states")]
+async fn order_states(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
+    let guard = sandbox.lock();
+    HttpResponse::Ok().json(
+        guard
+            .registrations
+            .order_states
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
 /// Deleting twice (or a confirmed registration) is fine.
 #[delete("/registrations/{id}")]
 async fn remove(sandbox: web::Data<Sandbox>, id: web::Path<String>) -> HttpResponse {
@@ -202,6 +239,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create)
         .service(show)
         .service(confirm)
+        .service(order_state)
+        .service(order_states)
         .service(remove)
         .service(set_knobs)
         .service(stats);

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod carts;
 pub mod catalogue;
+pub mod fulfilment;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;

@@ -222,6 +222,7 @@ impl Store {
                             order_id: Some(order_id.to_owned()),
                             registration_id: registration_id.clone(),
                             attempt: Some(payment_key.to_owned()),
+                            ..EventPayload::default()
                         };
                         diesel::insert_into(outbox::table)
                             .values(event(EventKind::PaymentExpired, &cart_id, &payload)?)
@@ -272,6 +273,7 @@ impl Store {
                 order_id: Some(order_id.to_owned()),
                 registration_id,
                 attempt,
+                ..EventPayload::default()
             };
             diesel::insert_into(outbox::table)
                 .values(event(EventKind::OrderCancelled, &cart_id, &payload)?)
@@ -341,6 +343,7 @@ impl Store {
                         order_id: Some(order_id.to_owned()),
                         registration_id,
                         attempt: payment_key.map(str::to_owned),
+                        ..EventPayload::default()
                     };
                     diesel::insert_into(outbox::table)
                         .values(event(kind, &cart_id, &payload)?)
@@ -371,6 +374,18 @@ impl Store {
                     ))
                     .execute(c)
                     .await?;
+                // Paid in full at once (automatic capture, a store payment):
+                // the back office sees the money as captured.
+                if payment_status == PaymentStatus::Captured {
+                    diesel::update(
+                        payments::table
+                            .filter(payments::idempotency_key.eq(key))
+                            .filter(payments::captured_minor.eq(0)),
+                    )
+                    .set(payments::captured_minor.eq(payments::amount_minor))
+                    .execute(c)
+                    .await?;
+                }
             }
             Ok::<_, StoreError>(())
         })
@@ -507,9 +522,14 @@ fn to_order(
         .map(|p| -> StoreResult<Payment> {
             Ok(Payment {
                 status: PaymentStatus::parse(&p.status).ok_or_else(|| corrupt("payment status"))?,
+                id: p.id,
                 gateway: p.gateway,
                 method: p.method,
                 amount: money(p.amount_minor),
+                provider_reference: p.provider_reference,
+                captured_minor: p.captured_minor,
+                refunded_minor: p.refunded_minor,
+                released: p.released,
             })
         })
         .transpose()?;
@@ -541,5 +561,6 @@ fn to_order(
         shipping_method: row.shipping_method,
         payment,
         created_at: row.created_at,
+        version: row.version,
     })
 }

@@ -40,6 +40,9 @@ impl Store {
             registration_id: registration_id.map(str::to_owned),
             // Counts as asked at its start: the never-asked go first.
             checked_at: Some(at),
+            captured_minor: 0,
+            refunded_minor: 0,
+            released: false,
         };
         with_conn!(self, |c| {
             diesel::insert_into(payments::table)
@@ -87,6 +90,7 @@ impl Store {
                 order_id,
                 registration_id,
                 attempt: Some(idempotency_key.to_owned()),
+                ..EventPayload::default()
             };
             diesel::insert_into(outbox::table)
                 .values(event(why, &cart_id, &payload)?)

@@ -197,6 +197,9 @@ pub struct PaymentRow {
     pub registration_id: Option<String>,
     /// When the reconciliation last asked the provider about it.
     pub checked_at: Option<PrimitiveDateTime>,
+    pub captured_minor: i64,
+    pub refunded_minor: i64,
+    pub released: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]

@@ -134,6 +134,9 @@ diesel::table! {
         updated_at -> Timestamp,
         registration_id -> Nullable<Text>,
         checked_at -> Nullable<Timestamp>,
+        captured_minor -> BigInt,
+        refunded_minor -> BigInt,
+        released -> Bool,
     }
 }
 
@@ -191,6 +194,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        order_id -> Text,
+        status -> Text,
+        carrier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
+    delivery_lines (delivery_id, position) {
+        delivery_id -> Text,
+        position -> BigInt,
+        quantity -> BigInt,
+    }
+}
+diesel::table! {
+    payment_operations (id) {
+        id -> Text,
+        order_id -> Text,
+        payment_id -> Text,
+        kind -> Text,
+        amount_minor -> BigInt,
+        status -> Text,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
+    order_events (id) {
+        id -> Text,
+        order_id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        kind -> Text,
+        detail -> Text,
+    }
+}
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -210,4 +256,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     registrations,
     outbox,
+    deliveries,
+    delivery_lines,
+    payment_operations,
+    order_events,
 );

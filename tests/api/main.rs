@@ -4,6 +4,7 @@
 mod accounts;
 mod architecture;
 mod attempts;
+mod back_office;
 mod cart;
 mod cart_ownership;
 mod checkout_flags;

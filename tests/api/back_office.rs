@@ -1,0 +1,481 @@
+//! After the order: deliveries, capture when a delivery is delivered,
+//! cancel, refund, mark paid, and the races between staff, carriers and
+//! the provider. Orders are placed over HTTP through the real checkout and
+//! sandbox; the commands go through `application::fulfilment::act`, the
+//! code the back office's buttons and the API call.
+
+use crate::helpers::*;
+use crate::hosted::{choose, hosted_shop};
+use kassa::application::fulfilment::{self, Command, Outcome};
+use kassa::config::CaptureMode;
+use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
+use kassa::domain::order::OrderStatus;
+
+on_both_backends!(
+    the_seed_story_captures_each_delivery_and_the_last_one_the_rest,
+    a_stale_form_saves_nothing_and_names_who_changed_it,
+    two_carriers_reporting_delivered_capture_once,
+    delivered_on_two_nodes_at_once_captures_once,
+    a_cancel_racing_a_capture_ends_with_the_money_back,
+    a_refused_capture_is_shown_with_its_reason,
+    refunds_never_exceed_what_was_captured,
+    cash_in_advance_waits_for_mark_as_paid,
+    cash_on_delivery_is_collected_after_delivery,
+);
+
+const WAREHOUSE: &str = "API key warehouse";
+const STAFF: &str = "admin@kassa.example";
+
+/// A card order paid with manual capture: the money stays reserved.
+async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String {
+    for (product, quantity) in products {
+        app.add_to_cart(product, *quantity).await;
+    }
+    let form = with(checkout_form(), "payment_method", "hosted:card");
+    assert_redirect(&app.submit_checkout(&form).await, "/checkout/review");
+    assert_redirect(&app.confirm_review().await, "/checkout/payment");
+    let pay_url = location(&app.get("/checkout/payment").await);
+    let back = choose(app, &pay_url, "card").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    order_number(&success)
+}
+
+async fn manual_shop(backend: Backend) -> TestApp {
+    hosted_shop(backend, |s| s.payment.hosted.capture = CaptureMode::Manual).await
+}
+
+/// Another node on the same database that talks to the first node's
+/// provider, as every node of a shop talks to the one real provider.
+async fn second_node(app: &TestApp) -> TestApp {
+    let mut settings = app.settings.clone();
+    settings.sandbox.serve_beside_shop = false;
+    settings.payment.hosted.api_url = app.sandbox.clone().expect("a sandbox");
+    start_node_with(settings, app.resources.clone(), app.gateways.clone()).await
+}
+
+async fn sheet(app: &TestApp, number: &str) -> StaffOrder {
+    fulfilment::order_sheet(&app.shop, number)
+        .await
+        .unwrap()
+        .expect("order")
+        .stored
+}
+
+async fn act(app: &TestApp, number: &str, command: Command, actor: &str) -> Outcome {
+    fulfilment::act(&app.shop, number, None, &command, actor)
+        .await
+        .unwrap()
+        .expect("order exists")
+}
+
+async fn deliver_lines(app: &TestApp, number: &str, lines: Vec<(i64, i64)>) -> String {
+    let before: Vec<String> = sheet(app, number)
+        .await
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    let command = Command::CreateDelivery {
+        lines,
+        carrier: Some("DHL".into()),
+        tracking_number: Some("JJD000123".into()),
+    };
+    assert_eq!(act(app, number, command, STAFF).await, Outcome::Done);
+    sheet(app, number)
+        .await
+        .deliveries
+        .into_iter()
+        .map(|d| d.id)
+        .find(|id| !before.contains(id))
+        .expect("a new delivery")
+}
+
+fn delivered(delivery_id: &str) -> Command {
+    Command::MoveDelivery {
+        delivery_id: delivery_id.to_owned(),
+        to: DeliveryStatus::Delivered,
+    }
+}
+
+async fn provider_stats(app: &TestApp) -> serde_json::Value {
+    fetch_stats(app, "/v1/test/stats").await
+}
+
+/// The provider's record of the order's payment session.
+async fn provider_session(app: &TestApp, number: &str) -> serde_json::Value {
+    let reference = app
+        .order(number)
+        .await
+        .payment
+        .unwrap()
+        .provider_reference
+        .expect("provider reference");
+    app.client
+        .get(format!(
+            "{}/v1/sessions/{reference}",
+            app.sandbox.as_ref().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn the_seed_story_captures_each_delivery_and_the_last_one_the_rest(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1), ("milk-jug", 2)]).await;
+    let order = app.order(&number).await;
+    let total = order.totals.total.minor;
+    assert_eq!(order.status, OrderStatus::Placed);
+
+    let first = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    let second = deliver_lines(&app, &number, vec![(1, 2)]).await;
+    assert_eq!(
+        act(&app, &number, delivered(&first), WAREHOUSE).await,
+        Outcome::Done
+    );
+    let after_first = app.order(&number).await;
+    let first_capture = after_first.payment.as_ref().unwrap().captured_minor;
+    assert!(
+        first_capture > 0 && first_capture < total,
+        "{first_capture} of {total}"
+    );
+    assert_eq!(after_first.status, OrderStatus::PartiallyPaid);
+
+    assert_eq!(
+        act(&app, &number, delivered(&second), STAFF).await,
+        Outcome::Done
+    );
+    let done = app.order(&number).await;
+    assert_eq!(done.payment.as_ref().unwrap().captured_minor, total);
+    assert_eq!(done.status, OrderStatus::Completed);
+
+    let session = provider_session(&app, &number).await;
+    let captures: Vec<i64> = session["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "capture")
+        .map(|o| o["amount_minor"].as_i64().unwrap())
+        .collect();
+    assert_eq!(captures.len(), 2, "{session}");
+    assert_eq!(captures.iter().sum::<i64>(), total);
+    assert_eq!(session["captured_minor"].as_i64(), Some(total));
+
+    let stored = sheet(&app, &number).await;
+    let actors: Vec<&str> = stored.timeline.iter().map(|e| e.actor.as_str()).collect();
+    assert!(
+        actors.contains(&WAREHOUSE) && actors.contains(&STAFF),
+        "{actors:?}"
+    );
+    assert!(
+        stored
+            .operations
+            .iter()
+            .all(|o| o.status == OperationStatus::Done)
+    );
+}
+
+async fn a_stale_form_saves_nothing_and_names_who_changed_it(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let shown = app.order(&number).await.version;
+    deliver_lines(&app, &number, vec![(0, 1)]).await;
+    let outcome = fulfilment::act(
+        &app.shop,
+        &number,
+        Some(shown),
+        &Command::Cancel,
+        "other@kassa.example",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(outcome, Outcome::Stale { by: STAFF.into() });
+    assert_eq!(
+        app.order(&number).await.status,
+        OrderStatus::Placed,
+        "nothing saved"
+    );
+}
+
+async fn two_carriers_reporting_delivered_capture_once(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    let (a, b) = tokio::join!(
+        act(&app, &number, delivered(&delivery), "API key carrier-a"),
+        act(&app, &number, delivered(&delivery), "API key carrier-b"),
+    );
+    assert_eq!((a, b), (Outcome::Done, Outcome::Done));
+    // And once more, late.
+    assert_eq!(
+        act(&app, &number, delivered(&delivery), WAREHOUSE).await,
+        Outcome::Done
+    );
+    let order = app.order(&number).await;
+    assert_eq!(
+        order.payment.unwrap().captured_minor,
+        order.totals.total.minor
+    );
+    assert_eq!(
+        total_calls(&provider_stats(&app).await, "capture_amount"),
+        1
+    );
+    let stored = sheet(&app, &number).await;
+    assert_eq!(stored.operations.len(), 1, "{:?}", stored.operations);
+}
+
+async fn delivered_on_two_nodes_at_once_captures_once(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let other = second_node(&app).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1), ("milk-jug", 1)]).await;
+    let first = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    let second = deliver_lines(&app, &number, vec![(1, 1)]).await;
+    // Both deliveries delivered at once on two nodes, each twice.
+    let outcomes = tokio::join!(
+        act(&app, &number, delivered(&first), "API key a"),
+        act(&other, &number, delivered(&second), "API key b"),
+        act(&other, &number, delivered(&first), "API key c"),
+        act(&app, &number, delivered(&second), "API key d"),
+    );
+    assert_eq!(
+        outcomes,
+        (Outcome::Done, Outcome::Done, Outcome::Done, Outcome::Done)
+    );
+    let order = app.order(&number).await;
+    let total = order.totals.total.minor;
+    let operations = sheet(&app, &number).await.operations;
+    assert_eq!(
+        order.payment.unwrap().captured_minor,
+        total,
+        "{operations:?}"
+    );
+    assert_eq!(order.status, OrderStatus::Completed);
+    let session = provider_session(&app, &number).await;
+    assert_eq!(session["captured_minor"].as_i64(), Some(total));
+    assert_eq!(
+        total_calls(&provider_stats(&app).await, "capture_amount"),
+        2
+    );
+}
+
+async fn a_cancel_racing_a_capture_ends_with_the_money_back(backend: Backend) {
+    for cancel_first in [true, false] {
+        let app = manual_shop(backend).await;
+        let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+        let stock = app.stock_of("hand-grinder").await;
+        let cancel = act(&app, &number, Command::Cancel, STAFF);
+        let capture = act(&app, &number, Command::Capture, "other@kassa.example");
+        let (cancelled, captured) = if cancel_first {
+            let c = cancel.await;
+            (c, capture.await)
+        } else {
+            let c = capture.await;
+            (cancel.await, c)
+        };
+        let order = app.order(&number).await;
+        let payment = order.payment.clone().unwrap();
+        if cancel_first {
+            assert_eq!(cancelled, Outcome::Done);
+            assert!(matches!(captured, Outcome::Refused(_)), "{captured:?}");
+            assert_eq!(payment.captured_minor, 0);
+            assert!(payment.released);
+        } else {
+            assert_eq!(captured, Outcome::Done);
+            assert_eq!(cancelled, Outcome::Done);
+            assert_eq!(
+                payment.refunded_minor, payment.captured_minor,
+                "money taken went back"
+            );
+        }
+        assert_eq!(order.status, OrderStatus::Cancelled);
+        assert_eq!(app.stock_of("hand-grinder").await, stock + 1);
+    }
+    // At once: whichever wins, the order ends cancelled with no money kept.
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    tokio::join!(
+        act(&app, &number, Command::Cancel, STAFF),
+        act(&app, &number, Command::Capture, "other@kassa.example"),
+    );
+    let order = app.order(&number).await;
+    let payment = order.payment.unwrap();
+    assert_eq!(order.status, OrderStatus::Cancelled);
+    assert_eq!(payment.captured_minor - payment.refunded_minor, 0);
+    let session = provider_session(&app, &number).await;
+    assert_eq!(
+        session["captured_minor"].as_i64().unwrap() - session["refunded_minor"].as_i64().unwrap(),
+        0,
+        "{session}"
+    );
+}
+
+async fn a_refused_capture_is_shown_with_its_reason(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().unwrap()
+    );
+    let set = app
+        .client
+        .post(knob)
+        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+    assert_eq!(
+        act(&app, &number, Command::Capture, STAFF).await,
+        Outcome::Done
+    );
+    let stored = sheet(&app, &number).await;
+    let operation = &stored.operations[0];
+    assert_eq!(operation.status, OperationStatus::Refused);
+    assert_eq!(
+        operation.reason.as_deref(),
+        Some("The reservation has expired")
+    );
+    assert!(
+        stored
+            .timeline
+            .iter()
+            .any(|e| e.detail.contains("The reservation has expired")),
+        "{:?}",
+        stored.timeline
+    );
+    assert_eq!(app.order(&number).await.payment.unwrap().captured_minor, 0);
+    // The next try is a new operation and goes through.
+    assert_eq!(
+        act(&app, &number, Command::Capture, STAFF).await,
+        Outcome::Done
+    );
+    let order = app.order(&number).await;
+    assert_eq!(
+        order.payment.unwrap().captured_minor,
+        order.totals.total.minor
+    );
+}
+
+async fn refunds_never_exceed_what_was_captured(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let refused = act(&app, &number, Command::Refund { amount_minor: 100 }, STAFF).await;
+    assert!(
+        matches!(refused, Outcome::Refused(_)),
+        "nothing captured yet"
+    );
+    act(&app, &number, Command::Capture, STAFF).await;
+    let total = app.order(&number).await.totals.total.minor;
+    let too_much = act(
+        &app,
+        &number,
+        Command::Refund {
+            amount_minor: total + 1,
+        },
+        STAFF,
+    )
+    .await;
+    assert!(matches!(too_much, Outcome::Refused(_)), "{too_much:?}");
+    // Two refunds at once that together are too much: one is refused.
+    let (a, b) = tokio::join!(
+        act(
+            &app,
+            &number,
+            Command::Refund {
+                amount_minor: total - 100
+            },
+            STAFF
+        ),
+        act(
+            &app,
+            &number,
+            Command::Refund {
+                amount_minor: total - 100
+            },
+            STAFF
+        ),
+    );
+    assert_eq!(
+        [&a, &b].iter().filter(|o| ***o == Outcome::Done).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(
+        act(&app, &number, Command::Refund { amount_minor: 100 }, STAFF).await,
+        Outcome::Done
+    );
+    let order = app.order(&number).await;
+    assert_eq!(order.payment.unwrap().refunded_minor, total);
+    assert_eq!(order.status, OrderStatus::Refunded);
+}
+
+async fn cash_in_advance_waits_for_mark_as_paid(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    let success = app
+        .buy(&with(
+            checkout_form(),
+            "payment_method",
+            "offline:cash_in_advance",
+        ))
+        .await;
+    let number = order_number(&success);
+    assert_eq!(app.order(&number).await.status, OrderStatus::OnHold);
+    let early = act(
+        &app,
+        &number,
+        Command::CreateDelivery {
+            lines: vec![(0, 1)],
+            carrier: None,
+            tracking_number: None,
+        },
+        STAFF,
+    )
+    .await;
+    assert!(
+        matches!(early, Outcome::Refused(_)),
+        "nothing ships before the money"
+    );
+    let (a, b) = tokio::join!(
+        act(&app, &number, Command::MarkPaid, STAFF),
+        act(&app, &number, Command::MarkPaid, "other@kassa.example"),
+    );
+    assert!(a == Outcome::Done || b == Outcome::Done);
+    let order = app.order(&number).await;
+    assert_eq!(order.status, OrderStatus::Paid);
+    assert_eq!(
+        order.payment.unwrap().captured_minor,
+        order.totals.total.minor,
+        "paid once"
+    );
+    let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    act(&app, &number, delivered(&delivery), WAREHOUSE).await;
+    assert_eq!(app.order(&number).await.status, OrderStatus::Completed);
+}
+
+async fn cash_on_delivery_is_collected_after_delivery(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    let success = app
+        .buy(&with(
+            checkout_form(),
+            "payment_method",
+            "offline:cash_on_delivery",
+        ))
+        .await;
+    let number = order_number(&success);
+    let too_soon = act(&app, &number, Command::MarkCollected, STAFF).await;
+    assert!(matches!(too_soon, Outcome::Refused(_)), "{too_soon:?}");
+    let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    act(&app, &number, delivered(&delivery), WAREHOUSE).await;
+    assert_eq!(app.order(&number).await.status, OrderStatus::Shipped);
+    assert_eq!(
+        act(&app, &number, Command::MarkCollected, STAFF).await,
+        Outcome::Done
+    );
+    assert_eq!(app.order(&number).await.status, OrderStatus::Completed);
+}
