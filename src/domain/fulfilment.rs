@@ -247,6 +247,10 @@ pub const ORDER_MOVES: &[(OrderStatus, OrderStatus)] = {
         (Placed, Cancelled),
         (Placed, Refunded),
         (OnHold, Paid),
+        (OnHold, PartiallyPaid),
+        (OnHold, Shipped),
+        (OnHold, Completed),
+        (OnHold, Refunded),
         (OnHold, Cancelled),
         (PartiallyPaid, Paid),
         (PartiallyPaid, Shipped),
@@ -433,8 +437,11 @@ pub fn derive_status(current: OrderStatus, facts: &OrderFacts) -> OrderStatus {
 fn status_by_facts(facts: &OrderFacts) -> OrderStatus {
     use OrderStatus::*;
     let ledger = &facts.ledger;
-    let paid_in_full = ledger.paid() >= ledger.total;
-    if ledger.captured > 0 && ledger.refunded >= ledger.captured {
+    // Counted on what was taken: a partial refund (goodwill) does not
+    // make a paid order unpaid again.
+    let paid_in_full = ledger.captured >= ledger.total;
+    // Refunded for good: all money taken went back and none is left to take.
+    if ledger.captured > 0 && ledger.refunded >= ledger.captured && ledger.capturable() == 0 {
         Refunded
     } else if facts.all_delivered() && paid_in_full {
         Completed
@@ -442,7 +449,7 @@ fn status_by_facts(facts: &OrderFacts) -> OrderStatus {
         Shipped
     } else if paid_in_full && ledger.total > 0 {
         Paid
-    } else if ledger.paid() > 0 {
+    } else if ledger.captured > 0 {
         PartiallyPaid
     } else if facts.waits_for_money {
         OnHold
