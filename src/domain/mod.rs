@@ -25,17 +25,20 @@ macro_rules! stored_names {
 pub(crate) use stored_names;
 
 pub mod account;
+pub mod actor;
 pub mod address;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
 pub mod events;
 pub mod field_errors;
+pub mod idempotency;
 pub mod money;
 pub mod order;
 pub mod payment;
 pub mod placeorder;
 pub mod pricing;
+pub mod staff;
 
 #[cfg(test)]
 mod tests {

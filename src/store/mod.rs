@@ -5,8 +5,10 @@
 //! backend runs.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod carts;
 pub mod catalogue;
+pub mod idempotency;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
@@ -16,6 +18,7 @@ pub mod registrations;
 mod rows;
 pub mod schema;
 pub mod seed;
+pub mod staff;
 
 use diesel::SqliteConnection;
 use diesel_async::AsyncPgConnection;
