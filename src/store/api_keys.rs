@@ -2,8 +2,7 @@
 
 use super::rows::ApiKeyRow;
 use super::schema::api_keys;
-use super::staff::is_unique_violation;
-use super::{Store, StoreResult, now, with_conn};
+use super::{Store, StoreResult, is_unique_violation, now, with_conn};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -4,8 +4,7 @@
 
 use super::rows::IdempotencyRow;
 use super::schema::api_idempotency as records;
-use super::staff::is_unique_violation;
-use super::{Store, StoreError, StoreResult, now, with_conn};
+use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn};
 use crate::domain::idempotency::RecordState;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -185,6 +185,14 @@ impl Store {
     }
 }
 
+/// An insert that found its key taken.
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
 /// Current UTC time as stored in `Timestamp` columns.
 pub(crate) fn now() -> time::PrimitiveDateTime {
     let now = time::OffsetDateTime::now_utc();

@@ -4,7 +4,7 @@
 
 use super::rows::{LoginAttemptRow, StaffRow, StaffSessionRow};
 use super::schema::{staff, staff_login_attempts, staff_sessions};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn, write_tx};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -34,13 +34,6 @@ pub struct CountedAttempt {
     pub for_account: i64,
     /// Attempts from this address in the window, this one included.
     pub from_ip: i64,
-}
-
-pub(super) fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }
 
 impl Store {
