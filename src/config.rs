@@ -28,6 +28,7 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub registration: RegistrationSettings,
     pub outbox: OutboxSettings,
+    pub admin: AdminSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -173,6 +174,24 @@ pub struct OutboxSettings {
     pub retry_max_ms: u64,
 }
 
+/// The back office at `/admin`: staff sessions and login limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// A staff session ends after this many minutes without a request.
+    pub session_idle_minutes: u64,
+    /// Failed logins count for this many minutes.
+    pub login_window_minutes: u64,
+    /// Failed logins with one email within the window before logins with
+    /// it are refused for the rest of the window.
+    pub max_failed_logins_per_account: u32,
+    /// Failed logins from one address within the window, likewise.
+    pub max_failed_logins_per_ip: u32,
+    /// Take the client's address from `Forwarded`/`X-Forwarded-For` (only
+    /// behind a proxy that sets them); otherwise the connection's peer.
+    pub trust_forwarded_for: bool,
+}
+
 /// The stand-in payment provider (`kassa sandbox`, or beside the shop).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +278,13 @@ impl Default for Settings {
                 retry_base_ms: 500,
                 retry_max_ms: 5 * 60 * 1000,
             },
+            admin: AdminSettings {
+                session_idle_minutes: 30,
+                login_window_minutes: 15,
+                max_failed_logins_per_account: 5,
+                max_failed_logins_per_ip: 30,
+                trust_forwarded_for: false,
+            },
             public_url: String::new(),
             placeorder: PlaceOrderSettings {
                 lease_ms: 30_000,
@@ -329,7 +355,33 @@ impl Settings {
         self.validate_storage()?;
         self.validate_sessions()?;
         self.validate_payment()?;
+        self.validate_admin()?;
         self.validate_checkout()
+    }
+
+    fn validate_admin(&self) -> Result<(), ConfigError> {
+        const WEEK_MINUTES: u64 = 7 * 24 * 60;
+        let admin = &self.admin;
+        require(
+            (1..=WEEK_MINUTES).contains(&admin.session_idle_minutes),
+            "admin.session_idle_minutes",
+            || format!("must be 1 to {WEEK_MINUTES}"),
+        )?;
+        require(
+            (1..=WEEK_MINUTES).contains(&admin.login_window_minutes),
+            "admin.login_window_minutes",
+            || format!("must be 1 to {WEEK_MINUTES}"),
+        )?;
+        require(
+            admin.max_failed_logins_per_account > 0,
+            "admin.max_failed_logins_per_account",
+            || "must be at least 1".into(),
+        )?;
+        require(
+            admin.max_failed_logins_per_ip > 0,
+            "admin.max_failed_logins_per_ip",
+            || "must be at least 1".into(),
+        )
     }
 
     fn validate_addresses(&self) -> Result<(), ConfigError> {
@@ -526,6 +578,34 @@ mod tests {
         let s = with_toml(&format!("[session]\nkey = \"{key}\"")).unwrap();
         assert_eq!(s.session_key_bytes().unwrap().unwrap().len(), 64);
         assert!(!format!("{s:?}").contains(&key), "the key never prints");
+    }
+
+    #[test]
+    fn admin_limits_are_checked() {
+        let s = with_toml("").unwrap();
+        assert_eq!(s.admin.session_idle_minutes, 30);
+        assert_eq!(s.admin.max_failed_logins_per_account, 5);
+        for (toml, key) in [
+            ("session_idle_minutes = 0", "admin.session_idle_minutes"),
+            (
+                "login_window_minutes = 100000",
+                "admin.login_window_minutes",
+            ),
+            (
+                "max_failed_logins_per_account = 0",
+                "admin.max_failed_logins_per_account",
+            ),
+            (
+                "max_failed_logins_per_ip = 0",
+                "admin.max_failed_logins_per_ip",
+            ),
+            ("max_failed_logins_per_ip = -1", "max_failed_logins_per_ip"),
+        ] {
+            let err = with_toml(&format!("[admin]\n{toml}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+        }
+        let s = with_toml("[admin]\nsession_idle_minutes = 5").unwrap();
+        assert_eq!(s.admin.session_idle_minutes, 5);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 use clap::{Parser, Subcommand};
+use kassa::application::{api, staff};
 use kassa::config::Settings;
 use kassa::startup::{Application, open_store};
+use kassa::store::Store;
 use std::path::PathBuf;
 
 /// Kassa: a storefront checkout.
@@ -25,6 +27,24 @@ enum Command {
     Migrate,
     /// Run only the sandbox payment provider (on `sandbox.bind`, or --bind).
     Sandbox,
+    /// Staff accounts and API keys of the back office.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a staff account. The password is read from standard input
+    /// (one line) when it is not a terminal, else asked for twice.
+    Add { email: String },
+    /// Make an API key named NAME and print it; it is shown only this once.
+    ApiKey { name: String },
+    /// Revoke the live API key named NAME.
+    RevokeKey { name: String },
+    /// List the API keys: name, created, revoked.
+    ListKeys,
 }
 
 #[tokio::main]
@@ -78,6 +98,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             open_store(&settings).await?;
             println!("the database is up to date");
         }
+        Command::Admin { command } => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let store = open_store(&settings).await?;
+            admin(&store, command).await?;
+        }
     }
     Ok(())
+}
+
+async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Add { email } => {
+            let password = read_password()?;
+            let email = staff::add_staff(store, &email, &password)
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            println!("created the staff account {email}");
+        }
+        AdminCommand::ApiKey { name } => {
+            let key = api::create_key(store, &name)
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "The API key {}; keep it now, it is not shown again:",
+                name.trim()
+            );
+            println!("{key}");
+        }
+        AdminCommand::RevokeKey { name } => {
+            if !api::revoke_key(store, &name).await? {
+                anyhow::bail!("there is no live API key named {}", name.trim());
+            }
+            println!("revoked the API key {}", name.trim());
+        }
+        AdminCommand::ListKeys => {
+            let keys = api::list_keys(store).await?;
+            if keys.is_empty() {
+                println!("no API keys yet: make one with `kassa admin api-key NAME`");
+            }
+            let width = keys.iter().map(|k| k.name.len()).max().unwrap_or(0).max(4);
+            for key in keys {
+                let revoked = key
+                    .revoked
+                    .map_or("live".to_owned(), |at| format!("revoked {at}"));
+                println!("{:width$}  created {}  {revoked}", key.name, key.created);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The new account's password: one line of standard input when it is
+/// not a terminal (a script), else typed twice without echo.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let password = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Password again: ")?;
+    if password != again {
+        anyhow::bail!("the two passwords differ; nothing was created");
+    }
+    Ok(password)
 }

@@ -40,13 +40,23 @@ pub struct Extras {
 }
 
 const STYLE: &str = include_str!("../static/style.css");
+const ADMIN_STYLE: &str = include_str!("../static/admin.css");
 
-#[get("/static/style.css")]
-async fn style() -> HttpResponse {
+fn css(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLE)
+        .body(body)
+}
+
+#[get("/static/style.css")]
+async fn style() -> HttpResponse {
+    css(STYLE)
+}
+
+#[get("/static/admin.css")]
+async fn admin_style() -> HttpResponse {
+    css(ADMIN_STYLE)
 }
 
 impl Application {
@@ -59,8 +69,11 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data dir {}", settings.data_dir.display()))?;
         let store = open_store(&settings).await?;
-        if settings.shop.demo_data && store.seed_demo_data(&settings.shop.currency).await? {
-            tracing::info!("seeded the demo catalogue");
+        if settings.shop.demo_data {
+            if store.seed_demo_data(&settings.shop.currency).await? {
+                tracing::info!("seeded the demo catalogue");
+            }
+            crate::application::staff::seed_demo_staff(&store).await?;
         }
         let key = session_key(&settings)?;
         let (sessions, redis) = session_backend(&settings).await?;
@@ -290,6 +303,7 @@ fn http_server(
             .app_data(probes.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .service(style)
+            .service(admin_style)
             .configure(crate::web::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(crate::web::error::PageError::NotFound)

@@ -70,7 +70,7 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))
 }
 
-async fn hash_password(password: String) -> AppResult<String> {
+pub(crate) async fn hash_password(password: String) -> AppResult<String> {
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(|e| AppError::Internal(e.into()))?
@@ -79,7 +79,7 @@ async fn hash_password(password: String) -> AppResult<String> {
 
 /// Without a stored hash the password is checked against a throwaway one,
 /// so an unknown email takes as long as a wrong password.
-async fn verify_password(password: String, stored: Option<String>) -> AppResult<bool> {
+pub(crate) async fn verify_password(password: String, stored: Option<String>) -> AppResult<bool> {
     static THROWAWAY: OnceLock<String> = OnceLock::new();
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();

@@ -2,18 +2,21 @@
 //! the page needs; none knows about HTTP.
 
 pub mod accounts;
+pub mod api;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
 pub mod error;
 pub mod fulfilment;
 pub mod health;
+pub mod idempotency;
 pub mod orders;
 pub mod outbox;
 pub mod payment_events;
 pub mod payment_return;
 pub mod placeorder;
 pub mod registration;
+pub mod staff;
 
 pub use error::{AppError, AppResult};
 
@@ -77,4 +80,14 @@ impl Shop {
 pub fn secrets_match(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The SHA-256 of `bytes`, hex-encoded: how session ids and API keys are
+/// stored (both are random and long, so no slow hash is needed).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

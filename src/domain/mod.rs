@@ -25,6 +25,7 @@ macro_rules! stored_names {
 pub(crate) use stored_names;
 
 pub mod account;
+pub mod actor;
 pub mod address;
 pub mod cart;
 pub mod catalogue;
@@ -32,11 +33,13 @@ pub mod checkout;
 pub mod events;
 pub mod field_errors;
 pub mod fulfilment;
+pub mod idempotency;
 pub mod money;
 pub mod order;
 pub mod payment;
 pub mod placeorder;
 pub mod pricing;
+pub mod staff;
 
 #[cfg(test)]
 mod tests {

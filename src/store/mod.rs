@@ -5,9 +5,11 @@
 //! backend runs.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod carts;
 pub mod catalogue;
 pub mod fulfilment;
+pub mod idempotency;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
@@ -17,6 +19,7 @@ pub mod registrations;
 mod rows;
 pub mod schema;
 pub mod seed;
+pub mod staff;
 
 use diesel::SqliteConnection;
 use diesel_async::AsyncPgConnection;
@@ -184,3 +187,11 @@ impl Store {
 }
 
 pub(crate) use crate::clock::now;
+
+/// An insert that found its key taken.
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

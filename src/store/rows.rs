@@ -219,3 +219,59 @@ pub struct ProcessRow {
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
 }
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = staff)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct StaffRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = staff_sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct StaffSessionRow {
+    pub id_hash: String,
+    pub staff_id: String,
+    pub csrf_token: String,
+    pub created_at: PrimitiveDateTime,
+    pub last_seen_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = staff_login_attempts)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct LoginAttemptRow {
+    pub id: String,
+    pub email: String,
+    pub ip: String,
+    pub attempted_at: PrimitiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = api_keys)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    pub created_at: PrimitiveDateTime,
+    pub revoked_at: Option<PrimitiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = api_idempotency)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct IdempotencyRow {
+    pub caller_key_id: String,
+    pub idempotency_key: String,
+    pub fingerprint: String,
+    pub state: String,
+    pub status_code: Option<i64>,
+    pub response_body: Option<String>,
+    pub created_at: PrimitiveDateTime,
+    pub claimed_at: PrimitiveDateTime,
+}

@@ -237,9 +237,62 @@ diesel::table! {
         detail -> Text,
     }
 }
+
+diesel::table! {
+    staff (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id_hash) {
+        id_hash -> Text,
+        staff_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_login_attempts (id) {
+        id -> Text,
+        email -> Text,
+        ip -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_idempotency (caller_key_id, idempotency_key) {
+        caller_key_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        status_code -> Nullable<BigInt>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        claimed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(staff_sessions -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
@@ -260,4 +313,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_lines,
     payment_operations,
     order_events,
+    staff,
+    staff_sessions,
+    staff_login_attempts,
+    api_keys,
+    api_idempotency,
 );

@@ -1,8 +1,10 @@
-//! The demo catalogue, seeded into an empty database on first start.
+//! The demo data: the catalogue, seeded into an empty database on first
+//! start, and a staff account for the back office.
 
-use super::rows::{ProductRow, ShippingMethodRow, VoucherRow};
-use super::schema::{products, shipping_methods, vouchers};
-use super::{Store, StoreError, StoreResult, write_tx};
+use super::rows::{ProductRow, ShippingMethodRow, StaffRow, VoucherRow};
+use super::schema::{products, shipping_methods, staff, vouchers};
+use super::{Store, StoreError, StoreResult, now, write_tx};
+use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -167,6 +169,39 @@ impl Store {
                     .await?;
             }
             Ok::<_, StoreError>(true)
+        })
+    }
+}
+
+/// The demo's staff account, for the back office at `/admin`.
+pub const DEMO_STAFF_EMAIL: &str = "admin@kassa.example";
+pub const DEMO_STAFF_PASSWORD: &str = "kassa-demo";
+/// The argon2 hash of the demo password, made once, so no start pays for
+/// hashing it (a test checks that it matches).
+pub const DEMO_STAFF_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$MydQtWAOSm50FeFfZ/Q72g$Fx+E2VG6nxA2SUmeU97sfNavJLGzUdMPtp7odJJqDGw";
+
+impl Store {
+    /// Creates the demo staff account if there is no staff account at
+    /// all, so a shop with staff of its own never gets it. Returns whether
+    /// it was created.
+    pub async fn seed_demo_staff(&self) -> StoreResult<bool> {
+        let row = StaffRow {
+            id: new_id(),
+            email: DEMO_STAFF_EMAIL.into(),
+            password_hash: DEMO_STAFF_PASSWORD_HASH.into(),
+            created_at: now(),
+        };
+        write_tx!(self, |c| {
+            let existing: i64 = staff::table.count().get_result(c).await?;
+            if existing > 0 {
+                return Ok(false);
+            }
+            let inserted = diesel::insert_into(staff::table)
+                .values(&row)
+                .on_conflict_do_nothing()
+                .execute(c)
+                .await?;
+            Ok::<_, StoreError>(inserted == 1)
         })
     }
 }

@@ -2,6 +2,8 @@
 //! redirect.
 
 pub mod account;
+pub mod admin;
+pub mod api;
 pub mod checkout;
 pub mod csrf;
 pub mod error;
@@ -20,5 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(account::routes)
         .configure(checkout::routes)
         .configure(health::routes)
-        .configure(webhooks::routes);
+        .configure(webhooks::routes)
+        .configure(admin::routes)
+        .configure(api::routes);
 }

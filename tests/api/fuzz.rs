@@ -98,7 +98,8 @@ const fn route(path: &'static str, input: Input, fields: &'static [&'static str]
     }
 }
 
-/// Every route of the shop (src/web/*.rs and src/startup.rs).
+/// Every route of the shop (src/web/*.rs and src/startup.rs), but the
+/// back office's forms and the API's POSTs.
 const ROUTES: &[Route] = &[
     route("/", Input::Query, &[]),
     route("/products/{id}", Input::Query, &[]),
@@ -139,6 +140,13 @@ const ROUTES: &[Route] = &[
     route("/healthz", Input::Query, &[]),
     route("/readyz", Input::Query, &[]),
     route("/static/style.css", Input::Query, &[]),
+    // The back office and the API answer strangers: a redirect to the
+    // login page, the login page, 401. Their forms carry the staff
+    // session's token, not the shopper's (tests/api/staff.rs).
+    route("/admin", Input::Query, &[]),
+    route("/admin/login", Input::Query, &["next"]),
+    route("/api/v1/ping", Input::Query, &[]),
+    route("/static/admin.css", Input::Query, &[]),
 ];
 
 /// What a form carries for its CSRF token.

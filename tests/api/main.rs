@@ -21,4 +21,5 @@ mod place_order;
 mod process;
 mod registration;
 mod scripted_gateway;
+mod staff;
 mod vouchers;
