@@ -172,6 +172,19 @@ pub async fn act(
     command: &Command,
     actor: &str,
 ) -> AppResult<Option<Outcome>> {
+    act_naming(shop, number, version, command, actor, &new_id()).await
+}
+
+/// As `act`; a delivery it creates gets the id `new_delivery_id`, so the
+/// caller can name it in its answer.
+pub async fn act_naming(
+    shop: &Shop,
+    number: &str,
+    version: Option<i64>,
+    command: &Command,
+    actor: &str,
+    new_delivery_id: &str,
+) -> AppResult<Option<Outcome>> {
     for _ in 0..ATTEMPTS {
         let Some(sheet) = order_sheet(shop, number).await? else {
             return Ok(None);
@@ -183,7 +196,7 @@ pub async fn act(
                 by: last_actor(&sheet),
             }));
         }
-        let write = match decide(&sheet, command, actor) {
+        let write = match decide(&sheet, command, actor, new_delivery_id) {
             Ok(Some(write)) => write,
             Ok(None) => return Ok(Some(Outcome::Done)),
             Err(refusal) => return Ok(Some(Outcome::Refused(refusal))),
@@ -234,6 +247,7 @@ fn decide(
     sheet: &OrderSheet,
     command: &Command,
     actor: &str,
+    new_delivery_id: &str,
 ) -> Result<Option<OrderWrite>, Refusal> {
     let order = &sheet.stored.order;
     let mut write = OrderWrite {
@@ -275,7 +289,7 @@ fn decide(
                 return Err(Refusal::NotNow("nothing to deliver"));
             }
             let lines = fulfilment::check_delivery_lines(&progress, lines)?;
-            let id = new_id();
+            let id = new_delivery_id.to_owned();
             let count: i64 = lines.iter().map(|(_, q)| q).sum();
             write.timeline.push((
                 "delivery.created".into(),

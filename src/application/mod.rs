@@ -11,6 +11,7 @@ pub mod fulfilment;
 pub mod health;
 pub mod idempotency;
 pub mod orders;
+pub mod orders_api;
 pub mod outbox;
 pub mod payment_events;
 pub mod payment_return;

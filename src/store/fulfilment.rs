@@ -97,6 +97,9 @@ struct DeliveryRow {
     created_at: time::PrimitiveDateTime,
 }
 
+/// number, status, total (minor), currency, created.
+pub type OrderIndexRow = (String, String, i64, String, time::PrimitiveDateTime);
+
 /// The order and payment an operation is about: order id and number,
 /// payment id, gateway, provider reference, currency.
 type OperationTarget = (String, String, String, String, Option<String>, String);
@@ -216,6 +219,34 @@ impl Store {
                 operations,
                 timeline,
             }))
+        })
+    }
+
+    /// Orders newest first, with one status or any: (number, status,
+    /// total, currency, created).
+    pub async fn order_index(
+        &self,
+        status: Option<OrderStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<OrderIndexRow>> {
+        with_conn!(self, |c| {
+            let mut query = orders::table
+                .select((
+                    orders::number,
+                    orders::status,
+                    orders::total_minor,
+                    orders::currency,
+                    orders::created_at,
+                ))
+                .order((orders::created_at.desc(), orders::number.desc()))
+                .limit(limit)
+                .offset(offset)
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(orders::status.eq(status.as_str()));
+            }
+            Ok::<_, StoreError>(query.load(c).await?)
         })
     }
 

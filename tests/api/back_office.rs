@@ -27,7 +27,7 @@ const WAREHOUSE: &str = "API key warehouse";
 const STAFF: &str = "admin@kassa.example";
 
 /// A card order paid with manual capture: the money stays reserved.
-async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String {
+pub(crate) async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String {
     for (product, quantity) in products {
         app.add_to_cart(product, *quantity).await;
     }
@@ -40,7 +40,7 @@ async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String 
     order_number(&success)
 }
 
-async fn manual_shop(backend: Backend) -> TestApp {
+pub(crate) async fn manual_shop(backend: Backend) -> TestApp {
     hosted_shop(backend, |s| s.payment.hosted.capture = CaptureMode::Manual).await
 }
 
@@ -121,6 +121,19 @@ async fn provider_session(app: &TestApp, number: &str) -> serde_json::Value {
         .json()
         .await
         .unwrap()
+}
+
+/// The captures the provider made for the order's payment, one per
+/// operation key (a key sent twice, as retries may, is one capture).
+pub(crate) async fn provider_captures(app: &TestApp, number: &str) -> Vec<i64> {
+    let session = provider_session(app, number).await;
+    session["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "capture" && o["outcome"]["result"] == "done")
+        .map(|o| o["amount_minor"].as_i64().unwrap())
+        .collect()
 }
 
 async fn the_seed_story_captures_each_delivery_and_the_last_one_the_rest(backend: Backend) {

@@ -16,6 +16,7 @@ mod hosted;
 mod html_valid;
 mod junk_input;
 mod nodes;
+mod orders_api;
 mod payment_operations;
 mod place_order;
 mod process;

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod connectivity;
+pub mod orders;
 
 use crate::application::AppError;
 use crate::application::idempotency::{Idempotent, StoredAnswer};
@@ -121,6 +122,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .configure(connectivity::routes)
+            .configure(orders::routes)
             .default_service(web::to(not_found)),
     );
 }
