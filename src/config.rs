@@ -208,6 +208,9 @@ pub struct SandboxSettings {
 pub struct OfflinePaymentSettings {
     /// Cash on delivery is refused above this total (minor units); 0 = no limit.
     pub cash_on_delivery_limit_minor: i64,
+    /// A cash-in-advance order not marked paid within this many days is
+    /// cancelled, its stock back.
+    pub cash_in_advance_days: i64,
 }
 
 impl Default for Settings {
@@ -248,6 +251,7 @@ impl Default for Settings {
             payment: PaymentSettings {
                 offline: OfflinePaymentSettings {
                     cash_on_delivery_limit_minor: 100_000,
+                    cash_in_advance_days: 14,
                 },
                 hosted: HostedPaymentSettings {
                     enabled: true,
@@ -447,6 +451,11 @@ impl Settings {
             self.payment.offline.cash_on_delivery_limit_minor >= 0,
             "payment.offline.cash_on_delivery_limit_minor",
             || "must be 0 (no limit) or positive".into(),
+        )?;
+        require(
+            self.payment.offline.cash_in_advance_days >= 1,
+            "payment.offline.cash_in_advance_days",
+            || "must be at least 1".into(),
         )?;
         let p = &self.placeorder;
         require(

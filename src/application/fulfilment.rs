@@ -57,6 +57,8 @@ pub enum Command {
     },
     MarkPaid,
     MarkCollected,
+    /// Cancel an order whose transfer never came (the background job).
+    ExpireUnpaid,
 }
 
 /// Why a command did nothing; the text is for staff.
@@ -372,8 +374,11 @@ fn decide(
                 format!("Refund of {} requested", money(*amount_minor)),
             ));
         }
-        Command::Cancel => {
+        Command::Cancel | Command::ExpireUnpaid => {
             if order.status == OrderStatus::Cancelled {
+                return Ok(None);
+            }
+            if *command == Command::ExpireUnpaid && order.status != OrderStatus::OnHold {
                 return Ok(None);
             }
             if !allowed.cancel {
@@ -399,10 +404,11 @@ fn decide(
             write.restock = true;
             write.status = Some(OrderStatus::Cancelled);
             write.outbox.push(EventKind::OrderCancelled);
-            write.timeline.push((
-                "order.cancelled".into(),
-                "Order cancelled, stock back".into(),
-            ));
+            let why = match command {
+                Command::ExpireUnpaid => "Order cancelled: not paid in time; stock back",
+                _ => "Order cancelled, stock back",
+            };
+            write.timeline.push(("order.cancelled".into(), why.into()));
             return Ok(Some(write));
         }
         Command::MarkPaid | Command::MarkCollected => {
@@ -584,4 +590,27 @@ async fn record_answer(
         "the answer to operation {} could not be saved; it is sent again",
         operation.id
     )))
+}
+
+/// Cancels the orders whose transfer in advance did not arrive within
+/// `payment.offline.cash_in_advance_days`; run by every node's sweeper (the
+/// order's version makes two nodes cancel it once).
+pub async fn expire_unpaid_transfers(shop: &Shop) -> AppResult<usize> {
+    let days = shop.settings.payment.offline.cash_in_advance_days;
+    let cutoff = crate::clock::now() - time::Duration::days(days);
+    let mut cancelled = 0;
+    for (number, gateway, method) in shop.store.orders_on_hold_since(cutoff, 50).await? {
+        let transfer = shop
+            .gateways
+            .get(&gateway)
+            .is_some_and(|g| g.money_arrives(&method) == MoneyArrives::TransferInAdvance);
+        if transfer
+            && act(shop, &number, None, &Command::ExpireUnpaid, "system").await?
+                == Some(Outcome::Done)
+        {
+            tracing::info!(order = %number, "cash in advance not paid in time; order cancelled");
+            cancelled += 1;
+        }
+    }
+    Ok(cancelled)
 }

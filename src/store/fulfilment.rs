@@ -250,6 +250,45 @@ impl Store {
         })
     }
 
+    /// Orders on hold since before `placed_before`: (number, gateway,
+    /// method of their payment), oldest first.
+    pub async fn orders_on_hold_since(
+        &self,
+        placed_before: time::PrimitiveDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, String)>> {
+        with_conn!(self, |c| {
+            Ok::<_, StoreError>(
+                orders::table
+                    .inner_join(payments::table.on(payments::order_id.eq(orders::id.nullable())))
+                    .filter(orders::status.eq(OrderStatus::OnHold.as_str()))
+                    .filter(orders::created_at.lt(placed_before))
+                    .order(orders::created_at.asc())
+                    .limit(limit)
+                    .select((orders::number, payments::gateway, payments::method))
+                    .load(c)
+                    .await?,
+            )
+        })
+    }
+
+    /// Moves an order's placing back in time, as if it waited so long.
+    #[cfg(feature = "test-support")]
+    pub async fn age_order(&self, number: &str, by: time::Duration) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            let created: time::PrimitiveDateTime = orders::table
+                .filter(orders::number.eq(number))
+                .select(orders::created_at)
+                .first(c)
+                .await?;
+            diesel::update(orders::table.filter(orders::number.eq(number)))
+                .set(orders::created_at.eq(created - by))
+                .execute(c)
+                .await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
     pub async fn order_number(&self, order_id: &str) -> StoreResult<Option<String>> {
         with_conn!(self, |c| {
             Ok::<_, StoreError>(

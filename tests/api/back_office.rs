@@ -21,6 +21,7 @@ on_both_backends!(
     refunds_never_exceed_what_was_captured,
     cash_in_advance_waits_for_mark_as_paid,
     cash_on_delivery_is_collected_after_delivery,
+    an_unpaid_transfer_is_cancelled_after_its_days,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -481,4 +482,56 @@ async fn cash_on_delivery_is_collected_after_delivery(backend: Backend) {
         Outcome::Done
     );
     assert_eq!(app.order(&number).await.status, OrderStatus::Completed);
+}
+
+async fn an_unpaid_transfer_is_cancelled_after_its_days(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.payment.offline.cash_in_advance_days = 3).await;
+    let stock = app.stock_of("hand-grinder").await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        app.add_to_cart("hand-grinder", 1).await;
+        let success = app
+            .buy(&with(
+                checkout_form(),
+                "payment_method",
+                "offline:cash_in_advance",
+            ))
+            .await;
+        numbers.push(order_number(&success));
+    }
+    let (old, paid_old, young) = (&numbers[0], &numbers[1], &numbers[2]);
+    let four_days = time::Duration::days(4);
+    app.shop.store().age_order(old, four_days).await.unwrap();
+    app.shop
+        .store()
+        .age_order(paid_old, four_days)
+        .await
+        .unwrap();
+    act(&app, paid_old, Command::MarkPaid, STAFF).await;
+    let cancelled = fulfilment::expire_unpaid_transfers(&app.shop)
+        .await
+        .unwrap();
+    assert_eq!(cancelled, 1);
+    assert_eq!(app.order(old).await.status, OrderStatus::Cancelled);
+    assert_eq!(app.order(paid_old).await.status, OrderStatus::Paid);
+    assert_eq!(app.order(young).await.status, OrderStatus::OnHold);
+    assert_eq!(
+        app.stock_of("hand-grinder").await,
+        stock - 2,
+        "the cancelled one's back"
+    );
+    let timeline = sheet(&app, old).await.timeline;
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.actor == "system" && e.detail.contains("not paid in time")),
+        "{timeline:?}"
+    );
+    // Run again (another node): nothing more happens.
+    assert_eq!(
+        fulfilment::expire_unpaid_transfers(&app.shop)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -297,4 +297,83 @@ on_both_backends!(
     an_abandoned_checkout_is_cleaned_up,
     a_down_registration_api_is_retried_until_it_is_back,
     a_crash_between_commit_and_call_confirms_once_after_restart,
+    the_customer_system_hears_of_shipping_delivery_and_refund,
 );
+
+async fn the_customer_system_hears_of_shipping_delivery_and_refund(backend: Backend) {
+    use kassa::application::fulfilment::{Command, Outcome, act, order_sheet};
+    use kassa::domain::fulfilment::DeliveryStatus;
+    let app = shop(backend, |_| {}).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    let number = order_number(&app.buy(&checkout_form()).await);
+    settled(&app).await;
+    let staff = "admin@kassa.example";
+    let run = |command: Command| {
+        let (app, number) = (&app, number.clone());
+        async move {
+            let outcome = act(&app.shop, &number, None, &command, staff)
+                .await
+                .unwrap();
+            assert_eq!(outcome, Some(Outcome::Done), "{command:?}");
+        }
+    };
+    run(Command::CreateDelivery {
+        lines: vec![(0, 1)],
+        carrier: None,
+        tracking_number: None,
+    })
+    .await;
+    let sheet = order_sheet(&app.shop, &number).await.unwrap().unwrap();
+    let delivery = sheet.stored.deliveries[0].id.clone();
+    for to in [DeliveryStatus::Shipped, DeliveryStatus::Delivered] {
+        run(Command::MoveDelivery {
+            delivery_id: delivery.clone(),
+            to,
+        })
+        .await;
+    }
+    run(Command::MarkCollected).await;
+    let total = app.order(&number).await.totals.total.minor;
+    run(Command::Refund {
+        amount_minor: total,
+    })
+    .await;
+    settled(&app).await;
+    let cart_id = app.order(&number).await.cart_id;
+    let registration = app
+        .shop
+        .store()
+        .registration_of_cart(&cart_id)
+        .await
+        .unwrap()
+        .expect("a registration");
+    let url = format!(
+        "{}/registrations/{}/order-states",
+        app.sandbox.as_ref().unwrap(),
+        registration.registration_id
+    );
+    let heard: serde_json::Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<(&str, &str)> = heard
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["order"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (number.as_str(), "shipped"),
+            (number.as_str(), "delivered"),
+            (number.as_str(), "refunded")
+        ],
+        "{heard}"
+    );
+}

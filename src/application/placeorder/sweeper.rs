@@ -25,5 +25,8 @@ pub async fn run(shop: Shop) {
             }
             Err(e) => tracing::warn!(error = %e, "sweeper could not look for stalled processes"),
         }
+        if let Err(e) = crate::application::fulfilment::expire_unpaid_transfers(&shop).await {
+            tracing::warn!(error = ?e, "sweeper could not cancel unpaid transfers");
+        }
     }
 }
