@@ -235,11 +235,16 @@ pub async fn act_naming(
     )))
 }
 
+/// Who last changed the order: the newest action of a person, a key or
+/// the system (webhooks and outbox deliveries change nothing by
+/// themselves).
 fn last_actor(sheet: &OrderSheet) -> String {
     sheet
         .stored
         .timeline
-        .last()
+        .iter()
+        .rev()
+        .find(|e| !matches!(e.kind.as_str(), "webhook" | "outbox"))
         .map(|e| e.actor.clone())
         .unwrap_or_else(|| "the system".into())
 }

@@ -98,7 +98,7 @@ pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome
     // both apply, which is harmless: settling is idempotent.
     let outcome = settle(shop, &payment).await?;
     shop.store
-        .record_webhook_event(&event.id, &event.kind)
+        .record_webhook_event(&event.id, &event.kind, &event.session_id)
         .await?;
     Ok(outcome)
 }

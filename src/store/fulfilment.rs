@@ -6,8 +6,8 @@
 
 use super::outbox::event;
 use super::schema::{
-    deliveries, delivery_lines, order_events, order_lines, orders, payment_operations, payments,
-    products,
+    deliveries, delivery_lines, order_events, order_lines, orders, outbox, payment_operations,
+    payments, products, webhook_events,
 };
 use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
@@ -132,6 +132,42 @@ impl OperationRow {
     }
 }
 
+/// An outbox event of the order's cart, as its timeline shows it: what
+/// was to be told, and whether it was.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct OutboxRow {
+    kind: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    created_at: time::PrimitiveDateTime,
+    updated_at: time::PrimitiveDateTime,
+}
+
+impl OutboxRow {
+    fn into_entry(self) -> TimelineEntry {
+        let mut detail = format!("Outbox {}: {}", self.kind, self.status);
+        if self.attempts > 0 {
+            detail.push_str(&format!(" after {} attempt(s)", self.attempts));
+        }
+        if let Some(error) = self.last_error {
+            detail.push_str(&format!("; last error: {error}"));
+        }
+        TimelineEntry {
+            at: if self.status == "pending" {
+                self.created_at
+            } else {
+                self.updated_at
+            },
+            actor: "outbox".into(),
+            kind: "outbox".into(),
+            detail,
+        }
+    }
+}
+
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = order_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
@@ -199,7 +235,7 @@ impl Store {
                 .into_iter()
                 .map(OperationRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
-            let timeline = order_events::table
+            let mut timeline: Vec<TimelineEntry> = order_events::table
                 .filter(order_events::order_id.eq(&order.id))
                 .order((order_events::at.asc(), order_events::id.asc()))
                 .select(EventRow::as_select())
@@ -213,6 +249,40 @@ impl Store {
                     detail: e.detail,
                 })
                 .collect();
+            timeline.push(TimelineEntry {
+                at: order.created_at,
+                actor: order.details.email.as_str().to_owned(),
+                kind: "order.placed".into(),
+                detail: format!("Order placed ({})", order.status.label()),
+            });
+            if let Some(reference) = order
+                .payment
+                .as_ref()
+                .and_then(|p| p.provider_reference.as_ref())
+            {
+                let events: Vec<(String, String, time::PrimitiveDateTime)> = webhook_events::table
+                    .filter(webhook_events::provider_reference.eq(reference))
+                    .select((
+                        webhook_events::event_id,
+                        webhook_events::kind,
+                        webhook_events::received_at,
+                    ))
+                    .load(c)
+                    .await?;
+                timeline.extend(events.into_iter().map(|(id, kind, at)| TimelineEntry {
+                    at,
+                    actor: "payment provider".into(),
+                    kind: "webhook".into(),
+                    detail: format!("Webhook {kind} (event {id})"),
+                }));
+            }
+            let deliveries_out: Vec<OutboxRow> = outbox::table
+                .filter(outbox::cart_id.eq(&order.cart_id))
+                .select(OutboxRow::as_select())
+                .load(c)
+                .await?;
+            timeline.extend(deliveries_out.into_iter().map(OutboxRow::into_entry));
+            timeline.sort_by(|a, b| a.at.cmp(&b.at));
             Ok::<_, StoreError>(Some(StaffOrder {
                 order,
                 deliveries,
@@ -500,7 +570,7 @@ impl Store {
                         registration_id: registration_id.clone(),
                         ..EventPayload::default()
                     };
-                    diesel::insert_into(super::schema::outbox::table)
+                    diesel::insert_into(outbox::table)
                         .values(event(kind, &cart_id, &payload)?)
                         .execute(c)
                         .await?;
@@ -513,7 +583,7 @@ impl Store {
                         operation: Some(operation.id.clone()),
                         ..EventPayload::default()
                     };
-                    diesel::insert_into(super::schema::outbox::table)
+                    diesel::insert_into(outbox::table)
                         .values(event(EventKind::PaymentOperation, &cart_id, &payload)?)
                         .execute(c)
                         .await?;

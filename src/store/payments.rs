@@ -135,14 +135,21 @@ impl Store {
         Ok(count > 0)
     }
 
-    /// Records a provider event; `false` when it was seen before.
-    pub async fn record_webhook_event(&self, event_id: &str, kind: &str) -> StoreResult<bool> {
+    /// Records a provider event about the payment `provider_reference`;
+    /// `false` when it was seen before.
+    pub async fn record_webhook_event(
+        &self,
+        event_id: &str,
+        kind: &str,
+        provider_reference: &str,
+    ) -> StoreResult<bool> {
         let inserted = with_conn!(self, |c| {
             diesel::insert_into(webhook_events::table)
                 .values((
                     webhook_events::event_id.eq(event_id),
                     webhook_events::kind.eq(kind),
                     webhook_events::received_at.eq(now()),
+                    webhook_events::provider_reference.eq(provider_reference),
                 ))
                 .on_conflict_do_nothing()
                 .execute(c)

@@ -162,6 +162,7 @@ diesel::table! {
         event_id -> Text,
         kind -> Text,
         received_at -> Timestamp,
+        provider_reference -> Nullable<Text>,
     }
 }
 

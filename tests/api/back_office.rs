@@ -175,6 +175,20 @@ async fn the_seed_story_captures_each_delivery_and_the_last_one_the_rest(backend
     assert_eq!(session["captured_minor"].as_i64(), Some(total));
 
     let stored = sheet(&app, &number).await;
+    let kinds: Vec<&str> = stored.timeline.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "order.placed",
+        "webhook",
+        "outbox",
+        "delivery.delivered",
+        "payment.capture",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing in {kinds:?}");
+    }
+    assert!(
+        stored.timeline.windows(2).all(|w| w[0].at <= w[1].at),
+        "oldest first"
+    );
     let actors: Vec<&str> = stored.timeline.iter().map(|e| e.actor.as_str()).collect();
     assert!(
         actors.contains(&WAREHOUSE) && actors.contains(&STAFF),

@@ -1,3 +1,5 @@
+DROP INDEX webhook_events_by_payment;
+ALTER TABLE webhook_events DROP COLUMN provider_reference;
 DROP INDEX orders_by_created;
 DROP TABLE order_events;
 DROP TABLE payment_operations;

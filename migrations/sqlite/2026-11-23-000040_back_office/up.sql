@@ -53,3 +53,7 @@ CREATE TABLE order_events (
 );
 CREATE INDEX order_events_by_order ON order_events (order_id, at);
 CREATE INDEX orders_by_created ON orders (created_at);
+
+-- Which payment a provider event was about, for the order's timeline.
+ALTER TABLE webhook_events ADD COLUMN provider_reference TEXT;
+CREATE INDEX webhook_events_by_payment ON webhook_events (provider_reference);
