@@ -4,6 +4,7 @@
 //! transaction with everything it causes. Two changes decided on the same
 //! version never both land: the second is told the order is stale.
 
+use super::catalogue::give_back_voucher_use;
 use super::outbox::event;
 use super::schema::{
     deliveries, delivery_lines, order_events, order_lines, orders, outbox, payment_operations,
@@ -31,7 +32,7 @@ pub struct OrderWrite {
     pub delivery_moves: Vec<(String, DeliveryStatus)>,
     pub operations: Vec<NewOperation>,
     pub answered: Option<Answered>,
-    /// Stock of the lines not shipped goes back.
+    /// The order is cancelled: its stock and its voucher use go back.
     pub restock: bool,
     /// (kind, detail) for the timeline.
     pub timeline: Vec<(String, String)>,
@@ -282,7 +283,7 @@ impl Store {
                 .load(c)
                 .await?;
             timeline.extend(deliveries_out.into_iter().map(OutboxRow::into_entry));
-            timeline.sort_by(|a, b| a.at.cmp(&b.at));
+            timeline.sort_by_key(|e| e.at);
             Ok::<_, StoreError>(Some(StaffOrder {
                 order,
                 deliveries,
@@ -529,6 +530,7 @@ impl Store {
                     .await?;
             }
             if write.restock {
+                give_back_voucher_use!(c, &write.order_id);
                 let lines: Vec<(String, i64)> = order_lines::table
                     .filter(order_lines::order_id.eq(&write.order_id))
                     .order(order_lines::product_id.asc())

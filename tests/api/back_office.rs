@@ -22,6 +22,7 @@ on_both_backends!(
     cash_in_advance_waits_for_mark_as_paid,
     cash_on_delivery_is_collected_after_delivery,
     an_unpaid_transfer_is_cancelled_after_its_days,
+    a_staff_cancel_gives_the_voucher_use_back,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -548,4 +549,34 @@ async fn an_unpaid_transfer_is_cancelled_after_its_days(backend: Backend) {
             .unwrap(),
         0
     );
+}
+
+async fn a_staff_cancel_gives_the_voucher_use_back(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let uses = async || {
+        app.shop
+            .store()
+            .voucher("WELCOME10")
+            .await
+            .unwrap()
+            .unwrap()
+            .uses
+    };
+    app.add_to_cart("hand-grinder", 1).await;
+    let success = app
+        .buy(&with(checkout_form(), "voucher_code", "WELCOME10"))
+        .await;
+    let number = order_number(&success);
+    assert_eq!(uses().await, 1);
+    assert_eq!(
+        act(&app, &number, Command::Cancel, STAFF).await,
+        Outcome::Done
+    );
+    assert_eq!(uses().await, 0);
+    // A second cancel changes nothing.
+    assert_eq!(
+        act(&app, &number, Command::Cancel, STAFF).await,
+        Outcome::Done
+    );
+    assert_eq!(uses().await, 0);
 }
