@@ -5,7 +5,7 @@
 //! code the back office's buttons and the API call.
 
 use crate::helpers::*;
-use crate::hosted::{choose, hosted_shop};
+use crate::hosted::{choose, hosted_shop, knobs, send_event, wait_for};
 use kassa::application::fulfilment::{self, Command, Outcome};
 use kassa::config::CaptureMode;
 use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
@@ -23,6 +23,8 @@ on_both_backends!(
     cash_on_delivery_is_collected_after_delivery,
     an_unpaid_transfer_is_cancelled_after_its_days,
     a_staff_cancel_gives_the_voucher_use_back,
+    a_capture_webhook_racing_delivered_changes_nothing_twice,
+    a_provider_that_is_down_gets_the_capture_once_it_is_back,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -579,4 +581,95 @@ async fn a_staff_cancel_gives_the_voucher_use_back(backend: Backend) {
         Outcome::Done
     );
     assert_eq!(uses().await, 0);
+}
+
+/// The provider's "captured" webhook before, during and after the
+/// delivery that causes the capture: one capture, the order completed.
+async fn a_capture_webhook_racing_delivered_changes_nothing_twice(backend: Backend) {
+    for arrival in ["before", "together", "after"] {
+        let app = manual_shop(backend).await;
+        let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+        let session = app
+            .order(&number)
+            .await
+            .payment
+            .unwrap()
+            .provider_reference
+            .unwrap();
+        let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+        let webhook = || {
+            send_event(
+                &app,
+                &format!("evt-{arrival}"),
+                "payment.captured",
+                &session,
+            )
+        };
+        match arrival {
+            "before" => {
+                assert!(webhook().await.unwrap().status().is_success());
+                assert_eq!(
+                    act(&app, &number, delivered(&delivery), WAREHOUSE).await,
+                    Outcome::Done
+                );
+            }
+            "together" => {
+                let (hook, outcome) = tokio::join!(
+                    webhook(),
+                    act(&app, &number, delivered(&delivery), WAREHOUSE)
+                );
+                assert!(hook.unwrap().status().is_success());
+                assert_eq!(outcome, Outcome::Done);
+            }
+            _ => {
+                assert_eq!(
+                    act(&app, &number, delivered(&delivery), WAREHOUSE).await,
+                    Outcome::Done
+                );
+                assert!(webhook().await.unwrap().status().is_success());
+            }
+        }
+        let order = app.order(&number).await;
+        let total = order.totals.total.minor;
+        assert_eq!(order.payment.unwrap().captured_minor, total, "{arrival}");
+        assert_eq!(order.status, OrderStatus::Completed, "{arrival}");
+        assert_eq!(provider_captures(&app, &number).await, [total], "{arrival}");
+    }
+}
+
+async fn a_provider_that_is_down_gets_the_capture_once_it_is_back(backend: Backend) {
+    let app = hosted_shop(backend, |s| {
+        s.payment.hosted.capture = CaptureMode::Manual;
+        s.outbox.poll_ms = 50;
+        s.outbox.retry_base_ms = 50;
+        s.outbox.retry_max_ms = 200;
+    })
+    .await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    knobs(&app, serde_json::json!({ "down": true })).await;
+    // Saved as asked; the provider does not answer.
+    assert_eq!(
+        act(&app, &number, delivered(&delivery), WAREHOUSE).await,
+        Outcome::Done
+    );
+    let waiting = sheet(&app, &number).await.operations;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].status, OperationStatus::Requested);
+    assert_eq!(app.order(&number).await.payment.unwrap().captured_minor, 0);
+    // Nothing more can be captured meanwhile: the request counts.
+    let again = act(&app, &number, Command::Capture, STAFF).await;
+    assert!(matches!(again, Outcome::Refused(_)), "{again:?}");
+    knobs(&app, serde_json::json!({ "down": false })).await;
+    wait_for("the outbox to send the capture", async || {
+        app.order(&number).await.payment.unwrap().captured_minor > 0
+    })
+    .await;
+    let order = app.order(&number).await;
+    assert_eq!(
+        order.payment.unwrap().captured_minor,
+        order.totals.total.minor
+    );
+    assert_eq!(order.status, OrderStatus::Completed);
+    assert_eq!(provider_captures(&app, &number).await.len(), 1);
 }

@@ -33,7 +33,7 @@ fn form(method: &str) -> Vec<(&'static str, String)> {
     )
 }
 
-async fn knobs(app: &TestApp, knobs: serde_json::Value) {
+pub(crate) async fn knobs(app: &TestApp, knobs: serde_json::Value) {
     let url = format!("{}/v1/test/knobs", app.sandbox.as_ref().unwrap());
     let response = app.client.post(url).json(&knobs).send().await.unwrap();
     assert!(response.status().is_success());
@@ -68,7 +68,7 @@ pub(crate) async fn choose(app: &TestApp, pay_url: &str, choice: &str) -> reqwes
 }
 
 /// A webhook as the provider sends it, signed with the shop's secret.
-fn send_event(
+pub(crate) fn send_event(
     node: &TestApp,
     id: &str,
     kind: &str,
