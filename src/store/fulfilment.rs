@@ -4,11 +4,11 @@
 //! transaction with everything it causes. Two changes decided on the same
 //! version never both land: the second is told the order is stale.
 
-use super::catalogue::give_back_voucher_use;
+use super::orders::give_back;
 use super::outbox::event;
 use super::schema::{
-    deliveries, delivery_lines, order_events, order_lines, orders, outbox, payment_operations,
-    payments, products, webhook_events,
+    deliveries, delivery_lines, order_events, orders, outbox, payment_operations, payments,
+    webhook_events,
 };
 use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
@@ -530,22 +530,7 @@ impl Store {
                     .await?;
             }
             if write.restock {
-                give_back_voucher_use!(c, &write.order_id);
-                let lines: Vec<(String, i64)> = order_lines::table
-                    .filter(order_lines::order_id.eq(&write.order_id))
-                    .order(order_lines::product_id.asc())
-                    .select((order_lines::product_id, order_lines::quantity))
-                    .load(c)
-                    .await?;
-                for (product_id, quantity) in lines {
-                    diesel::update(products::table.find(&product_id))
-                        .set((
-                            products::stock.eq(products::stock + quantity),
-                            products::version.eq(products::version + 1),
-                        ))
-                        .execute(c)
-                        .await?;
-                }
+                give_back!(c, &write.order_id);
             }
             for (kind, detail) in &write.timeline {
                 diesel::insert_into(order_events::table)

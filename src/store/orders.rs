@@ -1,7 +1,7 @@
 //! Placing orders and reading them back.
 
 use super::carts::load_cart;
-use super::catalogue::{give_back_voucher_use, use_voucher};
+use super::catalogue::use_voucher;
 use super::outbox::{abandon_registration, event};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
@@ -53,6 +53,31 @@ macro_rules! take_stock {
         }
     }};
 }
+
+/// A cancelled order's stock and voucher use go back, in the caller's
+/// transaction; products in id order, as every writer of stock takes them.
+macro_rules! give_back {
+    ($c:expr, $order_id:expr) => {{
+        use $crate::store::schema::{order_lines, products};
+        $crate::store::catalogue::give_back_voucher_use!($c, $order_id);
+        let lines: Vec<(String, i64)> = order_lines::table
+            .filter(order_lines::order_id.eq($order_id))
+            .order(order_lines::product_id.asc())
+            .select((order_lines::product_id, order_lines::quantity))
+            .load($c)
+            .await?;
+        for (product_id, quantity) in lines {
+            diesel::update(products::table.find(&product_id))
+                .set((
+                    products::stock.eq(products::stock + quantity),
+                    products::version.eq(products::version + 1),
+                ))
+                .execute($c)
+                .await?;
+        }
+    }};
+}
+pub(crate) use give_back;
 
 /// Why an order is cancelled, which decides what becomes of its cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,22 +277,7 @@ impl Store {
             if cancelled == 0 {
                 return Ok(());
             }
-            give_back_voucher_use!(c, order_id);
-            let lines: Vec<(String, i64)> = order_lines::table
-                .filter(order_lines::order_id.eq(order_id))
-                .order(order_lines::product_id.asc())
-                .select((order_lines::product_id, order_lines::quantity))
-                .load(c)
-                .await?;
-            for (product_id, quantity) in lines {
-                diesel::update(products::table.find(&product_id))
-                    .set((
-                        products::stock.eq(products::stock + quantity),
-                        products::version.eq(products::version + 1),
-                    ))
-                    .execute(c)
-                    .await?;
-            }
+            give_back!(c, order_id);
             abandon_registration!(c, &registration_id);
             let payload = EventPayload {
                 order_id: Some(order_id.to_owned()),
