@@ -26,6 +26,7 @@ pub(crate) use stored_names;
 
 pub mod account;
 pub mod actor;
+pub mod back_office;
 pub mod address;
 pub mod cart;
 pub mod catalogue;
