@@ -27,7 +27,7 @@ const WAREHOUSE: &str = "API key warehouse";
 const STAFF: &str = "admin@kassa.example";
 
 /// A card order paid with manual capture: the money stays reserved.
-async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String {
+pub(crate) async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String {
     for (product, quantity) in products {
         app.add_to_cart(product, *quantity).await;
     }
@@ -40,7 +40,7 @@ async fn reserved_card_order(app: &TestApp, products: &[(&str, i64)]) -> String 
     order_number(&success)
 }
 
-async fn manual_shop(backend: Backend) -> TestApp {
+pub(crate) async fn manual_shop(backend: Backend) -> TestApp {
     hosted_shop(backend, |s| s.payment.hosted.capture = CaptureMode::Manual).await
 }
 
