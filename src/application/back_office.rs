@@ -80,7 +80,10 @@ pub enum Pressed {
     Refused(Refusal, Box<OrderPage>),
     /// Someone else changed the order since the page was shown; nothing
     /// was saved. The order as it is now.
-    Stale { by: String, now: Box<OrderPage> },
+    Stale {
+        by: String,
+        now: Box<OrderPage>,
+    },
 }
 
 /// Runs `command` on the order, if it is still at the `version` the page

@@ -372,9 +372,27 @@ mod tests {
 
     #[test]
     fn pages_stay_within_the_list() {
-        assert_eq!(Page::of(1, 0), Page { number: 1, count: 1 });
-        assert_eq!(Page::of(3, 25), Page { number: 1, count: 1 });
-        assert_eq!(Page::of(2, 26), Page { number: 2, count: 2 });
+        assert_eq!(
+            Page::of(1, 0),
+            Page {
+                number: 1,
+                count: 1
+            }
+        );
+        assert_eq!(
+            Page::of(3, 25),
+            Page {
+                number: 1,
+                count: 1
+            }
+        );
+        assert_eq!(
+            Page::of(2, 26),
+            Page {
+                number: 2,
+                count: 2
+            }
+        );
         assert_eq!(Page::of(0, 26).number, 1);
         assert_eq!(Page::of(-5, 26).number, 1);
         assert_eq!(Page::of(i64::MAX, 26).number, 2);

@@ -227,8 +227,19 @@ type SummaryRow = (
 );
 
 fn to_summary(row: SummaryRow) -> StoreResult<OrderSummary> {
-    let (number, created_at, email, details, total, currency, status, p_status, captured, refunded, released) =
-        row;
+    let (
+        number,
+        created_at,
+        email,
+        details,
+        total,
+        currency,
+        status,
+        p_status,
+        captured,
+        refunded,
+        released,
+    ) = row;
     let corrupt = |what: &str| StoreError::Corrupt(format!("order {number}: {what}"));
     let currency = Currency::parse(&currency).map_err(|_| corrupt("currency"))?;
     let details: CheckoutDetails =
@@ -244,7 +255,10 @@ fn to_summary(row: SummaryRow) -> StoreResult<OrderSummary> {
     };
     Ok(OrderSummary {
         status: OrderStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        customer: format!("{} {}", details.billing.first_name, details.billing.last_name),
+        customer: format!(
+            "{} {}",
+            details.billing.first_name, details.billing.last_name
+        ),
         total: Money::new(total, currency),
         payment: PaymentState::of(payment),
         number,

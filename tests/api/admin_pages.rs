@@ -167,7 +167,10 @@ async fn the_list_filters_searches_and_keeps_its_filters_in_the_page_links(backe
     assert_eq!(listed(&list(&staff, "?status=nope&page=x").await), shown);
 
     // Status, work queue and payment.
-    assert_eq!(listed(&list(&staff, "?status=on_hold").await), vec![bobs.clone()]);
+    assert_eq!(
+        listed(&list(&staff, "?status=on_hold").await),
+        vec![bobs.clone()]
+    );
     assert_eq!(
         listed(&list(&staff, "?queue=awaiting_payment").await),
         vec![bobs.clone()]
@@ -179,8 +182,14 @@ async fn the_list_filters_searches_and_keeps_its_filters_in_the_page_links(backe
     assert!(listed(&list(&staff, "?payment=captured").await).is_empty());
 
     // Search by name (over two fields), e-mail and number.
-    assert_eq!(listed(&list(&staff, "?q=Bob+Stone").await), vec![bobs.clone()]);
-    assert_eq!(listed(&list(&staff, "?q=EXAMPLE.ORG").await), vec![bobs.clone()]);
+    assert_eq!(
+        listed(&list(&staff, "?q=Bob+Stone").await),
+        vec![bobs.clone()]
+    );
+    assert_eq!(
+        listed(&list(&staff, "?q=EXAMPLE.ORG").await),
+        vec![bobs.clone()]
+    );
     assert_eq!(
         listed(&list(&staff, &format!("?q={}", anns[3])).await),
         vec![anns[3].clone()]
@@ -226,8 +235,14 @@ async fn the_list_filters_searches_and_keeps_its_filters_in_the_page_links(backe
     let part = &anns[0];
     press(&staff, part, "/deliveries", &[("qty_0", "1")]).await;
 
-    assert_eq!(listed(&list(&staff, "?payment=captured").await), vec![done.clone()]);
-    assert_eq!(listed(&list(&staff, "?delivery=delivered").await), vec![done.clone()]);
+    assert_eq!(
+        listed(&list(&staff, "?payment=captured").await),
+        vec![done.clone()]
+    );
+    assert_eq!(
+        listed(&list(&staff, "?delivery=delivered").await),
+        vec![done.clone()]
+    );
     assert_eq!(
         listed(&list(&staff, "?delivery=created").await),
         vec![waiting.clone(), part.clone()]
@@ -240,7 +255,10 @@ async fn the_list_filters_searches_and_keeps_its_filters_in_the_page_links(backe
     // delivered one still counts), not the finished one or the one
     // fully in a delivery.
     let to_ship = list(&staff, "?queue=to_ship").await;
-    assert_eq!(testid(&to_ship, "order-count").as_deref(), Some("24 orders"));
+    assert_eq!(
+        testid(&to_ship, "order-count").as_deref(),
+        Some("24 orders")
+    );
     assert!(listed(&to_ship).contains(part));
     assert!(!listed(&to_ship).contains(done) && !listed(&to_ship).contains(waiting));
 }
@@ -256,13 +274,28 @@ async fn the_dashboard_counts_the_orders_of_the_day(backend: Backend) {
         &with(checkout_form(), "payment_method", "offline:cash_in_advance"),
     )
     .await;
-    let on_delivery = buy_with(&app.with_client(&client()), "espresso-cup", 2, &checkout_form()).await;
+    let on_delivery = buy_with(
+        &app.with_client(&client()),
+        "espresso-cup",
+        2,
+        &checkout_form(),
+    )
+    .await;
     let refused = reserved_card_order(&app.with_client(&client()), &[("filter-papers", 3)]).await;
-    let cancelled = buy_with(&app.with_client(&client()), "house-blend", 1, &checkout_form()).await;
+    let cancelled = buy_with(
+        &app.with_client(&client()),
+        "house-blend",
+        1,
+        &checkout_form(),
+    )
+    .await;
     let staff = signed_in_staff(&app).await;
 
     // A capture the provider refuses is a payment problem.
-    let knob = format!("{}/v1/test/fail-next-capture", app.sandbox.as_ref().unwrap());
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().unwrap()
+    );
     app.client
         .post(knob)
         .json(&serde_json::json!({ "reason": "The card was reported stolen" }))
@@ -290,11 +323,20 @@ async fn the_dashboard_counts_the_orders_of_the_day(backend: Backend) {
     assert_eq!(testid(&dashboard, "orders-today").as_deref(), Some("4"));
     assert_eq!(testid(&dashboard, "revenue-week"), Some(money(expected)));
     assert_eq!(testid(&dashboard, "orders-week").as_deref(), Some("4"));
-    assert_eq!(testid(&dashboard, "count-awaiting-payment").as_deref(), Some("1"));
+    assert_eq!(
+        testid(&dashboard, "count-awaiting-payment").as_deref(),
+        Some("1")
+    );
     assert_eq!(testid(&dashboard, "count-to-ship").as_deref(), Some("3"));
-    assert_eq!(testid(&dashboard, "count-payment-problems").as_deref(), Some("1"));
+    assert_eq!(
+        testid(&dashboard, "count-payment-problems").as_deref(),
+        Some("1")
+    );
     // The chart, and the table beside it with today's row.
-    assert!(dashboard.contains("<title id=\"chart-title\">"), "{dashboard}");
+    assert!(
+        dashboard.contains("<title id=\"chart-title\">"),
+        "{dashboard}"
+    );
     let today = kassa::clock::now().date().to_string();
     assert!(
         dashboard.contains(&format!(
@@ -321,7 +363,10 @@ async fn the_dashboard_counts_the_orders_of_the_day(backend: Backend) {
         "captured",
     );
     let dashboard = staff.get_html("/admin").await;
-    assert_eq!(testid(&dashboard, "count-payment-problems").as_deref(), Some("0"));
+    assert_eq!(
+        testid(&dashboard, "count-payment-problems").as_deref(),
+        Some("0")
+    );
     assert_eq!(
         app.order(&cancelled).await.status,
         OrderStatus::Cancelled,
@@ -342,10 +387,7 @@ async fn strangers_are_sent_to_the_login_page_from_every_page_and_button() {
         format!("/admin/orders/{number}"),
     ] {
         let query = serde_urlencoded::to_string([("next", path.as_str())]).unwrap();
-        assert_redirect(
-            &stranger.get(&path).await,
-            &format!("/admin/login?{query}"),
-        );
+        assert_redirect(&stranger.get(&path).await, &format!("/admin/login?{query}"));
     }
     for action in [
         "/deliveries",
@@ -359,7 +401,11 @@ async fn strangers_are_sent_to_the_login_page_from_every_page_and_button() {
         let response = stranger
             .client
             .post(stranger.url(&format!("/admin/orders/{number}{action}")))
-            .form(&[("csrf_token", "x"), ("version", "1"), ("status", "delivered")])
+            .form(&[
+                ("csrf_token", "x"),
+                ("version", "1"),
+                ("status", "delivered"),
+            ])
             .send()
             .await
             .unwrap();
@@ -385,24 +431,40 @@ async fn a_reserved_card_order_is_delivered_and_refunded_through_its_buttons() {
     assert_eq!(testid(&page, "payment-state").as_deref(), Some("Reserved"));
     assert_eq!(testid(&page, "reserved"), Some(total.clone()));
     // The open quantity is filled in.
-    assert!(page.contains("name=\"qty_0\" class=\"qty\" type=\"text\" inputmode=\"numeric\" value=\"1\""), "{page}");
+    assert!(
+        page.contains(
+            "name=\"qty_0\" class=\"qty\" type=\"text\" inputmode=\"numeric\" value=\"1\""
+        ),
+        "{page}"
+    );
 
     let created = press_on(
         &staff,
         &page,
         &number,
         "/deliveries",
-        &[("qty_0", "1"), ("carrier", "DHL"), ("tracking_number", "JJD0001")],
+        &[
+            ("qty_0", "1"),
+            ("carrier", "DHL"),
+            ("tracking_number", "JJD0001"),
+        ],
     )
     .await;
     assert_done(&created, &number, "delivery_created");
     let page = staff
         .get_html(&format!("/admin/orders/{number}?done=delivery_created"))
         .await;
-    assert_eq!(testid(&page, "notice").as_deref(), Some("Delivery created."));
+    assert_eq!(
+        testid(&page, "notice").as_deref(),
+        Some("Delivery created.")
+    );
     assert_eq!(testid(&page, "delivery-status").as_deref(), Some("Created"));
     assert!(page.contains("JJD0001"));
-    for button in ["delivery-shipped", "delivery-delivered", "delivery-cancelled"] {
+    for button in [
+        "delivery-shipped",
+        "delivery-delivered",
+        "delivery-cancelled",
+    ] {
         assert!(has(&page, button), "{button}");
     }
     assert!(!has(&page, "create-delivery"), "nothing left to deliver");
@@ -439,13 +501,18 @@ async fn a_reserved_card_order_is_delivered_and_refunded_through_its_buttons() {
         &number,
         "refunded",
     );
-    assert_eq!(app.order(&number).await.payment.unwrap().refunded_minor, 150);
+    assert_eq!(
+        app.order(&number).await.payment.unwrap().refunded_minor,
+        150
+    );
     // Junk is refused next to the field, kept in it, and changes nothing.
     let junk = press(&staff, &number, "/refund", &[("amount", "12.3x")]).await;
     assert_eq!(junk.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = junk.text().await.unwrap();
     assert!(
-        testid(&html, "problem-refund").unwrap().starts_with("Please enter an amount like 12.34"),
+        testid(&html, "problem-refund")
+            .unwrap()
+            .starts_with("Please enter an amount like 12.34"),
         "{html}"
     );
     assert!(html.contains("value=\"12.3x\""), "{html}");
@@ -454,10 +521,15 @@ async fn a_reserved_card_order_is_delivered_and_refunded_through_its_buttons() {
     assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = too_much.text().await.unwrap();
     assert!(
-        testid(&html, "problem-refund").unwrap().starts_with("At most "),
+        testid(&html, "problem-refund")
+            .unwrap()
+            .starts_with("At most "),
         "{html}"
     );
-    assert_eq!(app.order(&number).await.payment.unwrap().refunded_minor, 150);
+    assert_eq!(
+        app.order(&number).await.payment.unwrap().refunded_minor,
+        150
+    );
 }
 
 #[tokio::test]
@@ -477,17 +549,28 @@ async fn capture_cancel_and_a_cancelled_delivery_through_the_buttons() {
         "delivery_cancelled",
     );
     let page = order_page(&staff, &number).await;
-    assert_eq!(testid(&page, "delivery-status").as_deref(), Some("Cancelled"));
+    assert_eq!(
+        testid(&page, "delivery-status").as_deref(),
+        Some("Cancelled")
+    );
     assert!(has(&page, "create-delivery"));
     assert!(!has(&page, "delivery-delivered"));
 
-    assert_done(&press(&staff, &number, "/capture", &[]).await, &number, "captured");
+    assert_done(
+        &press(&staff, &number, "/capture", &[]).await,
+        &number,
+        "captured",
+    );
     let order = app.order(&number).await;
     let total = order.totals.total.minor;
     assert_eq!(order.payment.unwrap().captured_minor, total);
     assert_eq!(order.status, OrderStatus::Paid);
 
-    assert_done(&press(&staff, &number, "/cancel", &[]).await, &number, "cancelled");
+    assert_done(
+        &press(&staff, &number, "/cancel", &[]).await,
+        &number,
+        "cancelled",
+    );
     let order = app.order(&number).await;
     assert_eq!(order.status, OrderStatus::Cancelled);
     assert_eq!(order.payment.unwrap().refunded_minor, total, "money back");
@@ -517,7 +600,11 @@ async fn offline_payments_are_marked_paid_and_collected_through_the_buttons() {
     for hidden in ["create-delivery", "capture", "refund", "mark-collected"] {
         assert!(!has(&page, hidden), "{hidden}");
     }
-    assert_done(&press(&staff, &in_advance, "/mark-paid", &[]).await, &in_advance, "paid");
+    assert_done(
+        &press(&staff, &in_advance, "/mark-paid", &[]).await,
+        &in_advance,
+        "paid",
+    );
     assert_eq!(app.order(&in_advance).await.status, OrderStatus::Paid);
     let page = order_page(&staff, &in_advance).await;
     assert!(!has(&page, "mark-paid") && has(&page, "create-delivery"));
@@ -528,7 +615,14 @@ async fn offline_payments_are_marked_paid_and_collected_through_the_buttons() {
     press(&staff, &on_delivery, "/deliveries", &[("qty_0", "1")]).await;
     let page = order_page(&staff, &on_delivery).await;
     let path = format!("/deliveries/{}/status", delivery_on(&page, &on_delivery));
-    press_on(&staff, &page, &on_delivery, &path, &[("status", "delivered")]).await;
+    press_on(
+        &staff,
+        &page,
+        &on_delivery,
+        &path,
+        &[("status", "delivered")],
+    )
+    .await;
     let page = order_page(&staff, &on_delivery).await;
     assert!(has(&page, "mark-collected"), "{page}");
     assert_done(
@@ -546,14 +640,24 @@ async fn a_stale_form_answers_409_and_a_refusal_422_and_neither_changes_anything
     let staff = signed_in_staff(&app).await;
 
     let shown = order_page(&staff, &number).await;
-    press(&staff, &number, "/deliveries", &[("qty_0", "1"), ("qty_1", "0")]).await;
+    press(
+        &staff,
+        &number,
+        "/deliveries",
+        &[("qty_0", "1"), ("qty_1", "0")],
+    )
+    .await;
     let before = app.order(&number).await;
     // The capture button of the page as it was before the delivery.
     let stale = press_on(&staff, &shown, &number, "/capture", &[]).await;
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let html = stale.text().await.unwrap();
     assert!(testid(&html, "stale").unwrap().starts_with(STALE), "{html}");
-    assert_eq!(version_on(&html), before.version.to_string(), "the order as it is now");
+    assert_eq!(
+        version_on(&html),
+        before.version.to_string(),
+        "the order as it is now"
+    );
     assert_eq!(app.order(&number).await, before, "nothing saved");
 
     // Refused by the use case: the reason next to the button.
@@ -568,12 +672,21 @@ async fn a_stale_form_answers_409_and_a_refusal_422_and_neither_changes_anything
     let too_many = press(&staff, &number, "/deliveries", &[("qty_1", "5")]).await;
     assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = too_many.text().await.unwrap();
-    assert!(html.contains("Only 1 of this line are still to be delivered."), "{html}");
-    assert!(html.contains("value=\"5\""), "the typed quantity is kept: {html}");
+    assert!(
+        html.contains("Only 1 of this line are still to be delivered."),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"5\""),
+        "the typed quantity is kept: {html}"
+    );
     let junk = press(&staff, &number, "/deliveries", &[("qty_1", "two")]).await;
     assert_eq!(junk.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = junk.text().await.unwrap();
-    assert!(html.contains("Please enter a whole number of items"), "{html}");
+    assert!(
+        html.contains("Please enter a whole number of items"),
+        "{html}"
+    );
     let none = press(&staff, &number, "/deliveries", &[("qty_1", "0")]).await;
     assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
@@ -600,7 +713,11 @@ async fn a_bad_token_is_refused_and_an_unknown_order_is_not_found() {
     assert_eq!(app.order(&number).await.payment.unwrap().captured_minor, 0);
 
     for path in ["/admin/orders/K-999999", "/admin/orders/nonsense"] {
-        assert_eq!(staff.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            staff.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let unknown = press_on(&staff, &page, "K-999999", "/capture", &[]).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);

@@ -390,7 +390,10 @@ async fn admin_order_pages(pages: &mut Pages) {
             .await,
     );
     let staff = signed_in_staff(&app).await;
-    let knob = format!("{}/v1/test/fail-next-capture", app.sandbox.as_ref().unwrap());
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().unwrap()
+    );
     app.client
         .post(knob)
         .json(&serde_json::json!({ "reason": "The reservation has expired" }))
@@ -438,7 +441,11 @@ async fn admin_order_pages(pages: &mut Pages) {
         .await;
     let refund = press(&staff, &number, "/refund", &[("amount", "x")]).await;
     pages
-        .keep("admin-order-refund-refused", refund, StatusCode::UNPROCESSABLE_ENTITY)
+        .keep(
+            "admin-order-refund-refused",
+            refund,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
         .await;
     let stale = press_on(&staff, &shown, &number, "/cancel", &[]).await;
     pages
@@ -453,7 +460,11 @@ async fn admin_order_pages(pages: &mut Pages) {
         .await;
     pages.get("admin-orders", &staff, "/admin/orders").await;
     pages
-        .get("admin-orders-none", &staff, "/admin/orders?q=nobody&status=paid")
+        .get(
+            "admin-orders-none",
+            &staff,
+            "/admin/orders?q=nobody&status=paid",
+        )
         .await;
     pages.get("admin-dashboard-busy", &staff, "/admin").await;
     pages

@@ -8,8 +8,8 @@
 use super::AdminLayout;
 use super::format::{Shown, minutes, seconds};
 use super::session::StaffSession;
-use crate::application::back_office::{self, OrderPage};
 use crate::application::Shop;
+use crate::application::back_office::{self, OrderPage};
 use crate::domain::address::Address;
 use crate::domain::back_office::{PaymentFacts, PaymentState};
 use crate::domain::fulfilment::{

@@ -137,7 +137,13 @@ async fn press(
                 typed,
                 ..Feedback::default()
             };
-            show(shop, staff, *page, feedback, StatusCode::UNPROCESSABLE_ENTITY)
+            show(
+                shop,
+                staff,
+                *page,
+                feedback,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Pressed::Stale { by, now } => {
             // The forms show the order as it is now, not what was typed
@@ -169,7 +175,13 @@ async fn refuse_typed(
         typed,
         ..Feedback::default()
     };
-    show(shop, staff, page, feedback, StatusCode::UNPROCESSABLE_ENTITY)
+    show(
+        shop,
+        staff,
+        page,
+        feedback,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
 }
 
 /// A quantity as typed: blank is none, anything but a whole number is
@@ -401,10 +413,7 @@ mod tests {
 
     #[test]
     fn every_done_key_has_its_confirmation() {
-        let moved = |to| Button::MoveDelivery {
-            id: "d".into(),
-            to,
-        };
+        let moved = |to| Button::MoveDelivery { id: "d".into(), to };
         let buttons = [
             Button::CreateDelivery,
             moved(DeliveryStatus::Shipped),
