@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod back_office;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;

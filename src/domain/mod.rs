@@ -27,6 +27,7 @@ pub(crate) use stored_names;
 pub mod account;
 pub mod actor;
 pub mod address;
+pub mod back_office;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;

@@ -96,6 +96,58 @@ impl std::ops::Sub for Money {
     }
 }
 
+/// Why a typed amount was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountRefusal {
+    #[error("Please enter an amount.")]
+    Empty,
+    #[error("Please enter an amount like 12.34 (digits, a point and at most two decimals).")]
+    NotAnAmount,
+    #[error("This amount is too large.")]
+    TooLarge,
+}
+
+/// Largest amount a person may type: ten billion in major units, far
+/// from overflowing anything that adds amounts.
+const MAX_TYPED_MINOR: i64 = 1_000_000_000_000;
+
+/// An amount typed in major units: `12`, `12.3`, `12.34` or with a decimal
+/// comma (`12,34`). No sign, no thousands separators, no currency: what
+/// is not plainly one amount is refused rather than guessed at.
+pub fn parse_amount(typed: &str, currency: Currency) -> Result<Money, AmountRefusal> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err(AmountRefusal::Empty);
+    }
+    let (units, cents) = match typed.split_once(['.', ',']) {
+        Some((units, cents)) => (units, cents),
+        None => (typed, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = !units.is_empty()
+        && digits(units)
+        && digits(cents)
+        && cents.len() <= 2
+        && (!cents.is_empty() || !typed.ends_with(['.', ',']));
+    if !well_formed {
+        return Err(AmountRefusal::NotAnAmount);
+    }
+    if units.trim_start_matches('0').len() > 11 {
+        return Err(AmountRefusal::TooLarge);
+    }
+    let units: i64 = units.parse().map_err(|_| AmountRefusal::TooLarge)?;
+    let cents: i64 = match cents.len() {
+        0 => 0,
+        1 => cents.parse::<i64>().unwrap_or(0) * 10,
+        _ => cents.parse().unwrap_or(0),
+    };
+    let minor = units * 100 + cents;
+    if minor > MAX_TYPED_MINOR {
+        return Err(AmountRefusal::TooLarge);
+    }
+    Ok(Money::new(minor, currency))
+}
+
 /// Integer division rounding half away from zero; `d` is positive.
 fn div_round(n: i64, d: i64) -> i64 {
     if n >= 0 {
@@ -140,6 +192,27 @@ mod tests {
         assert_eq!(eur(11_900).included_vat(1900), eur(1900));
         assert_eq!(eur(10_700).included_vat(700), eur(700));
         assert_eq!(eur(0).included_vat(1900), eur(0));
+    }
+
+    #[test]
+    fn typed_amounts_are_read_or_refused() {
+        let eur_code = Currency::parse("EUR").unwrap();
+        let read = |typed: &str| parse_amount(typed, eur_code);
+        assert_eq!(read("12.34"), Ok(eur(1234)));
+        assert_eq!(read(" 12,3 "), Ok(eur(1230)));
+        assert_eq!(read("12"), Ok(eur(1200)));
+        assert_eq!(read("0.05"), Ok(eur(5)));
+        assert_eq!(read("007.10"), Ok(eur(710)));
+        assert_eq!(read(""), Err(AmountRefusal::Empty));
+        for junk in [
+            "12.345", "-1", "+1", "1.2.3", "1,234.56", "12.", ".5", "12 EUR", "1e3", "١٢", "12.3x",
+            "NaN", "0x10", "1 000",
+        ] {
+            assert_eq!(read(junk), Err(AmountRefusal::NotAnAmount), "{junk:?}");
+        }
+        assert_eq!(read("99999999999999999999"), Err(AmountRefusal::TooLarge));
+        assert_eq!(read("10000000000.01"), Err(AmountRefusal::TooLarge));
+        assert_eq!(read("10000000000"), Ok(eur(1_000_000_000_000)));
     }
 
     #[test]
@@ -197,6 +270,17 @@ mod tests {
                 let money = Money::new(minor, Currency::parse(&code).unwrap());
                 let text = money.to_string();
                 prop_assert_eq!(read_back(&text), Some((minor, code.as_str())), "{}", text);
+            }
+
+            #[test]
+            fn typed_amounts_never_panic_and_formatted_ones_read_back(raw in any::<String>(), minor in 0..LIMIT) {
+                let eur = Currency::parse("EUR").unwrap();
+                if let Ok(money) = parse_amount(&raw, eur) {
+                    prop_assert!((0..=LIMIT).contains(&money.minor));
+                }
+                let text = Money::new(minor, eur).to_string();
+                let number = text.split(' ').next().unwrap();
+                prop_assert_eq!(parse_amount(number, eur), Ok(Money::new(minor, eur)));
             }
 
             #[test]

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod fulfilment;
 pub mod idempotency;
 pub mod migrations;
+pub mod order_list;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

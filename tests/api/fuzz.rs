@@ -145,6 +145,12 @@ const ROUTES: &[Route] = &[
     // session's token, not the shopper's (tests/api/staff.rs).
     route("/admin", Input::Query, &[]),
     route("/admin/login", Input::Query, &["next"]),
+    route(
+        "/admin/orders",
+        Input::Query,
+        &["status", "payment", "delivery", "queue", "q", "page"],
+    ),
+    route("/admin/orders/K-000001", Input::Query, &["done"]),
     route("/api/v1/ping", Input::Query, &[]),
     route("/static/admin.css", Input::Query, &[]),
 ];

@@ -369,6 +369,114 @@ async fn admin_pages(pages: &mut Pages) {
     assert!(page.contains("data-testid=\"staff\""), "{page}");
 }
 
+/// The back office's order pages with something on them: the dashboard
+/// with orders, the list, and an order with a delivery and a refused
+/// capture, also as shown after a refusal (422) and a stale form (409).
+async fn admin_order_pages(pages: &mut Pages) {
+    use crate::admin_pages::{delivery_on, order_page, press, press_on, signed_in_staff};
+    let app = crate::back_office::manual_shop(Backend::Sqlite).await;
+    let number =
+        crate::back_office::reserved_card_order(&app, &[("hand-grinder", 1), ("milk-jug", 2)])
+            .await;
+    let other = app.with_client(&client());
+    other.add_to_cart("espresso-cup", 1).await;
+    let in_advance = order_number(
+        &other
+            .buy(&with(
+                checkout_form(),
+                "payment_method",
+                "offline:cash_in_advance",
+            ))
+            .await,
+    );
+    let staff = signed_in_staff(&app).await;
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client
+        .post(knob)
+        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        press(&staff, &number, "/capture", &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let shown = order_page(&staff, &number).await;
+    press_on(
+        &staff,
+        &shown,
+        &number,
+        "/deliveries",
+        &[("qty_0", "1"), ("qty_1", "1"), ("carrier", "DHL")],
+    )
+    .await;
+    let page = order_page(&staff, &number).await;
+    let delivery = delivery_on(&page, &number);
+    press_on(
+        &staff,
+        &page,
+        &number,
+        &format!("/deliveries/{delivery}/status"),
+        &[("status", "shipped")],
+    )
+    .await;
+    let page = pages
+        .get(
+            "admin-order",
+            &staff,
+            &format!("/admin/orders/{number}?done=shipped"),
+        )
+        .await;
+    assert!(page.contains("The reservation has expired"), "{page}");
+    let refused = press(&staff, &number, "/deliveries", &[("qty_1", "two")]).await;
+    pages
+        .keep(
+            "admin-order-refused",
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    let refund = press(&staff, &number, "/refund", &[("amount", "x")]).await;
+    pages
+        .keep(
+            "admin-order-refund-refused",
+            refund,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    let stale = press_on(&staff, &shown, &number, "/cancel", &[]).await;
+    pages
+        .keep("admin-order-stale", stale, StatusCode::CONFLICT)
+        .await;
+    pages
+        .get(
+            "admin-order-on-hold",
+            &staff,
+            &format!("/admin/orders/{in_advance}"),
+        )
+        .await;
+    pages.get("admin-orders", &staff, "/admin/orders").await;
+    pages
+        .get(
+            "admin-orders-none",
+            &staff,
+            "/admin/orders?q=nobody&status=paid",
+        )
+        .await;
+    pages.get("admin-dashboard-busy", &staff, "/admin").await;
+    pages
+        .get_with_status(
+            "admin-order-unknown",
+            &staff,
+            "/admin/orders/K-999999",
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+}
+
 /// The checkout form in each state, review, and the offline success pages.
 async fn checkout_pages(pages: &mut Pages, app: &TestApp) {
     app.add_to_cart("hand-grinder", 1).await;
@@ -716,6 +824,7 @@ async fn every_page_passes_the_html_checker() {
     flag_pages(&mut pages).await;
     payment_step_pages(&mut pages).await;
     admin_pages(&mut pages).await;
+    admin_order_pages(&mut pages).await;
     // A page the checker must refuse: proof that it read the files.
     pages.add(
         "canary",

@@ -2,6 +2,7 @@
 //! fresh SQLite file and drives it over HTTP like a browser would.
 
 mod accounts;
+mod admin_pages;
 mod architecture;
 mod attempts;
 mod back_office;

@@ -5,69 +5,13 @@
 //
 // Usage: node card_flow.js PATH_TO_KASSA_BINARY
 
-const { chromium } = require('playwright-core');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForReady(url, child) {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`kassa exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch (_) { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const { check, finish, screenshotDir, withShop } = require('./support');
 
 async function main() {
-  const binary = process.argv[2];
-  check(binary && fs.existsSync(binary), `no kassa binary at ${binary}`);
-  const shopPort = await freePort();
-  const sandboxPort = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-browser-'));
-  const shop = `http://localhost:${shopPort}`;
-  const child = spawn(binary, [], {
-    env: {
-      ...process.env,
-      KASSA_BIND: `127.0.0.1:${shopPort}`,
-      KASSA_PUBLIC_URL: shop,
-      KASSA_DATA_DIR: dataDir,
-      KASSA_SANDBOX__BIND: `127.0.0.1:${sandboxPort}`,
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const screenshots = path.join(__dirname, '..', '..', 'target', 'browser');
-  fs.mkdirSync(screenshots, { recursive: true });
-  let browser;
-  try {
-    // Inside the try: a browser that fails to start still stops the shop.
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu',
-        '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    await waitForReady(`http://127.0.0.1:${shopPort}/readyz`, child);
+  const screenshots = screenshotDir();
+  await withShop(process.argv[2], {}, async ({ browser, shop, sandboxPort }) => {
+    const shopPort = new URL(shop).port;
     const page = await browser.newPage();
 
     await page.goto(`${shop}/account/register`);
@@ -111,18 +55,7 @@ async function main() {
     check((await page.textContent('[data-testid=cart-count]')) === '0', 'the cart is done');
     await page.screenshot({ path: path.join(screenshots, 'success.png') });
     console.log(`card flow: order ${number} placed in Chromium`);
-  } finally {
-    if (browser) await browser.close();
-    child.kill('SIGTERM');
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  () => console.log('browser: 1 passed, 0 failed'),
-  (error) => {
-    console.error(error);
-    console.log('browser: 0 passed, 1 failed');
-    process.exit(1);
-  },
-);
+finish(main);

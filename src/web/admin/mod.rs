@@ -3,8 +3,13 @@
 //! `StaffSession` (or a `StaffForm` for a POST) and extend
 //! `templates/admin/base.html` with an `AdminLayout`.
 
+pub mod chart;
 pub mod dashboard;
+pub mod format;
 pub mod login;
+pub mod order;
+pub mod order_actions;
+pub mod orders;
 pub mod session;
 
 use crate::application::Shop;
@@ -48,5 +53,9 @@ impl AdminLayout {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(login::routes).configure(dashboard::routes);
+    cfg.configure(login::routes)
+        .configure(dashboard::routes)
+        .configure(orders::routes)
+        .configure(order::routes)
+        .configure(order_actions::routes);
 }
