@@ -23,5 +23,6 @@ mod place_order;
 mod process;
 mod registration;
 mod scripted_gateway;
+mod seed_story;
 mod staff;
 mod vouchers;
