@@ -738,5 +738,18 @@ async fn a_bad_token_is_refused_and_an_unknown_order_is_not_found() {
     )
     .await;
     assert_eq!(no_such_status.status(), StatusCode::BAD_REQUEST);
+    let no_such_delivery = press_on(
+        &staff,
+        &page,
+        &number,
+        "/deliveries/made-up/status",
+        &[("status", "delivered")],
+    )
+    .await;
+    assert_eq!(no_such_delivery.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        testid(&no_such_delivery.text().await.unwrap(), "problem").as_deref(),
+        Some("This order has no such delivery.")
+    );
     assert_eq!(app.order(&number).await.payment.unwrap().captured_minor, 0);
 }

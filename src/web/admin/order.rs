@@ -156,6 +156,8 @@ pub struct OrderTemplate {
     refundable: String,
     notice: Option<&'static str>,
     stale: Option<String>,
+    /// A refusal about a delivery the order does not have: said on top.
+    unplaced: Option<String>,
     problems: Problems,
     carrier: String,
     tracking_number: String,
@@ -310,6 +312,11 @@ impl OrderTemplate {
                 id: d.id.clone(),
             })
             .collect();
+        let unplaced = problems
+            .delivery_move
+            .as_ref()
+            .filter(|(id, _)| !sheet.stored.deliveries.iter().any(|d| d.id == *id))
+            .map(|(_, reason)| reason.clone());
         let operations = sheet
             .stored
             .operations
@@ -363,6 +370,7 @@ impl OrderTemplate {
             refundable: money(ledger.refundable()),
             notice: feedback.notice,
             stale: feedback.stale,
+            unplaced,
             problems,
             carrier,
             tracking_number,
