@@ -184,9 +184,10 @@ pub fn progress(lines: &[(i64, i64, i64)], deliveries: &[Delivery]) -> Vec<LineP
 pub enum DeliveryLinesRefusal {
     #[error("Choose at least one line for the delivery.")]
     Empty,
-    #[error("The order has no line {0}.")]
+    // Staff count lines from 1; positions count from 0.
+    #[error("The order has no line {}.", .0 + 1)]
     NoSuchLine(i64),
-    #[error("Only {open} of line {position} are still to be delivered.")]
+    #[error("Only {open} of line {} are still to be delivered.", .position + 1)]
     TooMany { position: i64, open: i64 },
 }
 
@@ -537,6 +538,26 @@ mod tests {
         for &s in DeliveryStatus::ALL {
             assert_eq!(DeliveryStatus::parse(s.as_str()), Some(s));
         }
+    }
+
+    #[test]
+    fn a_delivery_takes_only_open_lines_named_from_one() {
+        let lines = [line(0, 1, 1000), line(1, 2, 2000)];
+        assert_eq!(
+            check_delivery_lines(&lines, &[(0, 1), (1, 0)]),
+            Ok(vec![(0, 1)])
+        );
+        let too_many = check_delivery_lines(&lines, &[(1, 3)]).unwrap_err();
+        assert_eq!(
+            too_many.to_string(),
+            "Only 2 of line 2 are still to be delivered."
+        );
+        let none = check_delivery_lines(&lines, &[(5, 1)]).unwrap_err();
+        assert_eq!(none.to_string(), "The order has no line 6.");
+        assert_eq!(
+            check_delivery_lines(&lines, &[(0, 0)]),
+            Err(DeliveryLinesRefusal::Empty)
+        );
     }
 
     #[test]
