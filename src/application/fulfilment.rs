@@ -383,7 +383,10 @@ fn decide(
             if order.status == OrderStatus::Cancelled {
                 return Ok(None);
             }
-            if *command == Command::ExpireUnpaid && order.status != OrderStatus::OnHold {
+            // Marked paid meanwhile (its capture on its way): not expired.
+            if *command == Command::ExpireUnpaid
+                && (order.status != OrderStatus::OnHold || ledger.capturing > 0)
+            {
                 return Ok(None);
             }
             if !allowed.cancel {

@@ -442,7 +442,10 @@ fn status_by_facts(facts: &OrderFacts) -> OrderStatus {
     // make a paid order unpaid again.
     let paid_in_full = ledger.captured >= ledger.total;
     // Refunded for good: all money taken went back and none is left to take.
-    if ledger.captured > 0 && ledger.refunded >= ledger.captured && ledger.capturable() == 0 {
+    let nothing_left = ledger.released || ledger.reserved <= ledger.captured;
+    let nothing_pending = ledger.capturing == 0 && ledger.refunding == 0;
+    if ledger.captured > 0 && ledger.refunded >= ledger.captured && nothing_left && nothing_pending
+    {
         Refunded
     } else if facts.all_delivered() && paid_in_full {
         Completed
@@ -622,6 +625,13 @@ mod tests {
         assert_eq!(derive_status(Shipped, &facts), Completed);
         facts.ledger.refunded = 9000;
         assert_eq!(derive_status(Completed, &facts), Refunded);
+        // Everything taken so far paid back, but a capture still on its
+        // way: not refunded for good.
+        let mut pending = facts.clone();
+        pending.ledger.captured = 3000;
+        pending.ledger.refunded = 3000;
+        pending.ledger.capturing = 6000;
+        assert_eq!(derive_status(PartiallyPaid, &pending), Shipped);
         // Cancelled stays cancelled, whatever arrives later.
         assert_eq!(derive_status(Cancelled, &facts), Cancelled);
     }
