@@ -25,7 +25,9 @@ use crate::domain::payment::{MoneyOperation, PaymentStatus};
 use crate::ids::new_id;
 use crate::payment::GatewayError;
 use crate::store::StoreError;
-use crate::store::fulfilment::{Answered, NewDelivery, NewOperation, OrderWrite, Written};
+use crate::store::fulfilment::{
+    Answered, NewDelivery, NewOperation, OrderWrite, Timeline, Written,
+};
 
 /// An order as the back office shows it, with what may be done to it.
 #[derive(Debug, Clone)]
@@ -90,10 +92,21 @@ pub enum Outcome {
 /// Bounded: each retry follows a change that someone else saved.
 const ATTEMPTS: usize = 8;
 
+/// The order as a page or the API shows it, with its whole timeline.
 pub async fn order_sheet(shop: &Shop, number: &str) -> AppResult<Option<OrderSheet>> {
+    read_sheet(shop, number, Timeline::Full).await
+}
+
+/// The order as a command decides on it: the webhooks and outbox rows of
+/// the timeline are not read, as no decision needs them.
+async fn facts_sheet(shop: &Shop, number: &str) -> AppResult<Option<OrderSheet>> {
+    read_sheet(shop, number, Timeline::Actions).await
+}
+
+async fn read_sheet(shop: &Shop, number: &str, depth: Timeline) -> AppResult<Option<OrderSheet>> {
     Ok(shop
         .store
-        .staff_order(number)
+        .staff_order(number, depth)
         .await?
         .map(|stored| sheet(shop, stored)))
 }
@@ -188,7 +201,7 @@ pub async fn act_naming(
     new_delivery_id: &str,
 ) -> AppResult<Option<Outcome>> {
     for _ in 0..ATTEMPTS {
-        let Some(sheet) = order_sheet(shop, number).await? else {
+        let Some(sheet) = facts_sheet(shop, number).await? else {
             return Ok(None);
         };
         if let Some(v) = version
@@ -221,7 +234,7 @@ pub async fn act_naming(
                 return Ok(Some(Outcome::Done));
             }
             Written::Stale if version.is_some() => {
-                let by = order_sheet(shop, number)
+                let by = facts_sheet(shop, number)
                     .await?
                     .map(|s| last_actor(&s))
                     .unwrap_or_default();
@@ -505,7 +518,7 @@ async fn record_answer(
 ) -> AppResult<()> {
     let operation = &to_send.operation;
     for _ in 0..ATTEMPTS {
-        let Some(sheet) = order_sheet(shop, &to_send.order_number).await? else {
+        let Some(sheet) = facts_sheet(shop, &to_send.order_number).await? else {
             return Ok(());
         };
         let order = &sheet.stored.order;

@@ -21,6 +21,13 @@ use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+/// How much of an order's timeline `staff_order` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeline {
+    Actions,
+    Full,
+}
+
 /// A change of one order, decided on `version`.
 #[derive(Debug, Clone, Default)]
 pub struct OrderWrite {
@@ -181,8 +188,14 @@ struct EventRow {
 
 impl Store {
     /// The order with this number, its deliveries, money operations and
-    /// timeline, read in one go.
-    pub async fn staff_order(&self, number: &str) -> StoreResult<Option<StaffOrder>> {
+    /// timeline: with `Timeline::Actions` only the recorded actions (what a
+    /// command decides on), with `Timeline::Full` also the placing, the
+    /// provider's webhooks and the outbox deliveries (what a page shows).
+    pub async fn staff_order(
+        &self,
+        number: &str,
+        depth: Timeline,
+    ) -> StoreResult<Option<StaffOrder>> {
         let Some(order) = self.order_by_number(number).await? else {
             return Ok(None);
         };
@@ -250,6 +263,14 @@ impl Store {
                     detail: e.detail,
                 })
                 .collect();
+            if depth == Timeline::Actions {
+                return Ok(Some(StaffOrder {
+                    order,
+                    deliveries,
+                    operations,
+                    timeline,
+                }));
+            }
             timeline.push(TimelineEntry {
                 at: order.created_at,
                 actor: order.details.email.as_str().to_owned(),
