@@ -441,11 +441,10 @@ fn status_by_facts(facts: &OrderFacts) -> OrderStatus {
     // Counted on what was taken: a partial refund (goodwill) does not
     // make a paid order unpaid again.
     let paid_in_full = ledger.captured >= ledger.total;
-    // Refunded for good: all money taken went back and none is left to take.
+    // Refunded for good: all money taken went back and nothing reserved
+    // is left to take (a capture still on its way counts as left).
     let nothing_left = ledger.released || ledger.reserved <= ledger.captured;
-    let nothing_pending = ledger.capturing == 0 && ledger.refunding == 0;
-    if ledger.captured > 0 && ledger.refunded >= ledger.captured && nothing_left && nothing_pending
-    {
+    if ledger.captured > 0 && ledger.refunded >= ledger.captured && nothing_left {
         Refunded
     } else if facts.all_delivered() && paid_in_full {
         Completed
