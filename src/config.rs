@@ -29,6 +29,7 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub outbox: OutboxSettings,
     pub admin: AdminSettings,
+    pub mail: MailSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -95,6 +96,8 @@ pub enum DatabaseBackend {
 #[serde(deny_unknown_fields)]
 pub struct ShopSettings {
     pub name: String,
+    /// The shop's postal address, on one line: the foot of every mail.
+    pub address: String,
     pub currency: String,
     /// Seed the demo catalogue into an empty database at start.
     pub demo_data: bool,
@@ -192,6 +195,108 @@ pub struct AdminSettings {
     pub trust_forwarded_for: bool,
 }
 
+/// How the shop's e-mail to shoppers leaves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `file` (the demo) writes each mail as an `.eml` file into
+    /// `<data_dir>/mail/`; `smtp` hands it to the server at `url`.
+    pub transport: MailTransportKind,
+    /// The SMTP server, for `transport = "smtp"`:
+    /// - `smtps://host[:port]`: TLS from the first byte (port 465 by default);
+    /// - `smtp://host[:port]?tls=required`: STARTTLS, refused without it
+    ///   (port 587 by default);
+    /// - `smtp://host[:port]`: unencrypted (port 25 by default), allowed
+    ///   only to this machine (`localhost`, `127.0.0.0/8`, `::1`), e.g. a
+    ///   local relay or the tests' server;
+    /// - `smtp://host[:port]?tls=none`: unencrypted to another host, said
+    ///   on purpose (a relay on a private network), never with a password.
+    ///
+    /// Credentials never go in the URL (it would print with the settings):
+    /// they are `username` and `password`.
+    pub url: String,
+    /// Login at the SMTP server (`KASSA_MAIL__USERNAME`); never logged.
+    #[serde(skip_serializing, default)]
+    pub username: Option<SecretString>,
+    /// `KASSA_MAIL__PASSWORD`; never logged.
+    #[serde(skip_serializing, default)]
+    pub password: Option<SecretString>,
+    /// One mail's whole SMTP exchange (connecting included) gives up after
+    /// this long.
+    pub timeout_ms: u64,
+    /// The sender, `Name <address>`; its domain also ends every Message-ID.
+    pub from: String,
+    /// Where shoppers' answers go, `Name <address>`; empty: to `from`.
+    pub reply_to: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+impl MailSettings {
+    /// The configured login, when both parts are set.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        let username = non_empty_secret(&self.username)?;
+        let password = non_empty_secret(&self.password)?;
+        Some((username, password))
+    }
+
+    /// Every `mail.*` key is usable; also checked when a mailer is made.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        require(self.timeout_ms > 0, "mail.timeout_ms", || {
+            "must be positive".into()
+        })?;
+        if let Err(problem) = crate::mail::parse_mailbox(&self.from) {
+            return Err(ConfigError(format!("mail.from: {problem}")));
+        }
+        if !self.reply_to.trim().is_empty()
+            && let Err(problem) = crate::mail::parse_mailbox(&self.reply_to)
+        {
+            return Err(ConfigError(format!("mail.reply_to: {problem}")));
+        }
+        let username = non_empty_secret(&self.username).is_some();
+        let password = non_empty_secret(&self.password).is_some();
+        require(!username || password, "mail.password", || {
+            "is needed with mail.username".into()
+        })?;
+        require(!password || username, "mail.username", || {
+            "is needed with mail.password".into()
+        })?;
+        require(
+            self.transport != MailTransportKind::Smtp || !self.url.trim().is_empty(),
+            "mail.url",
+            || "an smtps:// or smtp:// URL is needed with mail.transport = \"smtp\"".into(),
+        )?;
+        if self.url.trim().is_empty() {
+            return Ok(());
+        }
+        let endpoint = crate::mail::SmtpEndpoint::parse(&self.url)
+            .map_err(|problem| ConfigError(format!("mail.url: {problem}")))?;
+        require(
+            !(password && endpoint.leaves_machine_unencrypted()),
+            "mail.url",
+            || {
+                format!(
+                    "would send mail.password unencrypted to {}; use smtps:// or ?tls=required",
+                    endpoint.host
+                )
+            },
+        )
+    }
+}
+
+/// The secret's text, unless it is missing or empty.
+fn non_empty_secret(secret: &Option<SecretString>) -> Option<&str> {
+    secret
+        .as_ref()
+        .map(|s| s.expose_secret())
+        .filter(|s| !s.is_empty())
+}
+
 /// The stand-in payment provider (`kassa sandbox`, or beside the shop).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +316,22 @@ pub struct OfflinePaymentSettings {
     /// A cash-in-advance order not marked paid within this many days is
     /// cancelled, its stock back.
     pub cash_in_advance_days: i64,
+    /// The account transfers in advance go to; cash in advance is offered
+    /// only when all three are set.
+    pub account_holder: String,
+    pub iban: String,
+    pub bic: String,
+}
+
+impl OfflinePaymentSettings {
+    /// The bank account for transfers in advance, when one is set.
+    pub fn bank_account(&self) -> Option<crate::domain::payment::BankAccount> {
+        (!self.iban.is_empty()).then(|| crate::domain::payment::BankAccount {
+            holder: self.account_holder.clone(),
+            iban: self.iban.clone(),
+            bic: self.bic.clone(),
+        })
+    }
 }
 
 impl Default for Settings {
@@ -232,6 +353,7 @@ impl Default for Settings {
             },
             shop: ShopSettings {
                 name: "Kassa Demo Shop".into(),
+                address: "Kassa Demo Shop, Beispielstraße 1, 10115 Berlin, Germany".into(),
                 currency: "EUR".into(),
                 demo_data: true,
             },
@@ -252,6 +374,10 @@ impl Default for Settings {
                 offline: OfflinePaymentSettings {
                     cash_on_delivery_limit_minor: 100_000,
                     cash_in_advance_days: 14,
+                    // An example account (the demo shop has no real one).
+                    account_holder: "Kassa Demo Shop".into(),
+                    iban: "DE02 1203 0000 0000 2020 51".into(),
+                    bic: "BYLADEM1001".into(),
                 },
                 hosted: HostedPaymentSettings {
                     enabled: true,
@@ -288,6 +414,15 @@ impl Default for Settings {
                 max_failed_logins_per_account: 5,
                 max_failed_logins_per_ip: 30,
                 trust_forwarded_for: false,
+            },
+            mail: MailSettings {
+                transport: MailTransportKind::File,
+                url: String::new(),
+                username: None,
+                password: None,
+                timeout_ms: 10_000,
+                from: "Kassa Demo Shop <shop@kassa.example>".into(),
+                reply_to: String::new(),
             },
             public_url: String::new(),
             placeorder: PlaceOrderSettings {
@@ -360,6 +495,7 @@ impl Settings {
         self.validate_sessions()?;
         self.validate_payment()?;
         self.validate_admin()?;
+        self.mail.validate()?;
         self.validate_checkout()
     }
 
@@ -456,6 +592,23 @@ impl Settings {
             self.payment.offline.cash_in_advance_days >= 1,
             "payment.offline.cash_in_advance_days",
             || "must be at least 1".into(),
+        )?;
+        let offline = &self.payment.offline;
+        let set =
+            [&offline.account_holder, &offline.iban, &offline.bic].map(|v| !v.trim().is_empty());
+        for (key, is_set) in ["account_holder", "iban", "bic"].iter().zip(set) {
+            require(
+                is_set || set.iter().all(|s| !s),
+                &format!("payment.offline.{key}"),
+                || {
+                    "must be set with the other bank details (account_holder, iban, bic), or all left empty to offer no cash in advance".into()
+                },
+            )?;
+        }
+        require(
+            offline.iban.is_empty() || crate::domain::payment::iban_is_valid(&offline.iban),
+            "payment.offline.iban",
+            || "is not a valid IBAN (its check digits do not match)".into(),
         )?;
         let p = &self.placeorder;
         require(

@@ -83,10 +83,11 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let sandbox = sandbox_beside_shop(&settings)?;
+        let public_url = public_url(&settings, port);
         let mut gateways = Vec::new();
         if let Some(hosted) = hosted_gateway(
             &settings,
-            port,
+            &public_url,
             sandbox.as_ref().map(|s| s.0),
             key.signing(),
         )? {
@@ -96,6 +97,7 @@ impl Application {
         let link_key: Arc<[u8]> = Arc::from(key.signing());
         let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
         shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0))?;
+        shop.public_url = public_url;
         let server = http_server(
             listener,
             settings,
@@ -125,13 +127,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; the node's sweeper, reconciliation and outbox
-    /// worker (and the sandbox, if it runs beside the shop) run as long as
+    /// Serves until stopped; the node's sweeper, reconciliation, outbox and
+    /// mail workers (and the sandbox, if it runs beside the shop) run as long as
     /// the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
         let reconciler = tokio::spawn(crate::application::payment_events::run(self.shop.clone()));
         let outbox = tokio::spawn(crate::application::outbox::run(self.shop.clone()));
+        let mailer = tokio::spawn(crate::application::mail::run(self.shop.clone()));
         let sandbox = self.sandbox.map(|(_, server)| {
             let handle = server.handle();
             (tokio::spawn(server), handle)
@@ -140,6 +143,7 @@ impl Application {
         sweeper.abort();
         reconciler.abort();
         outbox.abort();
+        mailer.abort();
         if let Some((task, handle)) = sandbox {
             handle.stop(false).await;
             let _ = task.await;
@@ -172,7 +176,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// beside the shop; none when it is off or has nowhere to go.
 fn hosted_gateway(
     settings: &Settings,
-    shop_port: u16,
+    public_url: &str,
     sandbox_port: Option<u16>,
     link_key: &[u8],
 ) -> anyhow::Result<Option<Arc<dyn PaymentGateway>>> {
@@ -195,7 +199,21 @@ fn hosted_gateway(
         }
         (url, _) => (url.to_owned(), hosted.convenience_store_days),
     };
-    let public_url = if settings.public_url.is_empty() {
+    let gateway = HostedGateway::new(
+        api,
+        hosted.capture,
+        public_url.to_owned(),
+        link_key.to_vec(),
+        std::time::Duration::from_millis(hosted.timeout_ms),
+        convenience_store_days,
+    )?;
+    Ok(Some(Arc::new(gateway)))
+}
+
+/// Where shoppers reach the shop, for links in mails and the provider's
+/// return links: `public_url`, or the address it listens on.
+fn public_url(settings: &Settings, shop_port: u16) -> String {
+    if settings.public_url.is_empty() {
         let host = settings
             .bind
             .rsplit_once(':')
@@ -203,17 +221,8 @@ fn hosted_gateway(
             .unwrap_or("127.0.0.1");
         format!("http://{host}:{shop_port}")
     } else {
-        settings.public_url.clone()
-    };
-    let gateway = HostedGateway::new(
-        api,
-        hosted.capture,
-        public_url,
-        link_key.to_vec(),
-        std::time::Duration::from_millis(hosted.timeout_ms),
-        convenience_store_days,
-    )?;
-    Ok(Some(Arc::new(gateway)))
+        settings.public_url.trim_end_matches('/').to_owned()
+    }
 }
 
 /// The registration API: at the configured URL, or the sandbox's.

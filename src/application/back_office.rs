@@ -9,6 +9,7 @@ use crate::clock::now;
 use crate::domain::back_office::{
     CHART_DAYS, Dashboard, OPERATION_STUCK_AFTER, OrderFilter, OrderSummary, Page, day_series,
 };
+use crate::domain::mail::MailKind;
 use crate::domain::money::Money;
 use time::Duration;
 
@@ -59,17 +60,42 @@ pub async fn order_page(shop: &Shop, number: &str) -> AppResult<Option<OrderPage
     let Some(sheet) = fulfilment::order_sheet(shop, number).await? else {
         return Ok(None);
     };
-    let payment_method = sheet.stored.order.payment.as_ref().map(|p| {
-        shop.gateways
-            .methods()
-            .into_iter()
-            .find(|m| m.gateway == p.gateway && m.method == p.method)
-            .map_or_else(|| format!("{} ({})", p.method, p.gateway), |m| m.title)
-    });
+    let payment_method = sheet
+        .stored
+        .order
+        .payment
+        .as_ref()
+        .map(|p| payment_method_title(shop, p));
     Ok(Some(OrderPage {
         sheet,
         payment_method,
     }))
+}
+
+/// Queues the order's mail `mail_id` again, as `actor` asked; `None` when
+/// the order has no such mail or it may not be sent again.
+pub async fn resend_mail(
+    shop: &Shop,
+    number: &str,
+    mail_id: &str,
+    actor: &str,
+) -> AppResult<Option<MailKind>> {
+    let Some(order_id) = shop.store.order_id_of_number(number).await? else {
+        return Ok(None);
+    };
+    Ok(shop.store.resend_mail(&order_id, mail_id, actor).await?)
+}
+
+/// The payment method's name as the checkout offered it.
+pub fn payment_method_title(shop: &Shop, payment: &crate::domain::order::Payment) -> String {
+    shop.gateways
+        .methods()
+        .into_iter()
+        .find(|m| m.gateway == payment.gateway && m.method == payment.method)
+        .map_or_else(
+            || format!("{} ({})", payment.method, payment.gateway),
+            |m| m.title,
+        )
 }
 
 /// What became of a button pressed on the order page.

@@ -19,6 +19,7 @@ use crate::domain::fulfilment::{
     LineProgress, MoneyArrives, MoneyRefusal, OperationKind, OperationStatus, OrderFacts,
     StaffOrder,
 };
+use crate::domain::mail::{CancelReason, MailKind, MailRequest};
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::{MoneyOperation, PaymentStatus};
@@ -362,8 +363,14 @@ fn decide(
                     ));
                 }
                 write.outbox.push(EventKind::OrderDelivered);
+                write
+                    .mails
+                    .push(MailRequest::about(MailKind::Delivered, delivery_id));
             } else if *to == DeliveryStatus::Shipped {
                 write.outbox.push(EventKind::OrderShipped);
+                write
+                    .mails
+                    .push(MailRequest::about(MailKind::Shipped, delivery_id));
             }
             progress = fulfilment::progress(&lines, &moved);
         }
@@ -425,10 +432,14 @@ fn decide(
             write.restock = true;
             write.status = Some(OrderStatus::Cancelled);
             write.outbox.push(EventKind::OrderCancelled);
-            let why = match command {
-                Command::ExpireUnpaid => "Order cancelled: not paid in time; stock back",
-                _ => "Order cancelled, stock back",
+            let (why, reason) = match command {
+                Command::ExpireUnpaid => (
+                    "Order cancelled: not paid in time; stock back",
+                    CancelReason::PaymentExpired,
+                ),
+                _ => ("Order cancelled, stock back", CancelReason::ByShop),
             };
+            write.mails.push(MailRequest::cancelled(reason));
             write.timeline.push(("order.cancelled".into(), why.into()));
             return Ok(Some(write));
         }
@@ -443,7 +454,12 @@ fn decide(
             let amount = ledger.total - ledger.paid() - ledger.capturing;
             operation(&mut write, &mut ledger, OperationKind::Capture, amount);
             let what = match command {
-                Command::MarkPaid => "Transfer received",
+                Command::MarkPaid => {
+                    write
+                        .mails
+                        .push(MailRequest::new(MailKind::PaymentReceived));
+                    "Transfer received"
+                }
                 _ => "Cash on delivery collected",
             };
             write.timeline.push((
@@ -554,6 +570,9 @@ async fn record_answer(
             }
             (None, OperationKind::Refund) => {
                 ledger.refunded += operation.amount_minor;
+                write
+                    .mails
+                    .push(MailRequest::about(MailKind::RefundIssued, &operation.id));
                 format!("Refunded {amount}")
             }
             (None, OperationKind::Release) => {

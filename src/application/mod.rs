@@ -11,9 +11,11 @@ pub mod error;
 pub mod fulfilment;
 pub mod health;
 pub mod idempotency;
+pub mod mail;
 pub mod orders;
 pub mod orders_api;
 pub mod outbox;
+pub mod password_reset;
 pub mod payment_events;
 pub mod payment_return;
 pub mod placeorder;
@@ -41,6 +43,11 @@ pub struct Shop {
     pub link_key: Arc<[u8]>,
     /// The customer-registration API, when registration is on.
     pub registration: Option<crate::registration::RegistrationApi>,
+    /// Where shoppers reach the shop, without a trailing slash: links in
+    /// mails start with it.
+    pub public_url: String,
+    /// Sends the mails the mail worker composes.
+    pub mailer: crate::mail::Mailer,
 }
 
 impl Shop {
@@ -52,10 +59,14 @@ impl Shop {
         link_key: Arc<[u8]>,
     ) -> anyhow::Result<Self> {
         let currency = Currency::parse(&settings.shop.currency).map_err(anyhow::Error::msg)?;
+        let public_url = settings.public_url.trim_end_matches('/').to_owned();
+        let mailer = crate::mail::Mailer::new(&settings.mail, &settings.data_dir)?;
         let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
         if settings.checkout.enable_offline_payment_provider {
             gateways.push(Arc::new(OfflineGateway {
                 cash_on_delivery_limit_minor: settings.payment.offline.cash_on_delivery_limit_minor,
+                bank_account: settings.payment.offline.bank_account(),
+                cash_in_advance_days: settings.payment.offline.cash_in_advance_days,
             }));
         }
         gateways.extend(extra);
@@ -66,7 +77,15 @@ impl Shop {
             currency,
             link_key,
             registration: None,
+            public_url,
+            mailer,
         })
+    }
+}
+
+impl Shop {
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 }
 

@@ -11,6 +11,12 @@ pub async fn for_confirmation(shop: &Shop, number: &str, token: &str) -> AppResu
     Ok(order.filter(|o| secrets_match(&o.token, token)))
 }
 
+/// The path of an order's own page (its confirmation link): the token is
+/// the order's secret, so the link works without logging in.
+pub fn confirmation_path(number: &str, token: &str) -> String {
+    format!("/checkout/success?order={number}&token={token}")
+}
+
 /// What the confirmation page shows.
 #[derive(Debug, Clone)]
 pub struct Confirmation {

@@ -7,12 +7,17 @@
 use super::Shop;
 use crate::domain::events::RegistrationEffect;
 use crate::registration::RegistrationError;
-use crate::store::outbox::OutboxItem;
+use crate::store::outbox::{Lane, OutboxItem};
 use crate::store::registrations::RegistrationStatus;
 use std::time::Duration;
 
 /// Runs until the task is dropped.
 pub async fn run(shop: Shop) {
+    work(shop, Lane::Events).await
+}
+
+/// Claims and delivers the events of `lane` until the task is dropped.
+pub(super) async fn work(shop: Shop, lane: Lane) {
     let settings = shop.settings.outbox.clone();
     let worker = crate::ids::new_holder();
     let abandon_after = Duration::from_millis(shop.settings.registration.abandon_after_ms);
@@ -20,14 +25,15 @@ pub async fn run(shop: Shop) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if shop.registration.is_some()
+        if lane == Lane::Events
+            && shop.registration.is_some()
             && let Err(e) = shop.store.abandon_stale_registrations(abandon_after).await
         {
             tracing::warn!(error = %e, "could not look for abandoned registrations");
         }
         let items = match shop
             .store
-            .claim_outbox(&worker, Duration::from_millis(settings.lock_ms), 20)
+            .claim_outbox(&worker, lane, Duration::from_millis(settings.lock_ms), 20)
             .await
         {
             Ok(items) => items,
@@ -37,7 +43,10 @@ pub async fn run(shop: Shop) {
             }
         };
         for item in items {
-            let outcome = deliver(&shop, &item).await;
+            let outcome = match lane {
+                Lane::Events => deliver(&shop, &item).await,
+                Lane::Mail => super::mail::deliver(&shop, &item).await,
+            };
             let saved = match outcome {
                 Ok(()) => shop.store.outbox_done(&item.id, &worker).await,
                 Err(Undelivered::Later(error)) => {
@@ -71,7 +80,7 @@ fn backoff(settings: &crate::config::OutboxSettings, attempts: i64) -> Duration 
 
 /// Why an event was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum Undelivered {
+pub(super) enum Undelivered {
     /// A service did not answer: tried again after a backoff.
     #[error("{0}")]
     Later(String),

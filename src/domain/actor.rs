@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+/// How the shop itself is named where an actor is recorded.
+pub const SYSTEM: &str = "system";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Staff { id: String, email: String },
@@ -15,7 +18,7 @@ impl fmt::Display for Actor {
         match self {
             Self::Staff { email, .. } => f.write_str(email),
             Self::ApiKey { name, .. } => write!(f, "API key {name}"),
-            Self::System => f.write_str("system"),
+            Self::System => f.write_str(SYSTEM),
         }
     }
 }

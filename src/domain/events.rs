@@ -19,6 +19,8 @@ pub enum EventKind {
     OrderRefunded,
     /// A capture, release or refund to send to the payment provider.
     PaymentOperation,
+    /// A mail to send to a shopper; the mail worker's alone.
+    Mail,
 }
 
 super::stored_names!(EventKind {
@@ -33,6 +35,7 @@ super::stored_names!(EventKind {
     OrderDelivered => "order.delivered",
     OrderRefunded => "order.refunded",
     PaymentOperation => "payment.operation",
+    Mail => "mail.send",
 });
 
 impl EventKind {
@@ -51,7 +54,7 @@ impl EventKind {
             Self::OrderShipped | Self::OrderDelivered | Self::OrderRefunded => {
                 RegistrationEffect::OrderState
             }
-            Self::PaymentOperation => RegistrationEffect::None,
+            Self::PaymentOperation | Self::Mail => RegistrationEffect::None,
         }
     }
 }
@@ -77,6 +80,9 @@ pub struct EventPayload {
     /// The payment operation to send, for `payment.operation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
+    /// The mail to send, for `mail.send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ pub struct StaffOrder {
     pub deliveries: Vec<Delivery>,
     pub operations: Vec<PaymentOperation>,
     pub timeline: Vec<TimelineEntry>,
+    /// The mails to the shopper, oldest first (read for pages only).
+    pub mails: Vec<super::mail::MailRecord>,
 }
 
 /// A shipment of some or all of an order's lines.

@@ -35,6 +35,7 @@ pub mod events;
 pub mod field_errors;
 pub mod fulfilment;
 pub mod idempotency;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -143,13 +143,51 @@ pub enum FlowStatus {
 
 /// What the buyer of a placed order still has to do to pay for it, as the
 /// order's gateway tells it. Either way the order number is the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentInstructions {
-    /// Transfer the total in advance; the goods ship when it arrives.
-    TransferInAdvance,
+    /// Transfer the total in advance to the shop's account within `days`;
+    /// the goods ship when it arrives.
+    TransferInAdvance { account: BankAccount, days: i64 },
     /// Pay the total at a convenience store within this many days, or the
     /// order is cancelled.
     PayInStore { days: i64 },
+}
+
+/// The shop's bank account, for transfers in advance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankAccount {
+    pub holder: String,
+    pub iban: String,
+    pub bic: String,
+}
+
+/// Whether `iban` (spaces allowed) has the form and check digits of an
+/// IBAN (ISO 13616, mod 97).
+pub fn iban_is_valid(iban: &str) -> bool {
+    let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) || !compact.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let (head, rest) = compact.split_at(4);
+    let mut remainder = 0u32;
+    for c in rest.chars().chain(head.chars()) {
+        let Some(value) = c.to_digit(36) else {
+            return false;
+        };
+        remainder = if value < 10 {
+            (remainder * 10 + value) % 97
+        } else {
+            (remainder * 100 + value) % 97
+        };
+    }
+    remainder == 1
+}
+
+/// The last day to pay an order placed at `placed` with `days` to pay, as
+/// shoppers read it ("26 November 2026").
+pub fn pay_by(placed: time::PrimitiveDateTime, days: i64) -> String {
+    let day = (placed + time::Duration::days(days)).date();
+    format!("{} {} {}", day.day(), day.month(), day.year())
 }
 
 /// What the shopper is shown for an unapproved payment.

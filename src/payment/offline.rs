@@ -7,8 +7,8 @@ use crate::domain::fulfilment::MoneyArrives;
 use crate::domain::money::Money;
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::payment::{
-    FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption, PaymentRequest,
-    PaymentStart, PaymentStatus, Settlement,
+    BankAccount, FlowStatus, MoneyOperation, PaymentInstructions, PaymentMethodOption,
+    PaymentRequest, PaymentStart, PaymentStatus, Settlement,
 };
 
 pub const CASH_ON_DELIVERY: &str = "cash_on_delivery";
@@ -17,12 +17,18 @@ pub const CASH_IN_ADVANCE: &str = "cash_in_advance";
 pub struct OfflineGateway {
     /// Cash on delivery is refused above this many minor units; 0: no limit.
     pub cash_on_delivery_limit_minor: i64,
+    /// Where transfers in advance go; without one, cash in advance is not
+    /// offered.
+    pub bank_account: Option<BankAccount>,
+    /// How long a transfer in advance may take.
+    pub cash_in_advance_days: i64,
 }
 
 impl OfflineGateway {
-    fn known(request: &PaymentRequest) -> Result<(), GatewayError> {
+    fn known(&self, request: &PaymentRequest) -> Result<(), GatewayError> {
         match request.method.as_str() {
-            CASH_ON_DELIVERY | CASH_IN_ADVANCE => Ok(()),
+            CASH_ON_DELIVERY => Ok(()),
+            CASH_IN_ADVANCE if self.bank_account.is_some() => Ok(()),
             other => Err(GatewayError::Refused(format!(
                 "The payment method '{other}' is not offered."
             ))),
@@ -30,7 +36,7 @@ impl OfflineGateway {
     }
 
     fn status(&self, request: &PaymentRequest) -> Result<FlowStatus, GatewayError> {
-        Self::known(request)?;
+        self.known(request)?;
         if request.method == CASH_IN_ADVANCE {
             return Ok(FlowStatus::Approved(Settlement {
                 payment_status: PaymentStatus::Pending,
@@ -72,6 +78,7 @@ impl PaymentGateway for OfflineGateway {
             (CASH_IN_ADVANCE, "Cash in advance (bank transfer)"),
         ]
         .into_iter()
+        .filter(|(method, _)| *method != CASH_IN_ADVANCE || self.bank_account.is_some())
         .map(|(method, title)| PaymentMethodOption {
             gateway: self.code().into(),
             method: method.into(),
@@ -81,7 +88,7 @@ impl PaymentGateway for OfflineGateway {
     }
 
     async fn start_flow(&self, request: &PaymentRequest) -> Result<PaymentStart, GatewayError> {
-        Self::known(request)?;
+        self.known(request)?;
         Ok(PaymentStart {
             early_place_order: false,
             provider_reference: None,
@@ -130,7 +137,11 @@ impl PaymentGateway for OfflineGateway {
     /// before the delivery.
     fn instructions(&self, order: &Order) -> Option<PaymentInstructions> {
         let method = order.payment.as_ref()?.method.as_str();
-        (method == CASH_IN_ADVANCE).then_some(PaymentInstructions::TransferInAdvance)
+        let account = self.bank_account.clone()?;
+        (method == CASH_IN_ADVANCE).then_some(PaymentInstructions::TransferInAdvance {
+            account,
+            days: self.cash_in_advance_days,
+        })
     }
 }
 
@@ -154,6 +165,12 @@ mod tests {
     fn cash_in_advance_holds_the_order() {
         let gw = OfflineGateway {
             cash_on_delivery_limit_minor: 0,
+            bank_account: Some(BankAccount {
+                holder: "Shop".into(),
+                iban: "DE02120300000000202051".into(),
+                bic: "BYLADEM1001".into(),
+            }),
+            cash_in_advance_days: 14,
         };
         assert_eq!(
             gw.status(&request(CASH_IN_ADVANCE, 5000)).unwrap(),
@@ -168,6 +185,8 @@ mod tests {
     fn cash_on_delivery_has_a_limit() {
         let gw = OfflineGateway {
             cash_on_delivery_limit_minor: 1000,
+            bank_account: None,
+            cash_in_advance_days: 14,
         };
         assert!(matches!(
             gw.status(&request(CASH_ON_DELIVERY, 1000)).unwrap(),
@@ -184,6 +203,12 @@ mod tests {
     async fn money_operations_need_nobody() {
         let gw = OfflineGateway {
             cash_on_delivery_limit_minor: 0,
+            bank_account: Some(BankAccount {
+                holder: "Shop".into(),
+                iban: "DE02120300000000202051".into(),
+                bic: "BYLADEM1001".into(),
+            }),
+            cash_in_advance_days: 14,
         };
         let op = MoneyOperation {
             provider_reference: None,

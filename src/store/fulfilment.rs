@@ -4,6 +4,7 @@
 //! transaction with everything it causes. Two changes decided on the same
 //! version never both land: the second is told the order is stale.
 
+use super::mail::queue_order_mails;
 use super::orders::give_back;
 use super::outbox::event;
 use super::schema::{
@@ -16,6 +17,7 @@ use crate::domain::fulfilment::{
     Delivery, DeliveryStatus, OperationKind, OperationStatus, PaymentOperation, StaffOrder,
     TimelineEntry,
 };
+use crate::domain::mail::MailRequest;
 use crate::domain::order::OrderStatus;
 use crate::ids::new_id;
 use diesel::prelude::*;
@@ -44,6 +46,8 @@ pub struct OrderWrite {
     /// (kind, detail) for the timeline.
     pub timeline: Vec<(String, String)>,
     pub outbox: Vec<EventKind>,
+    /// Mails to the shopper the change causes.
+    pub mails: Vec<MailRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +203,27 @@ impl Store {
         let Some(order) = self.order_by_number(number).await? else {
             return Ok(None);
         };
+        let mut sheet = self.order_facts(order, depth).await?;
+        if depth == Timeline::Full {
+            sheet.mails = self.order_mails(&sheet.order.id).await?;
+            sheet
+                .timeline
+                .extend(sheet.mails.iter().map(|mail| TimelineEntry {
+                    at: mail.created_at,
+                    actor: mail.actor.clone(),
+                    kind: format!("mail.{}", mail.status.label()),
+                    detail: mail.state_text(),
+                }));
+            sheet.timeline.sort_by_key(|e| e.at);
+        }
+        Ok(Some(sheet))
+    }
+
+    async fn order_facts(
+        &self,
+        order: crate::domain::order::Order,
+        depth: Timeline,
+    ) -> StoreResult<StaffOrder> {
         with_conn!(self, |c| {
             let rows: Vec<DeliveryRow> = deliveries::table
                 .filter(deliveries::order_id.eq(&order.id))
@@ -264,12 +289,13 @@ impl Store {
                 })
                 .collect();
             if depth == Timeline::Actions {
-                return Ok(Some(StaffOrder {
+                return Ok(StaffOrder {
                     order,
                     deliveries,
                     operations,
                     timeline,
-                }));
+                    mails: Vec::new(),
+                });
             }
             timeline.push(TimelineEntry {
                 at: order.created_at,
@@ -298,19 +324,22 @@ impl Store {
                     detail: format!("Webhook {kind} (event {id})"),
                 }));
             }
+            // Mails are listed from their own rows, with their state.
             let deliveries_out: Vec<OutboxRow> = outbox::table
                 .filter(outbox::cart_id.eq(&order.cart_id))
+                .filter(outbox::kind.ne(EventKind::Mail.as_str()))
                 .select(OutboxRow::as_select())
                 .load(c)
                 .await?;
             timeline.extend(deliveries_out.into_iter().map(OutboxRow::into_entry));
             timeline.sort_by_key(|e| e.at);
-            Ok::<_, StoreError>(Some(StaffOrder {
+            Ok::<_, StoreError>(StaffOrder {
                 order,
                 deliveries,
                 operations,
                 timeline,
-            }))
+                mails: Vec::new(),
+            })
         })
     }
 
@@ -378,6 +407,20 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok::<_, StoreError>(())
+        })
+    }
+
+    /// The id of the order with `number`.
+    pub async fn order_id_of_number(&self, number: &str) -> StoreResult<Option<String>> {
+        with_conn!(self, |c| {
+            Ok::<_, StoreError>(
+                orders::table
+                    .filter(orders::number.eq(number))
+                    .select(orders::id)
+                    .first(c)
+                    .await
+                    .optional()?,
+            )
         })
     }
 
@@ -597,6 +640,7 @@ impl Store {
                         .await?;
                 }
             }
+            queue_order_mails!(c, &write.order_id, &write.mails, &write.actor);
             Ok::<_, StoreError>(Written::Saved)
         })
     }

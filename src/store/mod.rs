@@ -10,6 +10,7 @@ pub mod carts;
 pub mod catalogue;
 pub mod fulfilment;
 pub mod idempotency;
+pub mod mail;
 pub mod migrations;
 pub mod order_list;
 pub mod orders;

@@ -2,15 +2,18 @@
 
 use super::carts::load_cart;
 use super::catalogue::use_voucher;
+use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
 use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use crate::domain::actor::SYSTEM;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::events::{EventKind, EventPayload};
+use crate::domain::mail::{CancelReason, MailRequest, mails_on_settle};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
 use crate::domain::payment::PaymentStatus;
@@ -289,6 +292,10 @@ impl Store {
                 .values(event(EventKind::OrderCancelled, &cart_id, &payload)?)
                 .execute(c)
                 .await?;
+            if let Cancellation::PaymentExpired { .. } = why {
+                let mail = [MailRequest::cancelled(CancelReason::PaymentExpired)];
+                queue_order_mails!(c, order_id, &mail, SYSTEM);
+            }
             let cart_status = match why {
                 Cancellation::Rollback => CartStatus::Frozen,
                 Cancellation::PaymentExpired { .. } => CartStatus::Open,
@@ -321,6 +328,12 @@ impl Store {
     ) -> StoreResult<()> {
         write_tx!(self, |c| {
             let at = now();
+            let before: Option<String> = orders::table
+                .find(order_id)
+                .select(orders::status)
+                .first(c)
+                .await
+                .optional()?;
             diesel::update(
                 orders::table
                     .find(order_id)
@@ -359,6 +372,11 @@ impl Store {
                         .values(event(kind, &cart_id, &payload)?)
                         .execute(c)
                         .await?;
+                }
+                let before = before.as_deref().and_then(OrderStatus::parse);
+                if let Some(before) = before {
+                    let mails = mails_on_settle(before, order_status);
+                    queue_order_mails!(c, order_id, &mails, SYSTEM);
                 }
             }
             if let Some(cart_id) = cart_id {

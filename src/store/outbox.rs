@@ -79,6 +79,15 @@ pub struct FailedEvent {
     pub reason: String,
 }
 
+/// Which worker claims an event: mails go through their own worker, so a
+/// mail server that hangs never delays the registration API or the
+/// provider, and the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Mail,
+    Events,
+}
+
 /// A claimed event.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -95,9 +104,11 @@ impl Store {
     pub async fn claim_outbox(
         &self,
         worker: &str,
+        lane: Lane,
         lock: Duration,
         limit: i64,
     ) -> StoreResult<Vec<OutboxItem>> {
+        let mail = EventKind::Mail.as_str();
         let at = now();
         let free = || {
             outbox::locked_until
@@ -105,15 +116,20 @@ impl Store {
                 .or(outbox::locked_until.lt(at))
         };
         let candidates: Vec<String> = with_conn!(self, |c| {
-            outbox::table
+            let due = outbox::table
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::next_attempt_at.le(at))
                 .filter(free())
-                .order(outbox::created_at.asc())
-                .limit(limit)
-                .select(outbox::id)
-                .load(c)
-                .await
+                .into_boxed();
+            match lane {
+                Lane::Mail => due.filter(outbox::kind.eq(mail)),
+                Lane::Events => due.filter(outbox::kind.ne(mail)),
+            }
+            .order(outbox::created_at.asc())
+            .limit(limit)
+            .select(outbox::id)
+            .load(c)
+            .await
         })?;
         let mut claimed = Vec::new();
         for id in candidates {

@@ -290,6 +290,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mails (id) {
+        id -> Text,
+        kind -> Text,
+        order_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        reference -> Text,
+        dedupe -> Nullable<Text>,
+        recipient -> Text,
+        recipient_name -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        last_error -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        text_body -> Nullable<Text>,
+        html_body -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -319,4 +353,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_login_attempts,
     api_keys,
     api_idempotency,
+    mails,
+    password_resets,
 );

@@ -79,10 +79,7 @@ struct ExpiredPage {
 }
 
 pub(super) fn success_url(order: &OrderRef) -> String {
-    format!(
-        "/checkout/success?order={}&token={}",
-        order.number, order.token
-    )
+    orders::confirmation_path(&order.number, &order.token)
 }
 
 /// Where the shopper goes when a payment fails.

@@ -60,7 +60,7 @@ async fn stats(app: &TestApp) -> serde_json::Value {
     fetch_stats(app, "/v1/test/registration-stats").await
 }
 
-async fn wait_for_stat(app: &TestApp, name: &str, value: u64) {
+pub(crate) async fn wait_for_stat(app: &TestApp, name: &str, value: u64) {
     for _ in 0..100 {
         if stats(app).await[name].as_u64() == Some(value) {
             return;

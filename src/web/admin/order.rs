@@ -15,6 +15,7 @@ use crate::domain::back_office::{PaymentFacts, PaymentState};
 use crate::domain::fulfilment::{
     Allowed, DeliveryMove, DeliveryStatus, OperationKind, OperationStatus,
 };
+use crate::domain::mail::MailStatus;
 use crate::domain::money::Money;
 use crate::domain::order::OrderNumber;
 use crate::domain::pricing::Totals;
@@ -94,6 +95,19 @@ pub struct EventView {
     pub detail: String,
 }
 
+/// A mail to the shopper, with what it said once sent.
+pub struct MailView {
+    pub id: String,
+    pub at: Shown,
+    pub label: &'static str,
+    pub state: String,
+    pub failed: bool,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    /// A mail holding a secret is never sent again by staff.
+    pub resendable: bool,
+}
+
 /// What the page says about a button pressed without effect, next to it.
 #[derive(Default)]
 pub struct Problems {
@@ -150,6 +164,7 @@ pub struct OrderTemplate {
     deliveries: Vec<DeliveryView>,
     operations: Vec<OperationView>,
     timeline: Vec<EventView>,
+    mails: Vec<MailView>,
     allowed: Allowed,
     open_lines: Vec<OpenLine>,
     capturable: String,
@@ -345,6 +360,21 @@ impl OrderTemplate {
                 detail: e.detail.clone(),
             })
             .collect();
+        let mails = sheet
+            .stored
+            .mails
+            .iter()
+            .map(|m| MailView {
+                id: m.id.clone(),
+                at: seconds(m.created_at),
+                label: m.kind.label(),
+                state: m.state_text(),
+                failed: m.status == MailStatus::Failed,
+                subject: m.content.as_ref().map(|c| c.subject.clone()),
+                text: m.content.as_ref().map(|c| c.text.clone()),
+                resendable: !m.kind.holds_secret(),
+            })
+            .collect();
         let details = &order.details;
         Self {
             layout: AdminLayout::new(shop, staff, "orders"),
@@ -364,6 +394,7 @@ impl OrderTemplate {
             deliveries,
             operations,
             timeline,
+            mails,
             allowed: sheet.allowed,
             open_lines,
             capturable: money(ledger.capturable()),
@@ -413,6 +444,7 @@ pub const DONE: &[(&str, &str)] = &[
     ("refunded", "Refund sent to the payment provider."),
     ("paid", "Payment recorded as received."),
     ("collected", "Cash on delivery recorded as collected."),
+    ("mail_resent", "The mail is queued to be sent again."),
 ];
 
 #[get("/admin/orders/{number}")]

@@ -388,8 +388,32 @@ async fn refund(
     .await
 }
 
+#[derive(Deserialize)]
+struct NoFields {}
+
+/// Sends one of the order's mails again: a new mail with the same content,
+/// queued like the first.
+#[post("/admin/orders/{number}/mails/{mail_id}/resend")]
+async fn resend_mail(
+    shop: web::Data<Shop>,
+    path: web::Path<(String, String)>,
+    sent: StaffForm<NoFields>,
+) -> PageResult<HttpResponse> {
+    let (number, mail_id) = path.into_inner();
+    let number = number_in_path(&number)?;
+    let actor = sent.staff.actor().to_string();
+    back_office::resend_mail(&shop, number.as_str(), &mail_id, &actor)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    Ok(see_other(&format!(
+        "/admin/orders/{}?done=mail_resent",
+        number.as_str()
+    )))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_delivery)
+    cfg.service(resend_mail)
+        .service(create_delivery)
         .service(move_delivery)
         .service(capture)
         .service(cancel)

@@ -1,0 +1,359 @@
+//! Mails to shoppers, received by a real SMTP server: which mails each
+//! payment method and back-office action sends, what they say, and that a
+//! crash or a mail server that is down loses none and blocks nothing.
+
+use crate::back_office::reserved_card_order;
+use crate::helpers::*;
+use crate::hosted::{choose, hosted_shop, to_the_provider, wait_for};
+use crate::registration::wait_for_stat;
+use crate::smtp::{ReceivedMail, SmtpMode, SmtpServer};
+use kassa::application::fulfilment::{self, Command, Outcome};
+use kassa::config::{CaptureMode, MailTransportKind, Settings};
+use kassa::domain::fulfilment::DeliveryStatus;
+use kassa::domain::mail::MailKind;
+use kassa::store::mail::{MailRecord, MailStatus};
+use std::time::Duration;
+
+on_both_backends!(
+    cash_on_delivery_is_confirmed_once_with_everything_the_shopper_needs,
+    cash_in_advance_mails_the_bank_details_and_the_payment_received,
+    a_card_order_mails_shipped_delivered_and_the_refund,
+    an_expired_convenience_store_payment_mails_the_cancellation,
+    a_staff_cancel_mails_why_and_the_money_back,
+    a_mail_survives_a_crash_between_commit_and_send,
+    a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else,
+);
+
+const STAFF: &str = "admin@kassa.example";
+const WITHIN: Duration = Duration::from_secs(10);
+
+/// Mail through `smtp`, and a worker that looks often and retries soon.
+pub(crate) fn mail_to(settings: &mut Settings, smtp: &SmtpServer) {
+    settings.mail.transport = MailTransportKind::Smtp;
+    settings.mail.url = smtp.url();
+    settings.mail.timeout_ms = 2_000;
+    settings.outbox.poll_ms = 50;
+    settings.outbox.retry_base_ms = 100;
+    settings.outbox.retry_max_ms = 300;
+}
+
+async fn offline_order(app: &TestApp, method: &str) -> String {
+    app.add_to_cart("hand-grinder", 1).await;
+    let success = app
+        .buy(&with(
+            checkout_form(),
+            "payment_method",
+            &format!("offline:{method}"),
+        ))
+        .await;
+    order_number(&success)
+}
+
+async fn mails_of(app: &TestApp, number: &str) -> Vec<MailRecord> {
+    let order = app.order(number).await;
+    app.shop.store().order_mails(&order.id).await.unwrap()
+}
+
+fn kinds(mails: &[MailRecord]) -> Vec<MailKind> {
+    mails.iter().map(|m| m.kind).collect()
+}
+
+/// Waits until every mail of the order is sent, then returns them.
+async fn all_sent(app: &TestApp, number: &str, count: usize) -> Vec<MailRecord> {
+    wait_for("the mails sent", async || {
+        let mails = mails_of(app, number).await;
+        mails.len() == count && mails.iter().all(|m| m.status == MailStatus::Sent)
+    })
+    .await;
+    mails_of(app, number).await
+}
+
+/// The received mail whose subject starts with `subject`.
+fn received<'a>(mails: &'a [ReceivedMail], subject: &str) -> &'a ReceivedMail {
+    mails
+        .iter()
+        .find(|m| m.subject.starts_with(subject))
+        .unwrap_or_else(|| {
+            let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+            panic!("no mail {subject:?} among {subjects:?}")
+        })
+}
+
+async fn act(app: &TestApp, number: &str, command: Command) -> Outcome {
+    fulfilment::act(&app.shop, number, None, &command, STAFF)
+        .await
+        .unwrap()
+        .expect("order exists")
+}
+
+async fn cash_on_delivery_is_confirmed_once_with_everything_the_shopper_needs(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, |s| mail_to(s, &smtp)).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    // Shopper text with markup and an injection attempt in the name.
+    let form = with(
+        with(checkout_form(), "billing_first_name", "Ann <b>&"),
+        "billing_last_name",
+        "Lee\r\nBcc: thief@example.com",
+    );
+    let success = app
+        .buy(&with(form, "payment_method", "offline:cash_on_delivery"))
+        .await;
+    let number = order_number(&success);
+    let mails = all_sent(&app, &number, 1).await;
+    assert_eq!(kinds(&mails), vec![MailKind::OrderConfirmation]);
+    let got = smtp.wait_for_count(1, WITHIN).await;
+    let mail = received(&got, &format!("Your order {number}"));
+    assert_eq!(mail.envelope_to, vec!["ann@example.com".to_owned()]);
+    assert_eq!(mail.message_id, format!("{}@kassa.example", mails[0].id));
+    assert!(mail.header("Bcc").is_empty(), "{:?}", mail.headers);
+    for part in [&mail.text, &mail.html] {
+        for needed in [
+            number.as_str(),
+            "Hand grinder",
+            "Cash on delivery",
+            "Included VAT",
+            "Invalidenstraße 117",
+            "10115 Berlin",
+            "Beispielstraße 1",
+        ] {
+            assert!(part.contains(needed), "{needed:?} missing in {part}");
+        }
+    }
+    assert!(mail.html.contains("Ann &lt;b&gt;&amp;"), "{}", mail.html);
+    assert!(!mail.html.contains("<b>&"), "shopper markup escaped");
+    // The link in the mail opens the order, without logging in.
+    let link = mail
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Your order, at any time: "))
+        .expect("the order link")
+        .to_owned();
+    assert!(link.starts_with(&app.address), "{link}");
+    let page = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    assert!(page.contains(&number), "{page}");
+    // Nothing else arrives later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1);
+}
+
+async fn cash_in_advance_mails_the_bank_details_and_the_payment_received(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(backend, |s| mail_to(s, &smtp)).await;
+    let number = offline_order(&app, "cash_in_advance").await;
+    let mails = all_sent(&app, &number, 2).await;
+    assert_eq!(
+        kinds(&mails),
+        vec![MailKind::OrderConfirmation, MailKind::PaymentInstructions]
+    );
+    let got = smtp.wait_for_count(2, WITHIN).await;
+    let how = received(&got, &format!("How to pay for order {number}"));
+    for needed in [
+        "DE02 1203 0000 0000 2020 51",
+        "BYLADEM1001",
+        "Kassa Demo Shop",
+        &format!("Reference: {number}"),
+        "within 14 days",
+    ] {
+        assert!(how.text.contains(needed), "{needed:?} in {}", how.text);
+    }
+    assert!(how.html.contains("DE02 1203 0000 0000 2020 51"));
+    let confirmation = received(&got, &format!("Your order {number}"));
+    assert!(
+        confirmation.text.contains("IBAN: DE02"),
+        "{}",
+        confirmation.text
+    );
+
+    assert_eq!(act(&app, &number, Command::MarkPaid).await, Outcome::Done);
+    let got = smtp.wait_for_count(3, WITHIN).await;
+    let paid = received(&got, &format!("Payment received for order {number}"));
+    assert!(paid.text.contains("we have received your payment"));
+    // Marked paid again (another tab): refused, and no second mail.
+    assert!(matches!(
+        act(&app, &number, Command::MarkPaid).await,
+        Outcome::Refused(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 3);
+}
+
+async fn a_card_order_mails_shipped_delivered_and_the_refund(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = hosted_shop(backend, |s| {
+        s.payment.hosted.capture = CaptureMode::Manual;
+        mail_to(s, &smtp);
+    })
+    .await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    smtp.wait_for_count(1, WITHIN).await;
+    let command = Command::CreateDelivery {
+        lines: vec![(0, 1)],
+        carrier: Some("DHL".into()),
+        tracking_number: Some("JJD000123".into()),
+    };
+    assert_eq!(act(&app, &number, command).await, Outcome::Done);
+    let sheet = fulfilment::order_sheet(&app.shop, &number)
+        .await
+        .unwrap()
+        .unwrap();
+    let delivery = sheet.stored.deliveries[0].id.clone();
+    for to in [DeliveryStatus::Shipped, DeliveryStatus::Delivered] {
+        let command = Command::MoveDelivery {
+            delivery_id: delivery.clone(),
+            to,
+        };
+        assert_eq!(act(&app, &number, command).await, Outcome::Done);
+    }
+    let got = smtp.wait_for_count(3, WITHIN).await;
+    let shipped = received(&got, &format!("Order {number} is on its way"));
+    for needed in [
+        "1 x Hand grinder",
+        "Carrier: DHL",
+        "Tracking number: JJD000123",
+    ] {
+        assert!(
+            shipped.text.contains(needed),
+            "{needed:?} in {}",
+            shipped.text
+        );
+    }
+    assert!(shipped.html.contains("JJD000123"));
+    received(&got, &format!("Order {number} was delivered"));
+
+    wait_for("the capture", async || {
+        app.order(&number).await.payment.unwrap().captured_minor > 0
+    })
+    .await;
+    let refund = Command::Refund { amount_minor: 500 };
+    assert_eq!(act(&app, &number, refund).await, Outcome::Done);
+    let got = smtp.wait_for_count(4, WITHIN).await;
+    let refunded = received(&got, "Refund of ");
+    assert!(refunded.subject.contains(&number), "{}", refunded.subject);
+    assert!(refunded.text.contains("5.00"), "{}", refunded.text);
+    assert_eq!(
+        kinds(&all_sent(&app, &number, 4).await),
+        vec![
+            MailKind::OrderConfirmation,
+            MailKind::Shipped,
+            MailKind::Delivered,
+            MailKind::RefundIssued
+        ]
+    );
+}
+
+async fn an_expired_convenience_store_payment_mails_the_cancellation(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
+    let pay_url = to_the_provider(&app, "convenience_store").await;
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = choose(&app, &pay_url, "convenience_store").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let number = order_number(&success);
+    let got = smtp.wait_for_count(2, WITHIN).await;
+    let how = received(&got, &format!("How to pay for order {number}"));
+    assert!(
+        how.text.contains("at any convenience store by "),
+        "{}",
+        how.text
+    );
+    let expire = format!(
+        "{}/console/{session_id}/expire",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client.post(expire).send().await.unwrap();
+    let got = smtp.wait_for_count(3, WITHIN).await;
+    let cancelled = received(&got, &format!("Order {number} was cancelled"));
+    assert!(
+        cancelled.text.contains("did not arrive in time"),
+        "{}",
+        cancelled.text
+    );
+    assert_eq!(
+        kinds(&all_sent(&app, &number, 3).await),
+        vec![
+            MailKind::OrderConfirmation,
+            MailKind::PaymentInstructions,
+            MailKind::Cancelled
+        ]
+    );
+}
+
+async fn a_staff_cancel_mails_why_and_the_money_back(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
+    // Captured at once: cancelling pays it back.
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    smtp.wait_for_count(1, WITHIN).await;
+    assert_eq!(act(&app, &number, Command::Cancel).await, Outcome::Done);
+    let got = smtp.wait_for_count(3, WITHIN).await;
+    let cancelled = received(&got, &format!("Order {number} was cancelled"));
+    assert!(
+        cancelled.text.contains("we had to cancel"),
+        "{}",
+        cancelled.text
+    );
+    let total = app.order(&number).await.totals.total;
+    let refunded = received(&got, &format!("Refund of {total}"));
+    assert!(refunded.text.contains(&total.to_string()));
+}
+
+async fn a_mail_survives_a_crash_between_commit_and_send(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(SmtpMode::Down);
+    let app = spawn_app_with(backend, |s| mail_to(s, &smtp)).await;
+    let number = offline_order(&app, "cash_on_delivery").await;
+    // Committed with the order, not sent: the server is down.
+    wait_for("a failed try", async || {
+        mails_of(&app, &number)
+            .await
+            .first()
+            .is_some_and(|m| m.attempts > 0 && m.last_error.is_some())
+    })
+    .await;
+    let app = app.crash_and_restart().await;
+    smtp.set_mode(SmtpMode::Accept);
+    let got = smtp.wait_for_count(1, WITHIN).await;
+    assert!(got[0].subject.contains(&number));
+    let mails = all_sent(&app, &number, 1).await;
+    assert!(mails[0].last_error.is_none());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1, "sent once");
+}
+
+async fn a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(SmtpMode::Stall);
+    let app = hosted_shop(backend, |s| {
+        s.registration.enabled = true;
+        mail_to(s, &smtp);
+    })
+    .await;
+    // A mail server that hangs mid-mail: the shopper still checks out and
+    // the customer system still hears of the order.
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    wait_for_stat(&app, "confirmed", 1).await;
+    let second = offline_order(&app, "cash_on_delivery").await;
+    smtp.set_mode(SmtpMode::Down);
+    wait_for("the tries noted", async || {
+        mails_of(&app, &second)
+            .await
+            .first()
+            .is_some_and(|m| m.status == MailStatus::Queued && m.attempts > 0)
+    })
+    .await;
+    smtp.set_mode(SmtpMode::Accept);
+    all_sent(&app, &number, 1).await;
+    all_sent(&app, &second, 1).await;
+    let got = smtp.received();
+    for number in [&number, &second] {
+        let copies = got
+            .iter()
+            .filter(|m| m.subject.contains(number.as_str()))
+            .count();
+        assert!(
+            (1..=2).contains(&copies),
+            "{number}: {copies} copies (a stalled server may get one twice)"
+        );
+    }
+}
