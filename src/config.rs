@@ -496,6 +496,13 @@ impl Settings {
         self.validate_payment()?;
         self.validate_admin()?;
         self.mail.validate()?;
+        require(
+            self.mail.timeout_ms < self.outbox.lock_ms,
+            "mail.timeout_ms",
+            || {
+                "must be shorter than outbox.lock_ms: a mail still being sent would be taken over and sent twice".into()
+            },
+        )?;
         self.validate_checkout()
     }
 

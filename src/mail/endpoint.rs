@@ -35,14 +35,15 @@ impl SmtpEndpoint {
                  (KASSA_MAIL__USERNAME, KASSA_MAIL__PASSWORD), not in the URL"
                 .into());
         }
-        let (host, loopback) = match url.host() {
-            Some(Host::Domain(name)) if !name.is_empty() => {
-                (name.to_owned(), name.eq_ignore_ascii_case("localhost"))
-            }
-            Some(Host::Ipv4(ip)) => (ip.to_string(), IpAddr::V4(ip).is_loopback()),
-            Some(Host::Ipv6(ip)) => (ip.to_string(), IpAddr::V6(ip).is_loopback()),
+        // smtp:// is no scheme the URL standard knows, so its host comes
+        // as text even when it is an IPv4 address.
+        let host = match url.host() {
+            Some(Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            Some(Host::Ipv4(ip)) => ip.to_string(),
+            Some(Host::Ipv6(ip)) => ip.to_string(),
             _ => return Err("names no host".into()),
         };
+        let loopback = is_loopback(&host);
         if !matches!(url.path(), "" | "/") || url.fragment().is_some() {
             return Err("takes no path or fragment, only ?tls=…".into());
         }
@@ -92,13 +93,14 @@ impl SmtpEndpoint {
 
     /// Whatever is sent would cross a network unencrypted.
     pub fn leaves_machine_unencrypted(&self) -> bool {
-        self.security == Security::Plain && !self.is_loopback()
+        self.security == Security::Plain && !is_loopback(&self.host)
     }
+}
 
-    fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-    }
+/// `localhost`, `127.0.0.0/8` or `::1`: this machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for SmtpEndpoint {
@@ -149,6 +151,9 @@ mod tests {
         assert_eq!((relay.port, relay.security), (25, Security::Plain));
         assert!(relay.leaves_machine_unencrypted());
         assert_eq!(parsed("smtp://LocalHost:25").security, Security::Plain);
+        assert_eq!(parsed("smtp://127.1.2.3").security, Security::Plain);
+        assert!(SmtpEndpoint::parse("smtp://10.0.0.1").is_err());
+        assert!(SmtpEndpoint::parse("smtp://127.0.0.1.example.com").is_err());
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl SmtpSender {
                 // lettre's pool unmarked, with answers still on their way
                 // that the next mail on it would take for its own. A fresh
                 // pool leaves it behind; dropping the old one closes it.
-                self.replace_pool();
+                //self.replace_pool();
                 Err(SendError::Transient(format!(
                     "the SMTP server at {} did not finish within {} ms",
                     self.inner.endpoint,

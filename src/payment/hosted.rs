@@ -180,13 +180,18 @@ const MAX_REASON_CHARS: usize = 300;
 
 /// What the provider's answer to a money operation means: 2xx done; 4xx
 /// refused, with the provider's reason; anything else (5xx, a 408 or 429
-/// asking to come back later) no answer yet, so the same key may be sent
-/// again.
+/// asking to come back later, a 409 saying the same key is being worked on
+/// by a request sent at the same time) no answer yet, so the same key may
+/// be sent again.
 fn operation_outcome(status: StatusCode, body: &[u8]) -> Result<(), GatewayError> {
     if status.is_success() {
         return Ok(());
     }
-    let come_back_later = [StatusCode::REQUEST_TIMEOUT, StatusCode::TOO_MANY_REQUESTS];
+    let come_back_later = [
+        StatusCode::REQUEST_TIMEOUT,
+        StatusCode::CONFLICT,
+        StatusCode::TOO_MANY_REQUESTS,
+    ];
     if !status.is_client_error() || come_back_later.contains(&status) {
         return Err(GatewayError::Unavailable(format!("status {status}")));
     }
@@ -383,8 +388,8 @@ mod tests {
             refusal(operation_outcome(StatusCode::UNPROCESSABLE_ENTITY, body)).as_deref(),
             Some("Amount exceeds what is still reserved")
         );
-        let unreadable = refusal(operation_outcome(StatusCode::CONFLICT, b"<html>"));
-        assert!(unreadable.unwrap().contains("409"));
+        let unreadable = refusal(operation_outcome(StatusCode::FORBIDDEN, b"<html>"));
+        assert!(unreadable.unwrap().contains("403"));
         let long = format!(r#"{{"error": "{}"}}"#, "x".repeat(1000));
         let kept = refusal(operation_outcome(StatusCode::BAD_REQUEST, long.as_bytes()));
         assert_eq!(kept.unwrap().len(), MAX_REASON_CHARS);
@@ -396,6 +401,7 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE,
             StatusCode::INTERNAL_SERVER_ERROR,
             StatusCode::REQUEST_TIMEOUT,
+            StatusCode::CONFLICT,
             StatusCode::TOO_MANY_REQUESTS,
             StatusCode::FOUND,
         ] {
