@@ -724,6 +724,33 @@ mod tests {
     }
 
     #[test]
+    fn bank_details_come_all_together_with_a_valid_iban() {
+        let s = with_toml("").unwrap();
+        assert!(s.payment.offline.bank_account().is_some(), "the demo's");
+        let none = "[payment.offline]\naccount_holder = \"\"\niban = \"\"\nbic = \"\"";
+        assert!(
+            with_toml(none)
+                .unwrap()
+                .payment
+                .offline
+                .bank_account()
+                .is_none()
+        );
+        let err = with_toml("[payment.offline]\nbic = \"\"").unwrap_err();
+        assert!(err.to_string().contains("payment.offline.bic"), "{err}");
+        let err =
+            with_toml("[payment.offline]\niban = \"DE03 1203 0000 0000 2020 51\"").unwrap_err();
+        assert!(err.to_string().contains("payment.offline.iban"), "{err}");
+    }
+
+    #[test]
+    fn a_mail_is_given_up_before_another_node_may_take_it_over() {
+        let err = with_toml("[mail]\ntimeout_ms = 30000").unwrap_err();
+        assert!(err.to_string().contains("mail.timeout_ms"), "{err}");
+        assert!(with_toml("[mail]\ntimeout_ms = 29999").is_ok());
+    }
+
+    #[test]
     fn database_and_session_backends() {
         let s = with_toml("").unwrap();
         assert_eq!(

@@ -451,6 +451,8 @@ async fn admin_order_pages(pages: &mut Pages) {
     pages
         .keep("admin-order-stale", stale, StatusCode::CONFLICT)
         .await;
+    // Its mails sent first, so the page shows them with their content.
+    let mails = mails_sent(&app, &in_advance, 2).await;
     pages
         .get(
             "admin-order-on-hold",
@@ -458,6 +460,12 @@ async fn admin_order_pages(pages: &mut Pages) {
             &format!("/admin/orders/{in_advance}"),
         )
         .await;
+    // The mails themselves: confirmation, payment instructions, shipped.
+    let shipped = mails_sent(&app, &number, 2).await;
+    for (n, mail) in mails.iter().chain(&shipped).enumerate() {
+        let content = mail.content.as_ref().expect("sent content");
+        pages.add(&format!("mail-{n}-{}", mail.kind.as_str()), &content.html);
+    }
     pages.get("admin-orders", &staff, "/admin/orders").await;
     pages
         .get(
@@ -475,6 +483,31 @@ async fn admin_order_pages(pages: &mut Pages) {
             StatusCode::NOT_FOUND,
         )
         .await;
+}
+
+/// The order's mails once `count` of them are sent (the demo's file
+/// transport).
+async fn mails_sent(
+    app: &TestApp,
+    number: &str,
+    count: usize,
+) -> Vec<kassa::domain::mail::MailRecord> {
+    let order_id = app.order(number).await.id;
+    let sent = async || {
+        let mails = app.shop.store().order_mails(&order_id).await.unwrap();
+        let done = mails.len() == count
+            && mails
+                .iter()
+                .all(|m| m.status == kassa::domain::mail::MailStatus::Sent);
+        done.then_some(mails)
+    };
+    for _ in 0..100 {
+        if let Some(mails) = sent().await {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{count} mails of {number} were not sent")
 }
 
 /// The checkout form in each state, review, and the offline success pages.

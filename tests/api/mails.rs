@@ -431,3 +431,27 @@ async fn staff_see_each_mail_with_its_state_and_content_and_can_send_it_again(ba
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(mails_of(&app, &number).await.len(), 2);
 }
+
+#[tokio::test]
+async fn cash_in_advance_is_not_offered_without_bank_details() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.payment.offline.account_holder.clear();
+        s.payment.offline.iban.clear();
+        s.payment.offline.bic.clear();
+    })
+    .await;
+    app.add_to_cart("hand-grinder", 1).await;
+    app.get("/checkout/start").await;
+    let form = app.get_html("/checkout").await;
+    assert!(form.contains("offline:cash_on_delivery"), "{form}");
+    assert!(!form.contains("offline:cash_in_advance"), "{form}");
+    let refused = app
+        .submit_checkout(&with(
+            checkout_form(),
+            "payment_method",
+            "offline:cash_in_advance",
+        ))
+        .await;
+    assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.order_count().await, 0);
+}
