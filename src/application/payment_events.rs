@@ -7,6 +7,8 @@
 use super::Shop;
 use super::placeorder::{self, ProcessStatus};
 use crate::application::error::{AppError, AppResult};
+use crate::domain::actor::SYSTEM;
+use crate::domain::order::OrderStatus;
 use crate::domain::payment::{FlowStatus, PaymentStatus};
 use crate::domain::placeorder::State;
 use crate::payment::{GatewayError, signature};
@@ -155,6 +157,7 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
                     settlement.order_status,
                 )
                 .await?;
+            refund_if_cancelled(shop, order_id).await?;
         }
         FlowStatus::Failed { .. } | FlowStatus::Cancelled | FlowStatus::Aborted => {
             // One transaction: the payment, its order and the cart of that
@@ -167,6 +170,29 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Money that arrived for an order the shop cancelled while it waited
+/// (a store payment made after staff cancelled) goes back at once. A
+/// second report of the same payment finds nothing left to refund.
+async fn refund_if_cancelled(shop: &Shop, order_id: &str) -> AppResult<()> {
+    let Some(number) = shop.store.order_number(order_id).await? else {
+        return Ok(());
+    };
+    let Some(sheet) = super::fulfilment::order_sheet(shop, &number).await? else {
+        return Ok(());
+    };
+    let order = &sheet.stored.order;
+    let refundable = sheet.ledger.refundable();
+    if order.status != OrderStatus::Cancelled || refundable <= 0 {
+        return Ok(());
+    }
+    let refund = super::fulfilment::Command::Refund {
+        amount_minor: refundable,
+    };
+    let outcome = super::fulfilment::act(shop, &number, None, &refund, SYSTEM).await?;
+    tracing::info!(order = %number, ?outcome, "money paid for a cancelled order is refunded");
     Ok(())
 }
 

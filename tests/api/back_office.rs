@@ -5,7 +5,7 @@
 //! code the back office's buttons and the API call.
 
 use crate::helpers::*;
-use crate::hosted::{choose, hosted_shop, knobs, send_event, wait_for};
+use crate::hosted::{choose, hosted_shop, knobs, send_event, to_the_provider, wait_for};
 use kassa::application::fulfilment::{self, Command, Outcome};
 use kassa::config::CaptureMode;
 use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
@@ -25,6 +25,7 @@ on_both_backends!(
     a_staff_cancel_gives_the_voucher_use_back,
     a_capture_webhook_racing_delivered_changes_nothing_twice,
     a_provider_that_is_down_gets_the_capture_once_it_is_back,
+    a_store_payment_made_after_a_cancel_is_refunded,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -672,4 +673,40 @@ async fn a_provider_that_is_down_gets_the_capture_once_it_is_back(backend: Backe
     );
     assert_eq!(order.status, OrderStatus::Completed);
     assert_eq!(provider_captures(&app, &number).await.len(), 1);
+}
+
+/// Staff cancel an order that waits for its convenience-store payment,
+/// and the shopper pays at the store all the same: the money goes back.
+async fn a_store_payment_made_after_a_cancel_is_refunded(backend: Backend) {
+    let app = hosted_shop(backend, |_| {}).await;
+    let pay_url = to_the_provider(&app, "convenience_store").await;
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = choose(&app, &pay_url, "convenience_store").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let number = order_number(&success);
+    assert_eq!(app.order(&number).await.status, OrderStatus::OnHold);
+    assert_eq!(
+        act(&app, &number, Command::Cancel, STAFF).await,
+        Outcome::Done
+    );
+    let paid = format!(
+        "{}/console/{session_id}/paid",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client.post(paid).send().await.unwrap();
+    let total = app.order(&number).await.totals.total.minor;
+    wait_for("the late money refunded", async || {
+        let payment = app.order(&number).await.payment.unwrap();
+        payment.captured_minor == total && payment.refunded_minor == total
+    })
+    .await;
+    assert_eq!(app.order(&number).await.status, OrderStatus::Cancelled);
+    let refunds: Vec<i64> = provider_session(&app, &number).await["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "refund" && o["outcome"]["result"] == "done")
+        .map(|o| o["amount_minor"].as_i64().unwrap())
+        .collect();
+    assert_eq!(refunds, vec![total], "refunded once, in full");
 }
