@@ -585,6 +585,21 @@ async fn record_answer(
             None => format!("payment.{}", operation.kind.as_str()),
         };
         write.timeline.push((kind, detail));
+        // A capture refused after the order was cancelled leaves money
+        // reserved that the cancel could not release while the capture
+        // was on its way: it is released now.
+        if order.status == OrderStatus::Cancelled
+            && refused.is_some()
+            && operation.kind == OperationKind::Capture
+            && ledger.capturable() > 0
+        {
+            write.operations.push(NewOperation {
+                id: new_id(),
+                payment_id: to_send.payment_id.clone(),
+                kind: OperationKind::Release,
+                amount_minor: 0,
+            });
+        }
         // Money taken after the order was cancelled goes back.
         if order.status == OrderStatus::Cancelled
             && refused.is_none()

@@ -26,6 +26,7 @@ on_both_backends!(
     a_capture_webhook_racing_delivered_changes_nothing_twice,
     a_provider_that_is_down_gets_the_capture_once_it_is_back,
     a_store_payment_made_after_a_cancel_is_refunded,
+    a_capture_refused_after_a_cancel_releases_the_reservation,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -709,4 +710,51 @@ async fn a_store_payment_made_after_a_cancel_is_refunded(backend: Backend) {
         .map(|o| o["amount_minor"].as_i64().unwrap())
         .collect();
     assert_eq!(refunds, vec![total], "refunded once, in full");
+}
+
+/// A capture on its way when staff cancel, refused by the provider later:
+/// what it held is released, not left reserved.
+async fn a_capture_refused_after_a_cancel_releases_the_reservation(backend: Backend) {
+    let app = hosted_shop(backend, |s| {
+        s.payment.hosted.capture = CaptureMode::Manual;
+        s.outbox.poll_ms = 50;
+        s.outbox.retry_base_ms = 50;
+        s.outbox.retry_max_ms = 200;
+    })
+    .await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    knobs(&app, serde_json::json!({ "down": true })).await;
+    assert_eq!(
+        act(&app, &number, Command::Capture, STAFF).await,
+        Outcome::Done
+    );
+    assert_eq!(
+        act(&app, &number, Command::Cancel, STAFF).await,
+        Outcome::Done
+    );
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client
+        .post(knob)
+        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
+        .send()
+        .await
+        .unwrap();
+    knobs(&app, serde_json::json!({ "down": false })).await;
+    wait_for("the reservation released", async || {
+        app.order(&number).await.payment.unwrap().released
+    })
+    .await;
+    let order = app.order(&number).await;
+    assert_eq!(order.status, OrderStatus::Cancelled);
+    assert_eq!(order.payment.unwrap().captured_minor, 0);
+    let kinds: Vec<String> = sheet(&app, &number)
+        .await
+        .operations
+        .iter()
+        .map(|o| format!("{}:{:?}", o.kind.as_str(), o.status))
+        .collect();
+    assert_eq!(kinds, vec!["capture:Refused", "release:Done"], "{kinds:?}");
 }
