@@ -376,6 +376,7 @@ impl Store {
     pub async fn orders_on_hold_since(
         &self,
         placed_before: time::PrimitiveDateTime,
+        methods: &[String],
         limit: i64,
     ) -> StoreResult<Vec<(String, String, String)>> {
         with_conn!(self, |c| {
@@ -383,6 +384,7 @@ impl Store {
                 orders::table
                     .inner_join(payments::table.on(payments::order_id.eq(orders::id.nullable())))
                     .filter(orders::status.eq(OrderStatus::OnHold.as_str()))
+                    .filter(payments::method.eq_any(methods))
                     .filter(orders::created_at.lt(placed_before))
                     .order(orders::created_at.asc())
                     .limit(limit)
