@@ -29,6 +29,7 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub outbox: OutboxSettings,
     pub admin: AdminSettings,
+    pub mail: MailSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -192,6 +193,108 @@ pub struct AdminSettings {
     pub trust_forwarded_for: bool,
 }
 
+/// How the shop's e-mail to shoppers leaves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `file` (the demo) writes each mail as an `.eml` file into
+    /// `<data_dir>/mail/`; `smtp` hands it to the server at `url`.
+    pub transport: MailTransportKind,
+    /// The SMTP server, for `transport = "smtp"`:
+    /// - `smtps://host[:port]`: TLS from the first byte (port 465 by default);
+    /// - `smtp://host[:port]?tls=required`: STARTTLS, refused without it
+    ///   (port 587 by default);
+    /// - `smtp://host[:port]`: unencrypted (port 25 by default), allowed
+    ///   only to this machine (`localhost`, `127.0.0.0/8`, `::1`), e.g. a
+    ///   local relay or the tests' server;
+    /// - `smtp://host[:port]?tls=none`: unencrypted to another host, said
+    ///   on purpose (a relay on a private network), never with a password.
+    ///
+    /// Credentials never go in the URL (it would print with the settings):
+    /// they are `username` and `password`.
+    pub url: String,
+    /// Login at the SMTP server (`KASSA_MAIL__USERNAME`); never logged.
+    #[serde(skip_serializing, default)]
+    pub username: Option<SecretString>,
+    /// `KASSA_MAIL__PASSWORD`; never logged.
+    #[serde(skip_serializing, default)]
+    pub password: Option<SecretString>,
+    /// One mail's whole SMTP exchange (connecting included) gives up after
+    /// this long.
+    pub timeout_ms: u64,
+    /// The sender, `Name <address>`; its domain also ends every Message-ID.
+    pub from: String,
+    /// Where shoppers' answers go, `Name <address>`; empty: to `from`.
+    pub reply_to: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+impl MailSettings {
+    /// The configured login, when both parts are set.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        let username = non_empty_secret(&self.username)?;
+        let password = non_empty_secret(&self.password)?;
+        Some((username, password))
+    }
+
+    /// Every `mail.*` key is usable; also checked when a mailer is made.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        require(self.timeout_ms > 0, "mail.timeout_ms", || {
+            "must be positive".into()
+        })?;
+        if let Err(problem) = crate::mail::parse_mailbox(&self.from) {
+            return Err(ConfigError(format!("mail.from: {problem}")));
+        }
+        if !self.reply_to.trim().is_empty()
+            && let Err(problem) = crate::mail::parse_mailbox(&self.reply_to)
+        {
+            return Err(ConfigError(format!("mail.reply_to: {problem}")));
+        }
+        let username = non_empty_secret(&self.username).is_some();
+        let password = non_empty_secret(&self.password).is_some();
+        require(!username || password, "mail.password", || {
+            "is needed with mail.username".into()
+        })?;
+        require(!password || username, "mail.username", || {
+            "is needed with mail.password".into()
+        })?;
+        require(
+            self.transport != MailTransportKind::Smtp || !self.url.trim().is_empty(),
+            "mail.url",
+            || "an smtps:// or smtp:// URL is needed with mail.transport = \"smtp\"".into(),
+        )?;
+        if self.url.trim().is_empty() {
+            return Ok(());
+        }
+        let endpoint = crate::mail::SmtpEndpoint::parse(&self.url)
+            .map_err(|problem| ConfigError(format!("mail.url: {problem}")))?;
+        require(
+            !(password && endpoint.leaves_machine_unencrypted()),
+            "mail.url",
+            || {
+                format!(
+                    "would send mail.password unencrypted to {}; use smtps:// or ?tls=required",
+                    endpoint.host
+                )
+            },
+        )
+    }
+}
+
+/// The secret's text, unless it is missing or empty.
+fn non_empty_secret(secret: &Option<SecretString>) -> Option<&str> {
+    secret
+        .as_ref()
+        .map(|s| s.expose_secret())
+        .filter(|s| !s.is_empty())
+}
+
 /// The stand-in payment provider (`kassa sandbox`, or beside the shop).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +392,15 @@ impl Default for Settings {
                 max_failed_logins_per_ip: 30,
                 trust_forwarded_for: false,
             },
+            mail: MailSettings {
+                transport: MailTransportKind::File,
+                url: String::new(),
+                username: None,
+                password: None,
+                timeout_ms: 10_000,
+                from: "Kassa Demo Shop <shop@kassa.example>".into(),
+                reply_to: String::new(),
+            },
             public_url: String::new(),
             placeorder: PlaceOrderSettings {
                 lease_ms: 30_000,
@@ -360,6 +472,7 @@ impl Settings {
         self.validate_sessions()?;
         self.validate_payment()?;
         self.validate_admin()?;
+        self.mail.validate()?;
         self.validate_checkout()
     }
 
@@ -618,6 +731,56 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_are_checked() {
+        let s = with_toml("").unwrap();
+        assert_eq!(s.mail.transport, MailTransportKind::File);
+        assert_eq!(s.mail.timeout_ms, 10_000);
+        for (toml, key) in [
+            ("transport = \"smtp\"", "mail.url"),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://mail.example.com\"",
+                "mail.url",
+            ),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://u:pw@127.0.0.1:25\"",
+                "mail.url",
+            ),
+            ("transport = \"smtp\"\nurl = \"smtps://\"", "mail.url"),
+            ("url = \"imap://mail.example.com\"", "mail.url"),
+            ("transport = \"pigeon\"", "transport"),
+            ("from = \"the shop\"", "mail.from"),
+            ("from = \"\"", "mail.from"),
+            ("reply_to = \"<nobody>\"", "mail.reply_to"),
+            ("timeout_ms = 0", "mail.timeout_ms"),
+            ("username = \"shop\"", "mail.password"),
+            ("password = \"pw\"", "mail.username"),
+            ("tls = true", "tls"),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://relay.internal?tls=none\"\n\
+                 username = \"u\"\npassword = \"pw\"",
+                "mail.url",
+            ),
+        ] {
+            let err = with_toml(&format!("[mail]\n{toml}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+            assert!(!err.to_string().contains(":pw@"), "{toml}: {err}");
+        }
+        for toml in [
+            "transport = \"smtp\"\nurl = \"smtps://mail.example.com\"\nusername = \"u\"\npassword = \"pw\"",
+            "transport = \"smtp\"\nurl = \"smtp://mail.example.com:587?tls=required\"",
+            "transport = \"smtp\"\nurl = \"smtp://127.0.0.1:2525\"\nusername = \"u\"\npassword = \"pw\"",
+            "transport = \"smtp\"\nurl = \"smtp://relay.internal?tls=none\"",
+            "reply_to = \"Service <service@kassa.example>\"",
+        ] {
+            let s = with_toml(&format!("[mail]\n{toml}")).unwrap_or_else(|e| panic!("{toml}: {e}"));
+            assert!(
+                !format!("{s:?}").contains("\"pw\""),
+                "the password never prints"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_prefill_the_form() {
         let s = with_toml("[checkout.defaults]\nbilling_country = \"DE\"").unwrap();
         assert_eq!(s.checkout_defaults().billing_country, "DE");
@@ -635,6 +798,10 @@ mod tests {
             jail.set_env("KASSA_SESSION__STORE", "redis");
             jail.set_env("KASSA_SESSION__URL", "redis://127.0.0.1:6379");
             jail.set_env("KASSA_PAYMENT__HOSTED__CAPTURE", "manual");
+            jail.set_env("KASSA_MAIL__TRANSPORT", "smtp");
+            jail.set_env("KASSA_MAIL__URL", "smtps://mail.example.com");
+            jail.set_env("KASSA_MAIL__USERNAME", "shop");
+            jail.set_env("KASSA_MAIL__PASSWORD", "mail-secret");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(s.checkout.skip_review_action);
             assert_eq!(
@@ -644,6 +811,8 @@ mod tests {
             assert_eq!(s.session.store, SessionStoreKind::Redis);
             assert_eq!(s.payment.hosted.capture, CaptureMode::Manual);
             assert_eq!(s.bind, "127.0.0.1:9999");
+            assert_eq!(s.mail.credentials(), Some(("shop", "mail-secret")));
+            assert!(!format!("{s:?}").contains("mail-secret"));
             Ok(())
         });
     }

@@ -3,6 +3,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod ids;
+pub mod mail;
 pub mod outbound;
 pub mod payment;
 pub mod registration;
