@@ -805,6 +805,56 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_are_checked() {
+        let s = with_toml("").unwrap();
+        assert_eq!(s.mail.transport, MailTransportKind::File);
+        assert_eq!(s.mail.timeout_ms, 10_000);
+        for (toml, key) in [
+            ("transport = \"smtp\"", "mail.url"),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://mail.example.com\"",
+                "mail.url",
+            ),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://u:pw@127.0.0.1:25\"",
+                "mail.url",
+            ),
+            ("transport = \"smtp\"\nurl = \"smtps://\"", "mail.url"),
+            ("url = \"imap://mail.example.com\"", "mail.url"),
+            ("transport = \"pigeon\"", "transport"),
+            ("from = \"the shop\"", "mail.from"),
+            ("from = \"\"", "mail.from"),
+            ("reply_to = \"<nobody>\"", "mail.reply_to"),
+            ("timeout_ms = 0", "mail.timeout_ms"),
+            ("username = \"shop\"", "mail.password"),
+            ("password = \"pw\"", "mail.username"),
+            ("tls = true", "tls"),
+            (
+                "transport = \"smtp\"\nurl = \"smtp://relay.internal?tls=none\"\n\
+                 username = \"u\"\npassword = \"pw\"",
+                "mail.url",
+            ),
+        ] {
+            let err = with_toml(&format!("[mail]\n{toml}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+            assert!(!err.to_string().contains(":pw@"), "{toml}: {err}");
+        }
+        for toml in [
+            "transport = \"smtp\"\nurl = \"smtps://mail.example.com\"\nusername = \"u\"\npassword = \"pw\"",
+            "transport = \"smtp\"\nurl = \"smtp://mail.example.com:587?tls=required\"",
+            "transport = \"smtp\"\nurl = \"smtp://127.0.0.1:2525\"\nusername = \"u\"\npassword = \"pw\"",
+            "transport = \"smtp\"\nurl = \"smtp://relay.internal?tls=none\"",
+            "reply_to = \"Service <service@kassa.example>\"",
+        ] {
+            let s = with_toml(&format!("[mail]\n{toml}")).unwrap_or_else(|e| panic!("{toml}: {e}"));
+            assert!(
+                !format!("{s:?}").contains("\"pw\""),
+                "the password never prints"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_prefill_the_form() {
         let s = with_toml("[checkout.defaults]\nbilling_country = \"DE\"").unwrap();
         assert_eq!(s.checkout_defaults().billing_country, "DE");
@@ -822,6 +872,10 @@ mod tests {
             jail.set_env("KASSA_SESSION__STORE", "redis");
             jail.set_env("KASSA_SESSION__URL", "redis://127.0.0.1:6379");
             jail.set_env("KASSA_PAYMENT__HOSTED__CAPTURE", "manual");
+            jail.set_env("KASSA_MAIL__TRANSPORT", "smtp");
+            jail.set_env("KASSA_MAIL__URL", "smtps://mail.example.com");
+            jail.set_env("KASSA_MAIL__USERNAME", "shop");
+            jail.set_env("KASSA_MAIL__PASSWORD", "mail-secret");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(s.checkout.skip_review_action);
             assert_eq!(
@@ -831,6 +885,8 @@ mod tests {
             assert_eq!(s.session.store, SessionStoreKind::Redis);
             assert_eq!(s.payment.hosted.capture, CaptureMode::Manual);
             assert_eq!(s.bind, "127.0.0.1:9999");
+            assert_eq!(s.mail.credentials(), Some(("shop", "mail-secret")));
+            assert!(!format!("{s:?}").contains("mail-secret"));
             Ok(())
         });
     }

@@ -24,7 +24,7 @@ struct Inner {
     builder: AsyncSmtpTransportBuilder,
     timeout: Duration,
     /// Opened by the first send (lettre's pool spawns its upkeep on the
-    /// runtime that opens it) and replaced after a send that timed out.
+    /// runtime that opens it) and replaced after an abandoned exchange.
     pool: Mutex<Option<Pool>>,
 }
 
@@ -72,22 +72,22 @@ impl SmtpSender {
             .iter()
             .all(|address| address.to_string().is_ascii());
         let pool = self.pool();
-        match tokio::time::timeout(self.inner.timeout, pool.send(message)).await {
-            Ok(Ok(_response)) => Ok(()),
-            Ok(Err(error)) => Err(classify(&error, ascii_recipients)),
-            Err(_elapsed) => {
-                // The connection of the abandoned exchange goes back to
-                // lettre's pool unmarked, with answers still on their way
-                // that the next mail on it would take for its own. A fresh
-                // pool leaves it behind; dropping the old one closes it.
-                //self.replace_pool();
-                Err(SendError::Transient(format!(
-                    "the SMTP server at {} did not finish within {} ms",
-                    self.inner.endpoint,
-                    self.inner.timeout.as_millis()
-                )))
-            }
-        }
+        let mut exchange = Exchange {
+            sender: self,
+            finished: false,
+        };
+        let answer = tokio::time::timeout(self.inner.timeout, pool.send(message)).await;
+        let Ok(answer) = answer else {
+            return Err(SendError::Transient(format!(
+                "the SMTP server at {} did not finish within {} ms",
+                self.inner.endpoint,
+                self.inner.timeout.as_millis()
+            )));
+        };
+        exchange.finished = true;
+        answer
+            .map(|_response| ())
+            .map_err(|error| classify(&error, ascii_recipients))
     }
 
     fn pool(&self) -> Pool {
@@ -106,6 +106,25 @@ impl SmtpSender {
             .pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// An exchange abandoned before its end (the time limit, or the caller
+/// dropped the future) leaves its connection to lettre's pool unmarked,
+/// with answers still on their way. The next mail on it would take each
+/// answer for the one to its command before: the 354 to its DATA would
+/// read as the answer to its final dot, a refused mail as sent. So the
+/// pool is replaced; dropping the old one closes its connections.
+struct Exchange<'a> {
+    sender: &'a SmtpSender,
+    finished: bool,
+}
+
+impl Drop for Exchange<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.sender.replace_pool();
+        }
     }
 }
 

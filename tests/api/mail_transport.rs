@@ -244,9 +244,33 @@ async fn a_server_that_hangs_is_given_up_on_after_the_timeout() {
         waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
+    the_next_mails_are_answered_for_themselves(&server, &mailer).await;
+}
 
-    // The late answer to the abandoned mail must not be taken for the
-    // next mail's: it goes out on a fresh connection.
+#[tokio::test]
+async fn a_send_the_caller_gives_up_on_leaves_no_half_answered_connection() {
+    let server = SmtpServer::start().await;
+    let (mailer, _dir) = mailer(&smtp_settings(&server));
+    server.set_mode(SmtpMode::Stall);
+    let mail = order_mail("evt-hang");
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), mailer.send(&mail)).await;
+    assert!(abandoned.is_err(), "the server never answered");
+    the_next_mails_are_answered_for_themselves(&server, &mailer).await;
+}
+
+/// After a mail (`evt-hang`) was abandoned on a stalled server: its answers
+/// arrive late (the mail is taken once the mode changes). On that
+/// connection the next mail would take each answer for the one before, so
+/// a server that drops it after its final dot would seem to have said yes.
+async fn the_next_mails_are_answered_for_themselves(server: &SmtpServer, mailer: &Mailer) {
+    // A moment passes, as between two mails: lettre puts a connection back
+    // in its pool just after a send.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.set_mode(SmtpMode::DropAfterData);
+    assert_transient(
+        mailer.send(&order_mail("evt-lost")).await,
+        "dropped after an abandoned exchange",
+    );
     server.set_mode(SmtpMode::Accept);
     mailer.send(&order_mail("evt-after")).await.expect("sent");
     let ids: Vec<String> = server
@@ -255,10 +279,7 @@ async fn a_server_that_hangs_is_given_up_on_after_the_timeout() {
         .into_iter()
         .map(|m| m.message_id)
         .collect();
-    assert!(
-        ids.contains(&"evt-after@kassa.example".to_owned()),
-        "{ids:?}"
-    );
+    assert_eq!(ids, ["evt-hang@kassa.example", "evt-after@kassa.example"]);
 }
 
 #[tokio::test]
@@ -278,6 +299,20 @@ async fn a_refused_recipient_is_permanent() {
         .send(&order_mail("evt-next"))
         .await
         .expect("the next mail goes out");
+}
+
+#[tokio::test]
+async fn a_refused_login_is_no_verdict_on_the_mail() {
+    let server = SmtpServer::start().await;
+    let mut settings = smtp_settings(&server);
+    settings.username = Some("refused-user".to_owned().into());
+    settings.password = Some("wrong".to_owned().into());
+    let (mailer, _dir) = mailer(&settings);
+    let result = mailer.send(&order_mail("evt-login")).await;
+    assert!(
+        matches!(&result, Err(SendError::Transient(why)) if why.contains("535")),
+        "the mail goes once the login is fixed: {result:?}"
+    );
 }
 
 #[tokio::test]

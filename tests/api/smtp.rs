@@ -2,7 +2,8 @@
 //! speaks EHLO/HELO, AUTH PLAIN/LOGIN (any login), MAIL, RCPT, DATA (with
 //! dot-unstuffing), RSET, NOOP and QUIT, keeps what it receives, and can be
 //! told to misbehave (`SmtpMode`). A recipient whose local part starts with
-//! `refuse` gets 550 at RCPT. It stops when the `SmtpServer` is dropped.
+//! `refuse` gets 550 at RCPT, a login whose user name does 535. It stops
+//! when the `SmtpServer` is dropped.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -219,6 +220,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             }
             "HELO" => "250 kassa-test".into(),
             "AUTH" => match authenticate(argument, &mut read, &mut write).await {
+                Some(user) if user.starts_with("refuse") => {
+                    "535 5.7.8 Authentication credentials invalid".into()
+                }
                 Some(user) => {
                     session.login = Some(user);
                     "235 2.7.0 Authentication successful".into()
