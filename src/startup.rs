@@ -98,6 +98,7 @@ impl Application {
         let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
         shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0))?;
         shop.public_url = public_url;
+        tracing::info!("mail to shoppers: {}", shop.mailer.describe());
         let server = http_server(
             listener,
             settings,

@@ -39,7 +39,9 @@ function check(condition, message) {
 
 // Starts the shop with demo data on localhost and the sandbox provider on
 // 127.0.0.1 (so the two are cross-site, as a real provider is), runs
-// `body({ browser, shop, sandboxPort })`, and stops everything afterwards.
+// `body({ browser, shop, sandboxPort, dataDir })`, and stops everything
+// afterwards. Mails go to `.eml` files in `<dataDir>/mail` (the demo's
+// file transport): see `mailsTo`.
 async function withShop(binary, extraEnv, body) {
   check(binary && fs.existsSync(binary), `no kassa binary at ${binary}`);
   const shopPort = await freePort();
@@ -67,7 +69,7 @@ async function withShop(binary, extraEnv, body) {
         '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     await waitForReady(`http://127.0.0.1:${shopPort}/readyz`, child);
-    await body({ browser, shop, sandboxPort });
+    await body({ browser, shop, sandboxPort, dataDir });
   } finally {
     if (browser) await browser.close();
     child.kill('SIGTERM');
@@ -98,6 +100,48 @@ async function assertAccessible(page, name) {
   }
 }
 
+// The plain-text part of an `.eml` file, decoded (quoted-printable,
+// base64 or as is).
+function plainText(eml) {
+  const [head, ...rest] = eml.split(/\r?\n\r?\n/);
+  const type = /content-type:\s*([^;\r\n]+)/i.exec(head);
+  const body = rest.join('\n\n');
+  if (type && type[1].trim().toLowerCase().startsWith('multipart/')) {
+    const boundary = /boundary="?([^";\r\n]+)"?/i.exec(head)[1];
+    const parts = body.split(`--${boundary}`).slice(1, -1).map((p) => p.replace(/^\r?\n/, ''));
+    for (const part of parts) {
+      const text = plainText(part);
+      if (text !== null) return text;
+    }
+    return null;
+  }
+  if (!type || !type[1].trim().toLowerCase().startsWith('text/plain')) return null;
+  const encoding = (/content-transfer-encoding:\s*(\S+)/i.exec(head) || [null, '7bit'])[1].toLowerCase();
+  if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (encoding === 'quoted-printable') {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}
+
+// The plain text of every mail to `address` written so far, oldest first,
+// waiting up to 10 s until there are at least `count`.
+async function mailsTo(dataDir, address, count = 1) {
+  const dir = path.join(dataDir, 'mail');
+  for (let i = 0; i < 100; i++) {
+    const found = fs.existsSync(dir) ? fs.readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .map((f) => ({ f, at: fs.statSync(path.join(dir, f)).mtimeMs, eml: fs.readFileSync(path.join(dir, f), 'utf8') }))
+      .filter(({ eml }) => eml.toLowerCase().includes(address.toLowerCase()))
+      .sort((a, b) => a.at - b.at)
+      .map(({ eml }) => plainText(eml)) : [];
+    if (found.length >= count) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fewer than ${count} mails to ${address} in ${dir}`);
+}
+
 function finish(main) {
   main().then(
     () => console.log('browser: 1 passed, 0 failed'),
@@ -109,4 +153,4 @@ function finish(main) {
   );
 }
 
-module.exports = { assertAccessible, check, finish, screenshotDir, withShop };
+module.exports = { assertAccessible, check, finish, mailsTo, screenshotDir, withShop };
