@@ -29,6 +29,7 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub outbox: OutboxSettings,
     pub admin: AdminSettings,
+    pub accounts: AccountSettings,
     pub mail: MailSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
@@ -193,6 +194,21 @@ pub struct AdminSettings {
     /// Take the client's address from `Forwarded`/`X-Forwarded-For` (only
     /// behind a proxy that sets them); otherwise the connection's peer.
     pub trust_forwarded_for: bool,
+}
+
+/// Shoppers' accounts: how often a link to set a new password may be
+/// asked for. Requests past a limit get the same answer, without a mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Reset requests count for this many minutes.
+    pub reset_window_minutes: u64,
+    /// Reset links mailed to one account within the window.
+    pub max_resets_per_account: u32,
+    /// Reset requests from one client address within the window, whatever
+    /// email they name (the address is taken as for staff logins, see
+    /// `admin.trust_forwarded_for`).
+    pub max_reset_requests_per_ip: u32,
 }
 
 /// How the shop's e-mail to shoppers leaves it.
@@ -415,6 +431,11 @@ impl Default for Settings {
                 max_failed_logins_per_ip: 30,
                 trust_forwarded_for: false,
             },
+            accounts: AccountSettings {
+                reset_window_minutes: 60,
+                max_resets_per_account: 3,
+                max_reset_requests_per_ip: 20,
+            },
             mail: MailSettings {
                 transport: MailTransportKind::File,
                 url: String::new(),
@@ -495,6 +516,7 @@ impl Settings {
         self.validate_sessions()?;
         self.validate_payment()?;
         self.validate_admin()?;
+        self.validate_accounts()?;
         self.mail.validate()?;
         require(
             self.mail.timeout_ms < self.outbox.lock_ms,
@@ -527,6 +549,26 @@ impl Settings {
         require(
             admin.max_failed_logins_per_ip > 0,
             "admin.max_failed_logins_per_ip",
+            || "must be at least 1".into(),
+        )
+    }
+
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        const WEEK_MINUTES: u64 = 7 * 24 * 60;
+        let accounts = &self.accounts;
+        require(
+            (1..=WEEK_MINUTES).contains(&accounts.reset_window_minutes),
+            "accounts.reset_window_minutes",
+            || format!("must be 1 to {WEEK_MINUTES}"),
+        )?;
+        require(
+            accounts.max_resets_per_account > 0,
+            "accounts.max_resets_per_account",
+            || "must be at least 1".into(),
+        )?;
+        require(
+            accounts.max_reset_requests_per_ip > 0,
+            "accounts.max_reset_requests_per_ip",
             || "must be at least 1".into(),
         )
     }
@@ -851,6 +893,26 @@ mod tests {
                 !format!("{s:?}").contains("\"pw\""),
                 "the password never prints"
             );
+        }
+    }
+
+    #[test]
+    fn reset_limits_are_checked() {
+        let s = with_toml("").unwrap();
+        assert_eq!(s.accounts.max_resets_per_account, 3);
+        for (toml, key) in [
+            ("reset_window_minutes = 0", "accounts.reset_window_minutes"),
+            (
+                "max_resets_per_account = 0",
+                "accounts.max_resets_per_account",
+            ),
+            (
+                "max_reset_requests_per_ip = 0",
+                "accounts.max_reset_requests_per_ip",
+            ),
+        ] {
+            let err = with_toml(&format!("[accounts]\n{toml}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{toml}: {err}");
         }
     }
 

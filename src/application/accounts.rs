@@ -16,7 +16,7 @@ pub struct LoggedIn {
 }
 
 /// Accounts are keyed by the lower-cased email.
-fn account_email(email: &str) -> String {
+pub(crate) fn account_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 

@@ -38,6 +38,7 @@ pub mod idempotency;
 pub mod mail;
 pub mod money;
 pub mod order;
+pub mod password_reset;
 pub mod payment;
 pub mod placeorder;
 pub mod pricing;

@@ -1,11 +1,7 @@
 //! Rules for staff accounts, their logins and the API keys of integrators.
 
-use super::account::MIN_PASSWORD_LEN;
+use super::account::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use super::address::Email;
-
-/// The longest password accepted (argon2 takes any length; a bound keeps
-/// hashing cheap).
-pub const MAX_PASSWORD_LEN: usize = 128;
 
 /// A staff account's sign-in name: the email, trimmed and lower-cased.
 pub fn staff_email(raw: &str) -> Result<String, String> {

@@ -1,8 +1,11 @@
 //! Shopper accounts.
 
+use super::mail::{NewMail, queue_mail};
 use super::rows::UserRow;
 use super::schema::users;
-use super::{Store, StoreResult, now, with_conn};
+use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn, write_tx};
+use crate::domain::actor::SYSTEM;
+use crate::domain::mail::{MailKind, MailRequest};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -15,7 +18,8 @@ pub struct User {
 }
 
 impl Store {
-    /// Creates a user; `None` when the email is taken.
+    /// Creates a user and, in the same transaction, queues its welcome
+    /// mail; `None` when the email is taken.
     pub async fn create_user(
         &self,
         email: &str,
@@ -27,19 +31,28 @@ impl Store {
             password_hash: password_hash.to_owned(),
             created_at: now(),
         };
-        let inserted = with_conn!(self, |c| {
+        let created = write_tx!(self, |c| {
             diesel::insert_into(users::table)
                 .values(&row)
                 .execute(c)
-                .await
+                .await?;
+            let request = MailRequest::new(MailKind::Welcome);
+            let mail = NewMail {
+                request: &request,
+                order_id: None,
+                user_id: Some(&row.id),
+                recipient: &row.email,
+                recipient_name: "",
+                actor: SYSTEM,
+                cart_id: "",
+            };
+            queue_mail!(c, &mail, Some(mail.dedupe()));
+            Ok::<_, StoreError>(())
         });
-        match inserted {
-            Ok(_) => Ok(Some(row.id)),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Ok(None),
-            Err(e) => Err(e.into()),
+        match created {
+            Ok(()) => Ok(Some(row.id)),
+            Err(StoreError::Db(e)) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod migrations;
 pub mod order_list;
 pub mod orders;
 pub mod outbox;
+pub mod password_reset;
 pub mod payments;
 pub mod processes;
 pub mod registrations;

@@ -324,10 +324,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_reset_requests (id) {
+        id -> Text,
+        ip -> Text,
+        requested_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(staff_sessions -> staff (staff_id));
+diesel::joinable!(password_resets -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
@@ -355,4 +364,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_idempotency,
     mails,
     password_resets,
+    password_reset_requests,
 );

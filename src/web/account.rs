@@ -75,7 +75,11 @@ async fn login_form(
 
 /// Logs the user in; the guest's cart goes to the account (see
 /// `cart::after_login`).
-async fn start_session(shop: &Shop, session: &ShopSession, user: &LoggedIn) -> PageResult<()> {
+pub(super) async fn start_session(
+    shop: &Shop,
+    session: &ShopSession,
+    user: &LoggedIn,
+) -> PageResult<()> {
     let before = session.cart_claim();
     session.log_in(user)?;
     if let Some(cart_id) = cart::after_login(shop, &before, &user.user_id).await? {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod layout;
 pub mod nul;
+pub mod password;
 pub mod session;
 pub mod session_store;
 pub mod shop;
@@ -20,6 +21,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(shop::routes)
         .configure(account::routes)
+        .configure(password::routes)
         .configure(checkout::routes)
         .configure(health::routes)
         .configure(webhooks::routes)

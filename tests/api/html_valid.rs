@@ -261,6 +261,7 @@ async fn shop_pages(pages: &mut Pages, app: &TestApp) {
             .contains("aria-describedby=\"email-error\""),
         "the error is tied to its field"
     );
+    password_reset_pages(pages, app).await;
     pages
         .get_with_status("not-found", app, "/no/such/page", StatusCode::NOT_FOUND)
         .await;
@@ -321,6 +322,62 @@ async fn shop_pages(pages: &mut Pages, app: &TestApp) {
     assert!(page.contains("Out of stock"), "{page}");
     pages
         .get("product-sold-out", app, "/products/travel-mug")
+        .await;
+}
+
+/// "Forgot your password?" and the form its link opens, on a client of
+/// their own (setting the password logs in).
+async fn password_reset_pages(pages: &mut Pages, app: &TestApp) {
+    let shopper = app.with_client(&client());
+    let password = [
+        ("email", "rhea@example.com".to_owned()),
+        ("password", "a long password".to_owned()),
+        ("password_confirmation", "a long password".to_owned()),
+    ];
+    assert_redirect(&shopper.post("/account/register", &password).await, "/");
+    let user_id = app
+        .shop
+        .store()
+        .user_by_email("rhea@example.com")
+        .await
+        .unwrap()
+        .expect("the account")
+        .id;
+    let shopper = app.with_client(&client());
+    pages
+        .get("forgot", &shopper, "/account/password/forgot")
+        .await;
+    let junk = [("email", "not an address".to_owned())];
+    let refused = shopper.post("/account/password/forgot", &junk).await;
+    pages
+        .keep("forgot-errors", refused, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    let email = [("email", "rhea@example.com".to_owned())];
+    let sent = shopper.post("/account/password/forgot", &email).await;
+    pages.keep("forgot-sent", sent, StatusCode::OK).await;
+    let mails = app.shop.store().account_mails(&user_id).await.unwrap();
+    let reset = mails.last().expect("the reset mail");
+    let link = kassa::application::password_reset::reset_link(&app.shop, &reset.reference);
+    let path = &link[app.address.len()..];
+    let form = pages.get("reset", &shopper, path).await;
+    let token = path.split("token=").nth(1).expect("a token");
+    assert!(form.contains(token), "{form}");
+    let short = [
+        ("token", token.to_owned()),
+        ("password", "short".to_owned()),
+        ("password_confirmation", "short".to_owned()),
+    ];
+    let rejected = shopper.post("/account/password/reset", &short).await;
+    pages
+        .keep("reset-errors", rejected, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    pages
+        .get_with_status(
+            "reset-refused",
+            &shopper,
+            "/account/password/reset?token=forged.00",
+            StatusCode::NOT_FOUND,
+        )
         .await;
 }
 

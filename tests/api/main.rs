@@ -20,6 +20,7 @@ mod mail_transport;
 mod mails;
 mod nodes;
 mod orders_api;
+mod password_reset;
 mod payment_operations;
 mod place_order;
 mod process;

@@ -202,8 +202,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for LoginForm<T> {
     }
 }
 
-/// The address a login is counted under: the connection's peer, or with
-/// `admin.trust_forwarded_for` the client a proxy names.
+/// The address a staff login or a shopper's reset request is counted
+/// under: the connection's peer, or with `admin.trust_forwarded_for` the
+/// client a proxy names.
 pub fn client_ip(req: &HttpRequest, shop: &Shop) -> String {
     let info = req.connection_info();
     let ip = if shop.settings.admin.trust_forwarded_for {
