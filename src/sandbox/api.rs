@@ -369,8 +369,10 @@ fn serve_money_operation(
             }
         },
         Answer::NoSession => json_error(StatusCode::NOT_FOUND, "No such payment session"),
+        // A key used for another operation is a mistake for good; 409 is
+        // kept for "the same key is being worked on", asked again later.
         Answer::KeyReused => json_error(
-            StatusCode::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "Idempotency-Key reused for another operation",
         ),
     }

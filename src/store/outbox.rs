@@ -269,12 +269,14 @@ impl Store {
             .collect())
     }
 
-    /// Events not delivered yet.
+    /// Events not delivered yet, mails apart (they have a worker of their
+    /// own).
     #[cfg(feature = "test-support")]
     pub async fn count_pending_outbox(&self) -> StoreResult<i64> {
         Ok(with_conn!(self, |c| {
             outbox::table
                 .filter(outbox::status.eq("pending"))
+                .filter(outbox::kind.ne(EventKind::Mail.as_str()))
                 .count()
                 .get_result::<i64>(c)
                 .await
