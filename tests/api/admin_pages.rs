@@ -5,6 +5,7 @@
 
 use crate::back_office::{manual_shop, reserved_card_order};
 use crate::helpers::*;
+use crate::hosted::fail_next_capture;
 use kassa::domain::order::OrderStatus;
 use reqwest::StatusCode;
 
@@ -292,16 +293,7 @@ async fn the_dashboard_counts_the_orders_of_the_day(backend: Backend) {
     let staff = signed_in_staff(&app).await;
 
     // A capture the provider refuses is a payment problem.
-    let knob = format!(
-        "{}/v1/test/fail-next-capture",
-        app.sandbox.as_ref().unwrap()
-    );
-    app.client
-        .post(knob)
-        .json(&serde_json::json!({ "reason": "The card was reported stolen" }))
-        .send()
-        .await
-        .unwrap();
+    fail_next_capture(&app, "The card was reported stolen").await;
     assert_done(
         &press(&staff, &refused, "/capture", &[]).await,
         &refused,

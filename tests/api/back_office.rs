@@ -5,7 +5,9 @@
 //! code the back office's buttons and the API call.
 
 use crate::helpers::*;
-use crate::hosted::{choose, hosted_shop, knobs, send_event, to_the_provider, wait_for};
+use crate::hosted::{
+    choose, fail_next_capture, hosted_shop, knobs, send_event, to_the_provider, wait_for,
+};
 use kassa::application::fulfilment::{self, Command, Outcome};
 use kassa::config::CaptureMode;
 use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
@@ -339,18 +341,7 @@ async fn a_cancel_racing_a_capture_ends_with_the_money_back(backend: Backend) {
 async fn a_refused_capture_is_shown_with_its_reason(backend: Backend) {
     let app = manual_shop(backend).await;
     let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
-    let knob = format!(
-        "{}/v1/test/fail-next-capture",
-        app.sandbox.as_ref().unwrap()
-    );
-    let set = app
-        .client
-        .post(knob)
-        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(set.status().is_success());
+    fail_next_capture(&app, "The reservation has expired").await;
     assert_eq!(
         act(&app, &number, Command::Capture, STAFF).await,
         Outcome::Done
@@ -732,16 +723,7 @@ async fn a_capture_refused_after_a_cancel_releases_the_reservation(backend: Back
         act(&app, &number, Command::Cancel, STAFF).await,
         Outcome::Done
     );
-    let knob = format!(
-        "{}/v1/test/fail-next-capture",
-        app.sandbox.as_ref().unwrap()
-    );
-    app.client
-        .post(knob)
-        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
-        .send()
-        .await
-        .unwrap();
+    fail_next_capture(&app, "The reservation has expired").await;
     knobs(&app, serde_json::json!({ "down": false })).await;
     wait_for("the reservation released", async || {
         app.order(&number).await.payment.unwrap().released

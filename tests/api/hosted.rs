@@ -44,6 +44,22 @@ async fn sandbox_stats(app: &TestApp) -> serde_json::Value {
 }
 
 /// Cart, form, "Place order": returns the provider's payment page URL.
+/// The sandbox refuses the next capture with `reason`.
+pub(crate) async fn fail_next_capture(app: &TestApp, reason: &str) {
+    let knob = format!(
+        "{}/v1/test/fail-next-capture",
+        app.sandbox.as_ref().expect("a sandbox")
+    );
+    let set = app
+        .client
+        .post(knob)
+        .json(&serde_json::json!({ "reason": reason }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success(), "{}", set.status());
+}
+
 pub(crate) async fn to_the_provider(app: &TestApp, method: &str) -> String {
     app.add_to_cart("hand-grinder", 1).await;
     assert_redirect(

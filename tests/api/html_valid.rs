@@ -9,6 +9,7 @@
 //! without checking anything would be worse than none.
 
 use crate::helpers::*;
+use crate::hosted::fail_next_capture;
 use crate::scripted_gateway::{self as scripted, METHOD as SCRIPTED, ScriptedGateway};
 use kassa::config::Settings;
 use kassa::domain::order::OrderStatus;
@@ -447,16 +448,7 @@ async fn admin_order_pages(pages: &mut Pages) {
             .await,
     );
     let staff = signed_in_staff(&app).await;
-    let knob = format!(
-        "{}/v1/test/fail-next-capture",
-        app.sandbox.as_ref().unwrap()
-    );
-    app.client
-        .post(knob)
-        .json(&serde_json::json!({ "reason": "The reservation has expired" }))
-        .send()
-        .await
-        .unwrap();
+    fail_next_capture(&app, "The reservation has expired").await;
     assert_eq!(
         press(&staff, &number, "/capture", &[]).await.status(),
         StatusCode::SEE_OTHER
