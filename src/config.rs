@@ -4,6 +4,7 @@
 
 use crate::domain::checkout::CheckoutInput;
 pub use crate::payment::hosted::wire::CaptureMode;
+pub use crate::sandbox::chaos::ChaosSettings;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -102,6 +103,10 @@ pub struct ShopSettings {
     pub currency: String,
     /// Seed the demo catalogue into an empty database at start.
     pub demo_data: bool,
+    /// Seed every demo product with this stock instead of the
+    /// catalogue's own (a load test must not sell out); unset: as listed.
+    #[serde(default)]
+    pub demo_stock: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -322,6 +327,10 @@ pub struct SandboxSettings {
     pub bind: String,
     /// How long a convenience-store payment may stay unpaid.
     pub convenience_store_days: i64,
+    /// `[sandbox.chaos]`: webhooks dropped, delayed, duplicated and
+    /// reordered, API calls failed, at random; off unless set.
+    #[serde(default)]
+    pub chaos: ChaosSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -372,6 +381,7 @@ impl Default for Settings {
                 address: "Kassa Demo Shop, Beispielstraße 1, 10115 Berlin, Germany".into(),
                 currency: "EUR".into(),
                 demo_data: true,
+                demo_stock: None,
             },
             checkout: CheckoutSettings {
                 skip_start_action: false,
@@ -409,6 +419,7 @@ impl Default for Settings {
                 serve_beside_shop: true,
                 bind: "127.0.0.1:8090".into(),
                 convenience_store_days: 3,
+                chaos: ChaosSettings::default(),
             },
             registration: RegistrationSettings {
                 enabled: true,
@@ -512,6 +523,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_addresses()?;
+        self.validate_chaos()?;
         self.validate_storage()?;
         self.validate_sessions()?;
         self.validate_payment()?;
@@ -570,6 +582,24 @@ impl Settings {
             accounts.max_reset_requests_per_ip > 0,
             "accounts.max_reset_requests_per_ip",
             || "must be at least 1".into(),
+        )
+    }
+
+    fn validate_chaos(&self) -> Result<(), ConfigError> {
+        let chaos = &self.sandbox.chaos;
+        for (share, name) in [
+            (chaos.drop_share, "sandbox.chaos.drop_share"),
+            (chaos.duplicate_share, "sandbox.chaos.duplicate_share"),
+            (chaos.fail_share, "sandbox.chaos.fail_share"),
+        ] {
+            require((0.0..=1.0).contains(&share), name, || {
+                "must be between 0 and 1".into()
+            })?;
+        }
+        require(
+            self.shop.demo_stock.is_none_or(|stock| stock >= 0),
+            "shop.demo_stock",
+            || "must not be negative".into(),
         )
     }
 

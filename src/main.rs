@@ -88,7 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let sandbox = kassa::sandbox::Sandbox::new(
                 settings.webhook_secret(),
                 settings.sandbox.convenience_store_days,
-            );
+            )
+            .with_chaos(settings.sandbox.chaos.clone());
             let (port, server) = sandbox.serve(&bind)?;
             tracing::info!("sandbox payment provider on http://127.0.0.1:{port}");
             server.await?;

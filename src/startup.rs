@@ -70,7 +70,10 @@ impl Application {
             .with_context(|| format!("creating the data dir {}", settings.data_dir.display()))?;
         let store = open_store(&settings).await?;
         if settings.shop.demo_data {
-            if store.seed_demo_data(&settings.shop.currency).await? {
+            if store
+                .seed_demo_data(&settings.shop.currency, settings.shop.demo_stock)
+                .await?
+            {
                 tracing::info!("seeded the demo catalogue");
             }
             crate::application::staff::seed_demo_staff(&store).await?;
@@ -260,7 +263,8 @@ fn sandbox_beside_shop(settings: &Settings) -> anyhow::Result<Option<(u16, Serve
     let sandbox = Sandbox::new(
         settings.webhook_secret(),
         settings.sandbox.convenience_store_days,
-    );
+    )
+    .with_chaos(settings.sandbox.chaos.clone());
     let (port, server) = sandbox
         .serve(&settings.sandbox.bind)
         .with_context(|| format!("starting the sandbox provider on {}", settings.sandbox.bind))?;

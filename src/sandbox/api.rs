@@ -126,7 +126,7 @@ impl Sandbox {
     fn receive(&self, operation: &str, subject: &str) -> Option<HttpResponse> {
         let mut state = self.lock();
         state.stats.received.record(operation, subject);
-        if !state.knobs.down {
+        if !state.knobs.down && !state.chaos.fail_call() {
             return None;
         }
         state.stats.received.record_unavailable(operation, subject);
@@ -452,7 +452,23 @@ async fn set_knobs(sandbox: web::Data<Sandbox>, knobs: web::Json<Knobs>) -> Http
 
 #[get("/v1/test/stats")]
 async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<Stats> {
-    web::Json(sandbox.lock().stats.clone())
+    let state = sandbox.lock();
+    let mut stats = state.stats.clone();
+    stats.chaos = state.chaos.counts;
+    web::Json(stats)
+}
+
+/// Every session and registration as the provider keeps it, for checks
+/// that compare its books with the shop's.
+#[get("/v1/test/ledger")]
+async fn ledger(sandbox: web::Data<Sandbox>) -> HttpResponse {
+    let state = sandbox.lock();
+    let mut sessions: Vec<&Session> = state.sessions.values().collect();
+    sessions.sort_by(|a, b| a.id.cmp(&b.id));
+    HttpResponse::Ok().json(serde_json::json!({
+        "sessions": sessions,
+        "registrations": state.registrations.all(),
+    }))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -467,5 +483,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(operate)
         .service(fail_next_capture)
         .service(set_knobs)
-        .service(stats);
+        .service(stats)
+        .service(ledger);
 }

@@ -17,6 +17,7 @@
 
 mod api;
 pub mod calls;
+pub mod chaos;
 mod operations;
 mod pages;
 pub mod registration;
@@ -78,6 +79,9 @@ pub struct Stats {
     /// Every API call received, repeats included.
     #[serde(flatten)]
     pub received: calls::CallCounts,
+    /// What `[sandbox.chaos]` did, over both APIs and all webhooks.
+    #[serde(default)]
+    pub chaos: chaos::ChaosCounts,
 }
 
 impl Default for Stats {
@@ -87,6 +91,7 @@ impl Default for Stats {
             captured_sessions: 0,
             webhooks_sent: 0,
             received: calls::CallCounts::of(OPERATIONS),
+            chaos: chaos::ChaosCounts::default(),
         }
     }
 }
@@ -104,6 +109,7 @@ struct State {
     /// The reason to refuse the next new capture with (test knob).
     fail_next_capture: Option<String>,
     registrations: registration::RegistrationState,
+    chaos: chaos::Chaos,
 }
 
 /// The sandbox provider: its state and how it reaches shops.
@@ -128,6 +134,12 @@ impl Sandbox {
             base_url: Arc::default(),
             convenience_store_days,
         }
+    }
+
+    /// The provider misbehaves as `settings` say (see [`chaos`]).
+    pub fn with_chaos(self, settings: chaos::ChaosSettings) -> Self {
+        self.lock().chaos = chaos::Chaos::new(settings);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -63,21 +63,37 @@ impl Sandbox {
     /// latency, and says whether the API is down.
     async fn registration_call(&self, operation: &str, subject: &str) -> bool {
         let knobs = {
-            let mut state = self.lock();
-            let registrations = &mut state.registrations;
-            registrations.stats.received.record(operation, subject);
-            if registrations.knobs.down {
-                registrations
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            state
+                .registrations
+                .stats
+                .received
+                .record(operation, subject);
+            let mut knobs = state.registrations.knobs.clone();
+            knobs.down = knobs.down || state.chaos.fail_call();
+            if knobs.down {
+                state
+                    .registrations
                     .stats
                     .received
                     .record_unavailable(operation, subject);
             }
-            registrations.knobs.clone()
+            knobs
         };
         if knobs.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
         }
         knobs.down
+    }
+}
+
+impl RegistrationState {
+    /// Every registration, by id.
+    pub(super) fn all(&self) -> Vec<&Registration> {
+        let mut all: Vec<&Registration> = self.registrations.values().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
     }
 }
 

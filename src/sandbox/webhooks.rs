@@ -33,7 +33,7 @@ impl Sandbox {
         kind: &str,
         amount_minor: Option<i64>,
     ) {
-        let (knobs, sequence, first_of_session) = {
+        let (knobs, sequence, plan) = {
             let mut guard = self.lock();
             let state = &mut *guard;
             state.next_event += 1;
@@ -42,10 +42,23 @@ impl Sandbox {
                 .entry(session.id.clone())
                 .or_insert(0);
             *count += 1;
-            (state.knobs.clone(), state.next_event, *count == 1)
+            let first_of_session = *count == 1;
+            let knobs = state.knobs.clone();
+            if knobs.drop {
+                return;
+            }
+            // Reordering (test knob): the first event of a session waits
+            // until later ones went.
+            let mut delay_ms = knobs.delay_ms;
+            if knobs.reorder && first_of_session {
+                delay_ms += knobs.delay_ms.max(200) * 3;
+            }
+            let plan = state.chaos.plan_webhook(first_of_session, delay_ms);
+            (knobs, state.next_event, plan)
         };
-        if knobs.drop {
-            return;
+        let mut delays = plan.delays_ms;
+        if knobs.duplicate && delays.len() == 1 {
+            delays.push(delays[0]);
         }
         let event = Event {
             id: format!("evt_{sequence:08}_{}", uuid::Uuid::new_v4().simple()),
@@ -56,17 +69,11 @@ impl Sandbox {
             created: time::OffsetDateTime::now_utc().unix_timestamp(),
         };
         let url = session.request.webhook_url.clone();
-        // Reordering: the first event of a session waits until later ones went.
-        let mut delay = Duration::from_millis(knobs.delay_ms);
-        if knobs.reorder && first_of_session {
-            delay += Duration::from_millis(knobs.delay_ms.max(200) * 3);
-        }
-        let copies = if knobs.duplicate { 2 } else { 1 };
-        for _ in 0..copies {
+        for delay_ms in delays {
             let sandbox = self.clone();
             let (url, event) = (url.clone(), event.clone());
             tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 sandbox.deliver(&url, &event).await;
             });
         }

@@ -94,10 +94,11 @@ const SHIPPING: &[(&str, &str, i64, Option<i64>)] = &[
 const VOUCHERS: &[(&str, i64)] = &[("WELCOME10", 10), ("FREEORDER", 100)];
 
 impl Store {
-    /// Seeds the demo data unless the catalogue has products already.
-    /// Returns whether anything was seeded. Nodes starting together may both
-    /// seed: rows that exist already are left alone.
-    pub async fn seed_demo_data(&self, currency: &str) -> StoreResult<bool> {
+    /// Seeds the demo data unless the catalogue has products already, every
+    /// product with `stock` if given. Returns whether anything was seeded.
+    /// Nodes starting together may both seed: rows that exist already are
+    /// left alone.
+    pub async fn seed_demo_data(&self, currency: &str, stock: Option<i64>) -> StoreResult<bool> {
         write_tx!(self, |c| {
             let existing: i64 = products::table.count().get_result(c).await?;
             if existing > 0 {
@@ -107,14 +108,14 @@ impl Store {
                 .iter()
                 .enumerate()
                 .map(
-                    |(i, (id, name, description, price, vat, stock))| ProductRow {
+                    |(i, (id, name, description, price, vat, listed))| ProductRow {
                         id: (*id).into(),
                         name: (*name).into(),
                         description: (*description).into(),
                         price_minor: *price,
                         currency: currency.into(),
                         vat_rate_bp: *vat,
-                        stock: *stock,
+                        stock: stock.unwrap_or(*listed),
                         active: true,
                         position: i as i64,
                         version: 1,

@@ -102,7 +102,28 @@ async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: 
     assert!(page.contains("14.90 EUR"));
 }
 
+async fn demo_stock_seeds_every_product_with_it(backend: Backend) {
+    let listed = spawn_app(backend).await;
+    assert_eq!(
+        listed.stock_of("travel-mug").await,
+        3,
+        "as the catalogue lists"
+    );
+    let app = spawn_app_with(backend, |s| s.shop.demo_stock = Some(500)).await;
+    for product in ["travel-mug", "hand-grinder", "filter-papers"] {
+        assert_eq!(app.stock_of(product).await, 500, "{product}");
+    }
+    // Ten travel mugs fit in the cart now; the listed stock has three.
+    app.add_to_cart("travel-mug", 10).await;
+    assert!(
+        app.get_html("/cart")
+            .await
+            .contains("data-testid=\"cart-count\">10<")
+    );
+}
+
 on_both_backends!(
+    demo_stock_seeds_every_product_with_it,
     the_catalogue_shows_the_demo_products,
     add_change_and_remove_lines,
     stock_limits_what_fits_in_the_cart,

@@ -8,6 +8,7 @@ mod attempts;
 mod back_office;
 mod cart;
 mod cart_ownership;
+mod chaos;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
