@@ -34,10 +34,18 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undeli
         return Ok(());
     }
     let composed = match compose(shop, &mail).await.map_err(later)? {
-        Ok(composed) => composed,
-        Err(reason) => {
+        Composition::Ready(composed) => composed,
+        Composition::Never(reason) => {
             give_up(shop, &mail, &reason).await;
             return Err(Undelivered::Never(reason));
+        }
+        Composition::NotNeeded(reason) => {
+            tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), %reason, "mail not needed");
+            return shop
+                .store
+                .mail_not_needed(&mail.id, &reason)
+                .await
+                .map_err(|e| later(e.into()));
         }
     };
     match shop.mailer.send(&composed.outgoing).await {
@@ -73,9 +81,18 @@ struct Composed {
     kept: MailContent,
 }
 
-/// The mail's text from the order or account as it is now; `Err` with the
-/// reason when it can never be written (its order is gone).
-async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, String>> {
+/// What became of a mail's text.
+enum Composition {
+    Ready(Composed),
+    /// It can never be written (its order is gone): the reason.
+    Never(String),
+    /// What it was to say no longer holds: payment instructions for an
+    /// order whose money came (or that was cancelled) before the mail went.
+    NotNeeded(String),
+}
+
+/// The mail's text from the order or account as it is now.
+async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
     let settings = &shop.settings;
     let sender = Sender {
         name: &settings.shop.name,
@@ -85,11 +102,21 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
     let (rendered, kept, to_name) = match &mail.order_id {
         Some(order_id) => {
             let Some(number) = shop.store.order_number(order_id).await? else {
-                return Ok(Err(format!("order {order_id} does not exist")));
+                return Ok(Composition::Never(format!(
+                    "order {order_id} does not exist"
+                )));
             };
             let Some(sheet) = shop.store.staff_order(&number, Timeline::Actions).await? else {
-                return Ok(Err(format!("order {number} does not exist")));
+                return Ok(Composition::Never(format!("order {number} does not exist")));
             };
+            if mail.kind == MailKind::PaymentInstructions
+                && how_to_pay(shop, &sheet.order).is_none()
+            {
+                return Ok(Composition::NotNeeded(format!(
+                    "order {number} no longer waits for its money ({})",
+                    sheet.order.status.as_str()
+                )));
+            }
             let billing = &sheet.order.details.billing;
             let name = format!("{} {}", billing.first_name, billing.last_name);
             let link = format!(
@@ -99,7 +126,7 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
             );
             let body = match order_body(shop, mail, &sheet) {
                 Ok(body) => body,
-                Err(reason) => return Ok(Err(reason)),
+                Err(reason) => return Ok(Composition::Never(reason)),
             };
             let letter = Letter {
                 sender,
@@ -139,7 +166,12 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
                 let kept = render_with("(the link is not kept)")?;
                 (sent, kept, String::new())
             }
-            other => return Ok(Err(format!("a {} mail needs an order", other.as_str()))),
+            other => {
+                return Ok(Composition::Never(format!(
+                    "a {} mail needs an order",
+                    other.as_str()
+                )));
+            }
         },
     };
     let content = |r: crate::mail::render::Rendered| MailContent {
@@ -148,7 +180,7 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
         html: r.html,
     };
     let sent = content(rendered);
-    Ok(Ok(Composed {
+    Ok(Composition::Ready(Composed {
         outgoing: OutgoingMail {
             message_id: mail.id.clone(),
             to_name,

@@ -109,6 +109,10 @@ pub enum MailStatus {
     Sent,
     /// Refused for good; the reason is kept.
     Failed,
+    /// Not sent because what it was to say no longer held when its turn
+    /// came (payment instructions for an order already paid or
+    /// cancelled); the reason is kept.
+    NotNeeded,
 }
 
 impl MailStatus {
@@ -117,6 +121,7 @@ impl MailStatus {
             Self::Queued => "queued",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::NotNeeded => "unneeded",
         }
     }
 }
@@ -163,6 +168,10 @@ impl MailRecord {
             (MailStatus::Failed, error) => format!(
                 "{what}: failed ({})",
                 error.as_deref().unwrap_or("no reason given")
+            ),
+            (MailStatus::NotNeeded, reason) => format!(
+                "{what}: not sent, no longer needed ({})",
+                reason.as_deref().unwrap_or("no reason given")
             ),
         }
     }

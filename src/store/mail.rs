@@ -115,6 +115,7 @@ pub(crate) use queue_order_mails;
 pub(crate) const QUEUED: &str = "queued";
 const SENT: &str = "sent";
 const FAILED: &str = "failed";
+const NOT_NEEDED: &str = "not_needed";
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mails)]
@@ -142,6 +143,7 @@ fn parse_status(raw: &str) -> StoreResult<MailStatus> {
         QUEUED => Ok(MailStatus::Queued),
         SENT => Ok(MailStatus::Sent),
         FAILED => Ok(MailStatus::Failed),
+        NOT_NEEDED => Ok(MailStatus::NotNeeded),
         other => Err(StoreError::Corrupt(format!("mail status {other:?}"))),
     }
 }
@@ -260,6 +262,22 @@ impl Store {
                     mails::status.eq(status),
                     mails::attempts.eq(mails::attempts + 1),
                     mails::last_error.eq(error),
+                    mails::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// A queued mail that will not be sent, as what it says no longer
+    /// holds; `reason` is kept.
+    pub async fn mail_not_needed(&self, id: &str, reason: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(mails::table.find(id).filter(mails::status.eq(QUEUED)))
+                .set((
+                    mails::status.eq(NOT_NEEDED),
+                    mails::last_error.eq(reason),
                     mails::updated_at.eq(now()),
                 ))
                 .execute(c)

@@ -24,6 +24,7 @@ on_both_backends!(
     a_mail_survives_a_crash_between_commit_and_send,
     a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else,
     staff_see_each_mail_with_its_state_and_content_and_can_send_it_again,
+    instructions_overtaken_by_the_payment_are_not_sent_and_not_failed,
 );
 
 const STAFF: &str = "admin@kassa.example";
@@ -363,6 +364,63 @@ async fn a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else(backend
             "{number}: {copies} copies (a stalled server may get one twice)"
         );
     }
+}
+
+async fn instructions_overtaken_by_the_payment_are_not_sent_and_not_failed(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(SmtpMode::Down);
+    let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
+    let pay_url = to_the_provider(&app, "convenience_store").await;
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = choose(&app, &pay_url, "convenience_store").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let number = order_number(&success);
+    wait_for("the tries noted", async || {
+        let mails = mails_of(&app, &number).await;
+        mails.len() == 2
+            && mails
+                .iter()
+                .all(|m| m.status == MailStatus::Queued && m.attempts > 0)
+    })
+    .await;
+    // The shopper pays at the store with the code from the success page
+    // while the mail server is down; then it is back.
+    let paid = format!(
+        "{}/console/{session_id}/paid",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client.post(paid).send().await.unwrap();
+    wait_for("the payment received", async || {
+        kinds(&mails_of(&app, &number).await).contains(&MailKind::PaymentReceived)
+    })
+    .await;
+    smtp.set_mode(SmtpMode::Accept);
+    wait_for("every mail settled", async || {
+        mails_of(&app, &number)
+            .await
+            .iter()
+            .all(|m| m.status != MailStatus::Queued)
+    })
+    .await;
+    let mails = mails_of(&app, &number).await;
+    let status_of = |kind| mails.iter().find(|m| m.kind == kind).map(|m| m.status);
+    assert_eq!(
+        status_of(MailKind::OrderConfirmation),
+        Some(MailStatus::Sent)
+    );
+    assert_eq!(status_of(MailKind::PaymentReceived), Some(MailStatus::Sent));
+    assert_eq!(
+        status_of(MailKind::PaymentInstructions),
+        Some(MailStatus::NotNeeded),
+        "not failed: nothing went wrong, the payment came first"
+    );
+    let got = smtp.wait_for_count(2, WITHIN).await;
+    assert!(
+        got.iter().all(|m| !m.subject.starts_with("How to pay")),
+        "no instructions for an order already paid"
+    );
+    let page = order_page(&signed_in_staff(&app).await, &number).await;
+    assert!(page.contains("not sent, no longer needed"), "{page}");
 }
 
 async fn staff_see_each_mail_with_its_state_and_content_and_can_send_it_again(backend: Backend) {
