@@ -96,11 +96,37 @@ impl OrderStatus {
             Self::Refunded => "Refunded",
         }
     }
+
+    /// Whether settling its payment may give an order in this status the
+    /// status `to`: only while it waits for the payment's outcome, or as a
+    /// repeat of that very settlement. An order that has moved on (shipped,
+    /// paid, completed, refunded by the back office) keeps its status when
+    /// a settlement is repeated late, e.g. by a place-order process resumed
+    /// after its node died between settling and saving.
+    pub fn may_settle_to(self, to: OrderStatus) -> bool {
+        matches!(self, Self::PendingPayment | Self::OnHold) || self == to
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_order_waiting_for_its_payment_is_settled() {
+        use OrderStatus::*;
+        assert!(PendingPayment.may_settle_to(Placed));
+        assert!(PendingPayment.may_settle_to(OnHold));
+        assert!(OnHold.may_settle_to(Paid));
+        assert!(
+            Placed.may_settle_to(Placed),
+            "cash on delivery, or a repeat"
+        );
+        for moved_on in [Shipped, Completed, PartiallyPaid, Refunded, Paid] {
+            assert!(!moved_on.may_settle_to(Placed), "{moved_on:?}");
+        }
+        assert!(!Paid.may_settle_to(OnHold));
+    }
 
     #[test]
     fn numbers_are_padded_and_parsed() {

@@ -334,6 +334,16 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?;
+            // A late repeat (a process resumed after a crash) leaves an
+            // order that moved on alone: no status, no events, no mails. A
+            // cancelled order goes on below: its payment's money is noted,
+            // so that it is paid back.
+            if let Some(before) = before.as_deref().and_then(OrderStatus::parse)
+                && before != OrderStatus::Cancelled
+                && !before.may_settle_to(order_status)
+            {
+                return Ok(());
+            }
             diesel::update(
                 orders::table
                     .find(order_id)

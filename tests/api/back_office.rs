@@ -12,6 +12,7 @@ use kassa::application::fulfilment::{self, Command, Outcome};
 use kassa::config::CaptureMode;
 use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
 use kassa::domain::order::OrderStatus;
+use kassa::domain::payment::PaymentStatus;
 
 on_both_backends!(
     the_seed_story_captures_each_delivery_and_the_last_one_the_rest,
@@ -29,6 +30,7 @@ on_both_backends!(
     a_provider_that_is_down_gets_the_capture_once_it_is_back,
     a_store_payment_made_after_a_cancel_is_refunded,
     a_capture_refused_after_a_cancel_releases_the_reservation,
+    a_settlement_repeated_after_delivery_leaves_the_order_completed,
 );
 
 const WAREHOUSE: &str = "API key warehouse";
@@ -739,4 +741,55 @@ async fn a_capture_refused_after_a_cancel_releases_the_reservation(backend: Back
         .map(|o| format!("{}:{:?}", o.kind.as_str(), o.status))
         .collect();
     assert_eq!(kinds, vec!["capture:Refused", "release:Done"], "{kinds:?}");
+}
+
+/// The place-order process settles the order and then saves its step; a
+/// node killed between the two leaves the step to be run again when the
+/// lease expires, by then possibly after the order was delivered and
+/// captured. That late repeat must not move the order back.
+async fn a_settlement_repeated_after_delivery_leaves_the_order_completed(backend: Backend) {
+    let app = manual_shop(backend).await;
+    let number = reserved_card_order(&app, &[("hand-grinder", 1)]).await;
+    let delivery = deliver_lines(&app, &number, vec![(0, 1)]).await;
+    assert_eq!(
+        act(&app, &number, delivered(&delivery), WAREHOUSE).await,
+        Outcome::Done
+    );
+    wait_for("the capture", async || {
+        app.order(&number).await.status == OrderStatus::Completed
+    })
+    .await;
+    let store = app.shop.store();
+    wait_for("the outbox drained", async || {
+        store.count_pending_outbox().await.unwrap() == 0
+    })
+    .await;
+    let mails = store
+        .order_mails(&app.order(&number).await.id)
+        .await
+        .unwrap()
+        .len();
+
+    let order = app.order(&number).await;
+    let process = app.latest_process().await;
+    store
+        .settle_order(
+            &order.id,
+            Some(process.context.idempotency_key.as_str()),
+            PaymentStatus::Authorized,
+            OrderStatus::Placed,
+        )
+        .await
+        .unwrap();
+
+    let after = app.order(&number).await;
+    assert_eq!(after.status, OrderStatus::Completed, "not back to placed");
+    assert_eq!(after.version, order.version, "nothing written");
+    assert_eq!(after.payment.unwrap().captured_minor, 8900);
+    assert_eq!(
+        store.count_pending_outbox().await.unwrap(),
+        0,
+        "no event again"
+    );
+    assert_eq!(store.order_mails(&order.id).await.unwrap().len(), mails);
 }
