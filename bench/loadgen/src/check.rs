@@ -5,7 +5,9 @@
 //! 2. no payment captured twice or beyond its reservation;
 //! 3. stock = initial − what live orders hold;
 //! 4. a confirmed registration belongs to a paid order, any other is deleted;
-//! 5. each mail sent at least once and at most twice.
+//! 5. each mail sent at least once and at most twice;
+//! 6. an order delivered and paid in full is completed (its status was
+//!    not moved back by a late repeat of an earlier step).
 //!
 //! Side effects run after commits (outbox, sweeper, reconciliation), so
 //! the check first waits, bounded, for the shop to settle.
@@ -143,6 +145,7 @@ pub async fn run(
     );
     orders(db, &mut f).await?;
     confirmations(db, confirmed, &mut f).await?;
+    statuses(db, &mut f).await?;
     let sessions = ledger["sessions"].as_array().cloned().unwrap_or_default();
     money(db, &sessions, &mut f).await?;
     stock(db, initial_stock, &mut f).await?;
@@ -219,15 +222,49 @@ async fn confirmations(db: &Client, confirmed: &[String], f: &mut Findings) -> a
     Ok(())
 }
 
+/// 6: the order's status follows its facts: delivered in full and paid in
+/// full by the provider is completed.
+async fn statuses(db: &Client, f: &mut Findings) -> anyhow::Result<()> {
+    for row in db
+        .query(
+            "SELECT o.number, o.status FROM orders o JOIN payments p ON p.order_id = o.id \
+             WHERE p.method <> 'cash_on_delivery' AND p.captured_minor >= p.amount_minor \
+               AND p.refunded_minor = 0 \
+               AND o.status NOT IN ('completed', 'cancelled', 'refunded') \
+               AND (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l \
+                    WHERE l.order_id = o.id) \
+                 = (SELECT coalesce(sum(dl.quantity), 0) FROM deliveries d \
+                    JOIN delivery_lines dl ON dl.delivery_id = d.id \
+                    WHERE d.order_id = o.id AND d.status = 'delivered')",
+            &[],
+        )
+        .await?
+    {
+        let (number, status): (String, String) = (row.get(0), row.get(1));
+        f.violation(format!(
+            "order {number}: delivered and paid in full, but {status}"
+        ));
+    }
+    Ok(())
+}
+
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
+}
+
+/// A payment as the shop keeps it, with its order.
+struct ShopPayment {
+    cart: String,
+    captured: i64,
+    refunded: i64,
+    order_status: Option<String>,
+    number: Option<String>,
 }
 
 /// 1b and 2: the provider's books against the shop's.
 async fn money(db: &Client, sessions: &[Value], f: &mut Findings) -> anyhow::Result<()> {
     // The shop's payments by the provider's session id, with their order.
-    let mut payments: HashMap<String, (String, i64, i64, i64, Option<String>, Option<String>)> =
-        HashMap::new();
+    let mut payments: HashMap<String, ShopPayment> = HashMap::new();
     for row in db
         .query(
             "SELECT p.provider_reference, p.cart_id, p.amount_minor, p.captured_minor, \
@@ -240,14 +277,13 @@ async fn money(db: &Client, sessions: &[Value], f: &mut Findings) -> anyhow::Res
     {
         payments.insert(
             row.get(0),
-            (
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-                row.get(6),
-            ),
+            ShopPayment {
+                cart: row.get(1),
+                captured: row.get(3),
+                refunded: row.get(4),
+                order_status: row.get(5),
+                number: row.get(6),
+            },
         );
     }
     let (mut captured, mut refunded, mut kept_per_cart) = (0, 0, HashMap::<String, u32>::new());
@@ -277,7 +313,13 @@ async fn money(db: &Client, sessions: &[Value], f: &mut Findings) -> anyhow::Res
         if back > taken {
             f.violation(format!("session {id}: refunded {back} of {taken} captured"));
         }
-        let Some((cart, _, shop_captured, shop_refunded, order_status, number)) = payments.get(id)
+        let Some(ShopPayment {
+            cart,
+            captured: shop_captured,
+            refunded: shop_refunded,
+            order_status,
+            number,
+        }) = payments.get(id)
         else {
             if taken > back {
                 f.violation(format!(

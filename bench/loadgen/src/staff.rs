@@ -96,7 +96,7 @@ impl Warehouse {
     /// has a key made from what it does, so a pass interrupted anywhere
     /// (a node killed) is resumed by the next without doing anything twice.
     async fn deliver(&self, node: usize, number: &str) -> anyhow::Result<bool> {
-        let (status, created) = self
+        let (status, created, replayed) = self
             .post(
                 node,
                 &format!("/orders/{number}/deliveries"),
@@ -113,9 +113,12 @@ impl Warehouse {
         let Some(id) = created["delivery_id"].as_str() else {
             return Ok(false);
         };
-        self.metrics.staff("deliveries created");
+        if !replayed {
+            self.metrics.staff("deliveries created");
+        }
+        let mut delivered_before = true;
         for to in ["shipped", "delivered"] {
-            let (status, _) = self
+            let (status, _, moved_before) = self
                 .post(
                     node,
                     &format!("/deliveries/{id}/status"),
@@ -123,13 +126,16 @@ impl Warehouse {
                     json!({ "status": to }),
                 )
                 .await?;
+            delivered_before = moved_before;
             if status != StatusCode::OK {
                 self.metrics.staff("moves refused");
                 tracing_line(&format!("warehouse: delivery {id} {to}: {status}"));
                 return Ok(false);
             }
         }
-        self.metrics.staff("deliveries delivered");
+        if !delivered_before {
+            self.metrics.staff("deliveries delivered");
+        }
         Ok(true)
     }
 
@@ -139,7 +145,7 @@ impl Warehouse {
         path: &str,
         key: &str,
         body: Value,
-    ) -> anyhow::Result<(StatusCode, Value)> {
+    ) -> anyhow::Result<(StatusCode, Value, bool)> {
         let response = self
             .client
             .post(self.url(node, path))
@@ -152,7 +158,12 @@ impl Warehouse {
         if status.is_server_error() {
             anyhow::bail!("{path}: {status}");
         }
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        let replayed = response.headers().contains_key("Idempotent-Replayed");
+        Ok((
+            status,
+            response.json().await.unwrap_or(Value::Null),
+            replayed,
+        ))
     }
 }
 
