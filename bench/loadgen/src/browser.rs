@@ -17,6 +17,8 @@ pub struct Browser {
     nodes: Arc<Vec<String>>,
     node: usize,
     metrics: Arc<Metrics>,
+    /// The last requests and their answers, for a journey cut short.
+    trail: Vec<String>,
 }
 
 /// An answer: its status, where it redirects, its body.
@@ -59,7 +61,20 @@ impl Browser {
             nodes,
             node,
             metrics,
+            trail: Vec::new(),
         }
+    }
+
+    /// The last requests of the journey, oldest first.
+    pub fn trail(&self) -> String {
+        self.trail.join(" | ")
+    }
+
+    fn note(&mut self, line: String) {
+        if self.trail.len() == 8 {
+            self.trail.remove(0);
+        }
+        self.trail.push(line);
     }
 
     pub fn node(&self) -> &str {
@@ -149,6 +164,7 @@ impl Browser {
                 Err(e) => format!("{e}"),
             };
             self.metrics.retry();
+            self.note(format!("{step} {url} -> {failure}"));
             if started.elapsed() > STEP_PATIENCE {
                 bail!(
                     "{step}: {url}: gave up after {:?}: {failure}",

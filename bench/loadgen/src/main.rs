@@ -196,7 +196,11 @@ pub async fn soak(
                     Ok(flows::Outcome::Declined) => metrics.flow(kind.name(), "declined"),
                     Err(e) => {
                         metrics.flow(kind.name(), "abandoned");
-                        staff::tracing_line(&format!("shopper {shopper} ({}): {e:#}", kind.name()));
+                        staff::tracing_line(&format!(
+                            "shopper {shopper} ({}): {e:#}; after: {}",
+                            kind.name(),
+                            browser.trail()
+                        ));
                     }
                 }
                 if !think.is_zero() {
