@@ -55,6 +55,15 @@ pub async fn current_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Ca
         .filter(|c| c.status != CartStatus::Ordered))
 }
 
+/// Whether the shopper's cart is ordered already: a "Place order" sent
+/// again after the first one placed it (its answer lost to a dead node, or
+/// a double click).
+pub async fn cart_ordered(shop: &Shop, claim: &CartClaim) -> AppResult<bool> {
+    Ok(shoppers_cart(shop, claim)
+        .await?
+        .is_some_and(|c| c.status == CartStatus::Ordered))
+}
+
 /// The shopper's latest attempt at paying for their cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {

@@ -246,6 +246,10 @@ async fn place(
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
+    // Placed by an earlier click: the payment step leads to its order.
+    if checkout::cart_ordered(&shop, &session.cart_claim()).await? {
+        return Ok(see_other("/checkout/payment"));
+    }
     let cart = match cart_or_leave(&shop, &session).await? {
         Ok(cart) => cart,
         Err(leave) => return Ok(leave),

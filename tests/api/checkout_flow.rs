@@ -204,7 +204,37 @@ async fn the_expired_page_explains_that_nothing_was_charged(backend: Backend) {
     );
 }
 
+/// The first click placed the order (cash on delivery places it at once)
+/// but its answer never reached the browser: a node that died, or a
+/// double click. The second click leads to the same order's confirmation,
+/// not to an empty cart.
+async fn place_order_clicked_again_after_the_order_was_placed_shows_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    let reviewed = app.reviewed_version().await;
+    assert_redirect(
+        &app.place_reviewed(reviewed.clone()).await,
+        "/checkout/payment",
+    );
+    assert_eq!(app.order_count().await, 1, "placed by the first click");
+    assert_redirect(&app.place_reviewed(reviewed).await, "/checkout/payment");
+    assert_redirect(&app.get("/checkout/payment").await, "/checkout/placeorder");
+    let placed = app.get("/checkout/placeorder").await;
+    let success = location(&placed);
+    assert!(
+        success.starts_with("/checkout/success?order=K-"),
+        "{success}"
+    );
+    assert_eq!(app.get(&success).await.status(), StatusCode::OK);
+    assert_eq!(app.order_count().await, 1, "still one order");
+}
+
 on_both_backends!(
+    place_order_clicked_again_after_the_order_was_placed_shows_it,
     a_guest_buys_from_start_to_success,
     a_logged_in_shopper_skips_start_and_gets_the_last_order_prefilled,
     cash_in_advance_puts_the_order_on_hold_with_instructions,
