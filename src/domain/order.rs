@@ -101,8 +101,8 @@ impl OrderStatus {
     /// status `to`: only while it waits for the payment's outcome, or as a
     /// repeat of that very settlement. An order that has moved on (shipped,
     /// paid, completed, refunded by the back office) keeps its status when
-    /// a settlement is repeated late, e.g. by a place-order process resumed
-    /// after its node died between settling and saving.
+    /// a settlement comes late, e.g. from a place-order process resumed
+    /// after its node died.
     pub fn may_settle_to(self, to: OrderStatus) -> bool {
         matches!(self, Self::PendingPayment | Self::OnHold) || self == to
     }

@@ -334,23 +334,22 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?;
-            // A late repeat (a process resumed after a crash) leaves an
-            // order that moved on alone: no status, no events, no mails. A
-            // cancelled order goes on below: its payment's money is noted,
-            // so that it is paid back.
-            if let Some(before) = before.as_deref().and_then(OrderStatus::parse)
-                && before != OrderStatus::Cancelled
-                && !before.may_settle_to(order_status)
-            {
-                return Ok(());
-            }
+            // A late settlement (a place-order step run again after its
+            // node died) keeps the status of an order that moved on
+            // meanwhile (shipped, completed); what else settling does
+            // (events, mails, payment, cart) is done all the same, as it
+            // may never have been. A cancelled order keeps its status.
+            let status = match before.as_deref().and_then(OrderStatus::parse) {
+                Some(before) if !before.may_settle_to(order_status) => before,
+                _ => order_status,
+            };
             diesel::update(
                 orders::table
                     .find(order_id)
                     .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
             )
             .set((
-                orders::status.eq(order_status.as_str()),
+                orders::status.eq(status.as_str()),
                 orders::version.eq(orders::version + 1),
                 orders::updated_at.eq(at),
             ))
