@@ -158,7 +158,10 @@ impl Warehouse {
         if status.is_server_error() {
             anyhow::bail!("{path}: {status}");
         }
-        let replayed = response.headers().contains_key("Idempotent-Replayed");
+        let replayed = response
+            .headers()
+            .get("Idempotent-Replayed")
+            .is_some_and(|v| v == "true");
         Ok((
             status,
             response.json().await.unwrap_or(Value::Null),
