@@ -35,13 +35,22 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undeli
     }
     let composed = match compose(shop, &mail).await.map_err(later)? {
         Ok(composed) => composed,
-        Err(reason) => {
+        Err(NotSent::Moot(why)) => {
+            tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), %why, "mail no longer needed");
+            return shop
+                .store
+                .mail_withdrawn(&mail.id, &why)
+                .await
+                .map_err(|e| later(e.into()));
+        }
+        Err(NotSent::Impossible(reason)) => {
             give_up(shop, &mail, &reason).await;
             return Err(Undelivered::Never(reason));
         }
     };
     match shop.mailer.send(&composed.outgoing).await {
         Ok(()) => {
+            crate::crash::point("mail.sent");
             tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), "mail sent");
             shop.store
                 .mail_sent(&mail.id, &composed.kept)
@@ -67,6 +76,20 @@ async fn give_up(shop: &Shop, mail: &MailRecord, reason: &str) {
     }
 }
 
+/// Why a queued mail is not sent.
+enum NotSent {
+    /// It no longer applies (how to pay an order that is paid by now).
+    Moot(String),
+    /// It can never be written (its order is gone).
+    Impossible(String),
+}
+
+impl From<String> for NotSent {
+    fn from(reason: String) -> Self {
+        Self::Impossible(reason)
+    }
+}
+
 /// A mail ready to go, and what is kept of it (a secret link left out).
 struct Composed {
     outgoing: OutgoingMail,
@@ -74,8 +97,8 @@ struct Composed {
 }
 
 /// The mail's text from the order or account as it is now; `Err` with the
-/// reason when it can never be written (its order is gone).
-async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, String>> {
+/// reason when it is not to be sent.
+async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, NotSent>> {
     let settings = &shop.settings;
     let sender = Sender {
         name: &settings.shop.name,
@@ -85,10 +108,10 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
     let (rendered, kept, to_name) = match &mail.order_id {
         Some(order_id) => {
             let Some(number) = shop.store.order_number(order_id).await? else {
-                return Ok(Err(format!("order {order_id} does not exist")));
+                return Ok(Err(format!("order {order_id} does not exist").into()));
             };
             let Some(sheet) = shop.store.staff_order(&number, Timeline::Actions).await? else {
-                return Ok(Err(format!("order {number} does not exist")));
+                return Ok(Err(format!("order {number} does not exist").into()));
             };
             let billing = &sheet.order.details.billing;
             let name = format!("{} {}", billing.first_name, billing.last_name);
@@ -139,7 +162,11 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, S
                 let kept = render_with("(the link is not kept)")?;
                 (sent, kept, String::new())
             }
-            other => return Ok(Err(format!("a {} mail needs an order", other.as_str()))),
+            other => {
+                return Ok(Err(
+                    format!("a {} mail needs an order", other.as_str()).into()
+                ));
+            }
         },
     };
     let content = |r: crate::mail::render::Rendered| MailContent {
@@ -166,7 +193,7 @@ fn order_body<'a>(
     shop: &Shop,
     mail: &MailRecord,
     sheet: &'a StaffOrder,
-) -> Result<Body<'a>, String> {
+) -> Result<Body<'a>, NotSent> {
     let order = &sheet.order;
     let parcel = || {
         let delivery = sheet
@@ -195,7 +222,14 @@ fn order_body<'a>(
         },
         MailKind::PaymentInstructions => match how_to_pay(shop, order) {
             Some(how_to_pay) => Body::PaymentInstructions { order, how_to_pay },
-            None => return Err("the order's payment needs no instructions".into()),
+            // Paid (or cancelled) before the mail went out: telling the
+            // shopper how to pay would only confuse them.
+            None => {
+                return Err(NotSent::Moot(format!(
+                    "the order is {} by now and needs no instructions",
+                    order.status.label().to_lowercase()
+                )));
+            }
         },
         MailKind::PaymentReceived => Body::PaymentReceived { order },
         MailKind::Shipped => Body::Shipped {
@@ -222,10 +256,7 @@ fn order_body<'a>(
             }
         }
         MailKind::Welcome | MailKind::PasswordReset => {
-            return Err(format!(
-                "a {} mail is not about an order",
-                mail.kind.as_str()
-            ));
+            return Err(format!("a {} mail is not about an order", mail.kind.as_str()).into());
         }
     })
 }

@@ -99,6 +99,7 @@ pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome
     // again when the provider sends it again. Two copies arriving at once
     // both apply, which is harmless: settling is idempotent.
     let outcome = settle(shop, &payment).await?;
+    crate::crash::point("webhook.applied");
     shop.store
         .record_webhook_event(&event.id, &event.kind, &event.session_id)
         .await?;

@@ -109,6 +109,9 @@ pub enum MailStatus {
     Sent,
     /// Refused for good; the reason is kept.
     Failed,
+    /// Not sent because it no longer applies (instructions for a payment
+    /// that arrived first); the reason is kept.
+    Withdrawn,
 }
 
 impl MailStatus {
@@ -117,6 +120,7 @@ impl MailStatus {
             Self::Queued => "queued",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Withdrawn => "not needed",
         }
     }
 }
@@ -163,6 +167,10 @@ impl MailRecord {
             (MailStatus::Failed, error) => format!(
                 "{what}: failed ({})",
                 error.as_deref().unwrap_or("no reason given")
+            ),
+            (MailStatus::Withdrawn, why) => format!(
+                "{what}: not sent, no longer needed ({})",
+                why.as_deref().unwrap_or("no reason given")
             ),
         }
     }

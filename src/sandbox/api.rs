@@ -450,6 +450,19 @@ async fn set_knobs(sandbox: web::Data<Sandbox>, knobs: web::Json<Knobs>) -> Http
     HttpResponse::NoContent().finish()
 }
 
+/// Everything the provider holds: each session with its money and each
+/// registration, so a test can check the shop's books against them.
+#[get("/v1/test/ledger")]
+async fn ledger(sandbox: web::Data<Sandbox>) -> HttpResponse {
+    let state = sandbox.lock();
+    let mut sessions: Vec<&Session> = state.sessions.values().collect();
+    sessions.sort_by(|a, b| a.id.cmp(&b.id));
+    HttpResponse::Ok().json(serde_json::json!({
+        "sessions": sessions,
+        "registrations": state.registrations.all(),
+    }))
+}
+
 #[get("/v1/test/stats")]
 async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<Stats> {
     web::Json(sandbox.lock().stats.clone())
@@ -467,5 +480,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(operate)
         .service(fail_next_capture)
         .service(set_knobs)
+        .service(ledger)
         .service(stats);
 }

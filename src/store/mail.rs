@@ -115,6 +115,7 @@ pub(crate) use queue_order_mails;
 pub(crate) const QUEUED: &str = "queued";
 const SENT: &str = "sent";
 const FAILED: &str = "failed";
+const WITHDRAWN: &str = "withdrawn";
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mails)]
@@ -142,6 +143,7 @@ fn parse_status(raw: &str) -> StoreResult<MailStatus> {
         QUEUED => Ok(MailStatus::Queued),
         SENT => Ok(MailStatus::Sent),
         FAILED => Ok(MailStatus::Failed),
+        WITHDRAWN => Ok(MailStatus::Withdrawn),
         other => Err(StoreError::Corrupt(format!("mail status {other:?}"))),
     }
 }
@@ -260,6 +262,21 @@ impl Store {
                     mails::status.eq(status),
                     mails::attempts.eq(mails::attempts + 1),
                     mails::last_error.eq(error),
+                    mails::updated_at.eq(now()),
+                ))
+                .execute(c)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// Marks a queued mail as not needed any more, with the reason.
+    pub async fn mail_withdrawn(&self, id: &str, why: &str) -> StoreResult<()> {
+        with_conn!(self, |c| {
+            diesel::update(mails::table.find(id).filter(mails::status.eq(QUEUED)))
+                .set((
+                    mails::status.eq(WITHDRAWN),
+                    mails::last_error.eq(why),
                     mails::updated_at.eq(now()),
                 ))
                 .execute(c)

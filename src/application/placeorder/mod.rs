@@ -272,6 +272,7 @@ async fn step(
             let from = process.state;
             match from.run(&mut process.context, &mut ports).await {
                 Ok(Transition::Next(next)) => {
+                    crate::crash::point("placeorder.step_done");
                     tracing::debug!(process = %process.id, %from, %next, "step");
                     process.state = next;
                     moved = true;

@@ -85,6 +85,7 @@ impl Ports for ShopPorts<'_> {
             .start_flow(request)
             .await
             .map_err(gateway_error)?;
+        crate::crash::point("placeorder.payment_started");
         self.shop
             .store
             .record_payment_started(
@@ -95,6 +96,7 @@ impl Ports for ShopPorts<'_> {
             )
             .await
             .map_err(store_error)?;
+        crate::crash::point("placeorder.payment_recorded");
         Ok(start)
     }
 
@@ -109,7 +111,9 @@ impl Ports for ShopPorts<'_> {
         self.gateway(request)?
             .confirm(request)
             .await
-            .map_err(gateway_error)
+            .map_err(gateway_error)?;
+        crate::crash::point("placeorder.payment_confirmed");
+        Ok(())
     }
 
     async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
@@ -118,6 +122,7 @@ impl Ports for ShopPorts<'_> {
             Ok(()) | Err(GatewayError::Refused(_)) => {}
             Err(e) => return Err(gateway_error(e)),
         }
+        crate::crash::point("placeorder.payment_voided");
         self.shop
             .store
             .record_payment_cancelled(request.idempotency_key.as_str(), EventKind::PaymentFailed)
@@ -126,11 +131,14 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn freeze_cart(&mut self, cart_id: &str, version: i64) -> Result<bool, PortError> {
-        self.shop
+        let frozen = self
+            .shop
             .store
             .freeze_cart(cart_id, version)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.cart_frozen");
+        Ok(frozen)
     }
 
     async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError> {
@@ -138,7 +146,9 @@ impl Ports for ShopPorts<'_> {
             .store
             .reopen_cart(cart_id)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.cart_reopened");
+        Ok(())
     }
 
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
@@ -150,7 +160,10 @@ impl Ports for ShopPorts<'_> {
                 .place_order(draft, self.shop.currency, &random_token())
                 .await
             {
-                Ok(order) => return Ok(order),
+                Ok(order) => {
+                    crate::crash::point("placeorder.order_placed");
+                    return Ok(order);
+                }
                 Err(PlaceError::Refused(refusal)) => {
                     return Err(PortError::Refused(refusal.to_string()));
                 }
@@ -169,7 +182,9 @@ impl Ports for ShopPorts<'_> {
             .store
             .cancel_order(order_id, Cancellation::Rollback)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.order_cancelled");
+        Ok(())
     }
 
     async fn settle_order(
@@ -187,6 +202,8 @@ impl Ports for ShopPorts<'_> {
                 settlement.order_status,
             )
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.order_settled");
+        Ok(())
     }
 }
