@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub mod api_keys;
+#[cfg(feature = "test-support")]
+pub mod audit;
 pub mod carts;
 pub mod catalogue;
 pub mod fulfilment;
