@@ -16,7 +16,7 @@ use actix_session::config::PersistentSession;
 use actix_session::storage::RedisSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::middleware::{DefaultHeaders, Logger};
 use actix_web::{App, HttpResponse, HttpServer, get, http::header, web};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -302,12 +302,13 @@ fn http_server(
                         "default-src 'self'; frame-ancestors 'none'",
                     )),
             )
+            // Inside the logger, whose body wrapper would hide the page's bytes.
+            .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip))
             // Paths only: query strings carry confirmation tokens.
             .wrap(
                 Logger::new("%{method}xi %U %s %Dms")
                     .custom_request_replace("method", |req| req.method().to_string()),
             )
-            .wrap(Compress::default())
             .wrap(session_middleware)
             .app_data(data.clone())
             .app_data(probes.clone())

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod checkout;
+pub mod compress;
 pub mod csrf;
 pub mod error;
 pub mod health;
