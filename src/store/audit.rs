@@ -4,7 +4,7 @@
 use super::schema::{
     mails, order_lines, orders, outbox, payments, place_order_process, products, registrations,
 };
-use super::{Store, StoreResult, with_conn};
+use super::{Store, StoreResult, read};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -77,7 +77,7 @@ pub struct Books {
 
 impl Store {
     pub async fn books(&self) -> StoreResult<Books> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let orders = orders::table
                 .select((
                     orders::id,

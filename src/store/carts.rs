@@ -4,7 +4,7 @@
 
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
 use crate::domain::cart::{
     Cart, CartLine, CartOwner, CartStatus, LineRefusal, LineRequest, check_quantity,
     merged_quantity,
@@ -137,13 +137,13 @@ impl Store {
     }
 
     pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
-        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
         loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
     }
 
     /// The cart `id` if it is `owner`'s: how a shopper's own cart is found.
     pub async fn cart_of(&self, id: &str, owner: &CartOwner) -> StoreResult<Option<Cart>> {
-        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
         loaded
             .filter(|(row, _)| owner.owns(row.user_id.as_deref(), row.guest_token.as_deref()))
             .map(|(row, lines)| to_cart(row, lines))
@@ -152,7 +152,7 @@ impl Store {
 
     /// The newest open cart of a user, to resume after logging in.
     pub async fn open_cart_of_user(&self, user_id: &str) -> StoreResult<Option<String>> {
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             carts::table
                 .filter(carts::user_id.eq(user_id))
                 .filter(carts::status.eq(CartStatus::Open.as_str()))

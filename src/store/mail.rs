@@ -3,7 +3,7 @@
 //! mail worker, their content kept once sent.
 
 use super::schema::{mails, orders};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
 pub use crate::domain::mail::{MailContent, MailRecord, MailStatus};
 use crate::domain::mail::{MailKind, MailRequest};
 use diesel::prelude::*;
@@ -192,7 +192,7 @@ impl Store {
 
     /// The mail, content included.
     pub async fn mail(&self, id: &str) -> StoreResult<Option<MailRecord>> {
-        let row: Option<MailRow> = with_conn!(self, |c| {
+        let row: Option<MailRow> = read!(self, |c| {
             mails::table
                 .find(id)
                 .select(MailRow::as_select())
@@ -205,7 +205,7 @@ impl Store {
 
     /// The order's mails, oldest first.
     pub async fn order_mails(&self, order_id: &str) -> StoreResult<Vec<MailRecord>> {
-        let rows: Vec<MailRow> = with_conn!(self, |c| {
+        let rows: Vec<MailRow> = read!(self, |c| {
             mails::table
                 .filter(mails::order_id.eq(order_id))
                 .order((mails::created_at.asc(), mails::id.asc()))
@@ -219,7 +219,7 @@ impl Store {
     /// The account's mails, oldest first.
     #[cfg(feature = "test-support")]
     pub async fn account_mails(&self, user_id: &str) -> StoreResult<Vec<MailRecord>> {
-        let rows: Vec<MailRow> = with_conn!(self, |c| {
+        let rows: Vec<MailRow> = read!(self, |c| {
             mails::table
                 .filter(mails::user_id.eq(user_id))
                 .order((mails::created_at.asc(), mails::id.asc()))

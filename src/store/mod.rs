@@ -1,8 +1,14 @@
 //! Storage: one repository for the embedded SQLite file and PostgreSQL.
 //!
-//! Every query is written once inside `with_conn!` or `write_tx!`, which
-//! compile it for both backends. Nothing outside this module knows which
-//! backend runs.
+//! Every query is written once inside `read!`, `with_conn!` or `write_tx!`,
+//! which compile it for both backends. Nothing outside this module knows
+//! which backend runs.
+//!
+//! On SQLite, reads (`read!`) run on the calling thread: a read in WAL mode
+//! never waits for a writer and takes microseconds, far less than handing
+//! it to the blocking pool and back. Writes (`with_conn!`, `write_tx!`) may
+//! wait for the write lock or for the disk, so they go to the blocking
+//! pool, never stalling the async workers.
 
 pub mod accounts;
 pub mod api_keys;
@@ -35,11 +41,50 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use std::path::Path;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// A read-only SQLite connection whose queries run on the calling thread.
+pub type SqliteReader = SyncConnectionWrapper<SqliteConnection, OnThisThread>;
+
+/// Runs a "blocking" SQLite call where it is asked for: only for reads,
+/// which never wait for a lock in WAL mode.
+pub struct OnThisThread;
+
+impl diesel_async::sync_connection_wrapper::SpawnBlocking for OnThisThread {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
+                > + Send
+                + 'a,
+        >,
+    >
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Self
+    }
+}
 
 #[derive(Clone)]
 pub enum DbPool {
-    Sqlite(Pool<SqliteConn>),
+    Sqlite {
+        writer: Pool<SqliteConn>,
+        reader: Pool<SqliteReader>,
+    },
     Pg(Pool<AsyncPgConnection>),
+}
+
+/// A connection for reading, for one unit of work.
+#[allow(clippy::large_enum_variant)]
+pub enum ReadConn {
+    Sqlite(Object<SqliteReader>),
+    Pg(Object<AsyncPgConnection>),
 }
 
 /// Lives only for one unit of work, so the size gap of the variants is moot.
@@ -82,6 +127,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Runs `$body` with `$c` bound to a pooled connection of either backend.
 /// The body is a closure, as in `write_tx!`: `return` and `?` leave the
 /// body, not the function around it.
+/// Runs `$body` (reads only) on a reading connection.
+macro_rules! read {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        match $store.read_conn().await? {
+            $crate::store::ReadConn::Sqlite(mut conn) => {
+                let run = async |$c: &mut $crate::store::SqliteReader| $body;
+                run(&mut *conn).await
+            }
+            $crate::store::ReadConn::Pg(mut conn) => {
+                let run = async |$c: &mut diesel_async::AsyncPgConnection| $body;
+                run(&mut *conn).await
+            }
+        }
+    }};
+}
+
 macro_rules! with_conn {
     ($store:expr, |$c:ident| $body:expr) => {{
         match $store.conn().await? {
@@ -113,6 +174,7 @@ macro_rules! write_tx {
     }};
 }
 
+pub(crate) use read;
 pub(crate) use with_conn;
 pub(crate) use write_tx;
 
@@ -128,8 +190,22 @@ impl Store {
             StoreError::Pool(e.to_string())
         };
         Ok(match &self.pool {
-            DbPool::Sqlite(pool) => DbConn::Sqlite(pool.get().await.map_err(pool_error)?),
+            DbPool::Sqlite { writer, .. } => {
+                DbConn::Sqlite(writer.get().await.map_err(pool_error)?)
+            }
             DbPool::Pg(pool) => DbConn::Pg(pool.get().await.map_err(pool_error)?),
+        })
+    }
+
+    pub async fn read_conn(&self) -> StoreResult<ReadConn> {
+        let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| {
+            StoreError::Pool(e.to_string())
+        };
+        Ok(match &self.pool {
+            DbPool::Sqlite { reader, .. } => {
+                ReadConn::Sqlite(reader.get().await.map_err(pool_error)?)
+            }
+            DbPool::Pg(pool) => ReadConn::Pg(pool.get().await.map_err(pool_error)?),
         })
     }
 
@@ -165,10 +241,31 @@ impl Store {
                 Ok(conn)
             })
         });
+        let manager = AsyncDieselConnectionManager::new_with_config(url.clone(), config);
+        let writer = Pool::builder(manager).max_size(pool_size).build()?;
+
+        // Readers refuse to write, so a write sent to them by mistake fails
+        // in the tests instead of blocking a worker on the write lock.
+        let mut config = ManagerConfig::<SqliteReader>::default();
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                use diesel_async::AsyncConnection as _;
+                let mut conn = SqliteReader::establish(&url).await?;
+                conn.batch_execute(&format!(
+                    "PRAGMA query_only = ON; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = {busy_timeout_ms};"
+                ))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        let pool = Pool::builder(manager).max_size(pool_size).build()?;
+        // One reader per async worker is enough: a read never waits.
+        let reader = Pool::builder(manager).max_size(pool_size).build()?;
         Ok(Self {
-            pool: DbPool::Sqlite(pool),
+            pool: DbPool::Sqlite { writer, reader },
         })
     }
 

@@ -8,7 +8,7 @@ use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutDetails;
@@ -421,7 +421,7 @@ impl Store {
 
     /// The order with this number, lines and payment included.
     pub async fn order_by_number(&self, number: &str) -> StoreResult<Option<Order>> {
-        let loaded = with_conn!(self, |c| {
+        let loaded = read!(self, |c| {
             let order: Option<OrderRow> = orders::table
                 .filter(orders::number.eq(number))
                 .select(OrderRow::as_select())
@@ -455,7 +455,7 @@ impl Store {
 
     /// The checkout details of a user's latest order, to prefill the form.
     pub async fn last_order_details(&self, user_id: &str) -> StoreResult<Option<CheckoutDetails>> {
-        let json: Option<String> = with_conn!(self, |c| {
+        let json: Option<String> = read!(self, |c| {
             orders::table
                 .filter(orders::user_id.eq(user_id))
                 .order(orders::created_at.desc())
@@ -471,7 +471,7 @@ impl Store {
     /// Orders that are not cancelled (checks of "one cart, one order").
     #[cfg(feature = "test-support")]
     pub async fn count_live_orders(&self) -> StoreResult<i64> {
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             orders::table
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
                 .count()

@@ -250,7 +250,7 @@ impl Store {
     /// Events given up on, newest first, with why.
     #[cfg(feature = "test-support")]
     pub async fn failed_outbox_events(&self, limit: i64) -> StoreResult<Vec<FailedEvent>> {
-        let rows: Vec<(String, String, Option<String>)> = with_conn!(self, |c| {
+        let rows: Vec<(String, String, Option<String>)> = super::read!(self, |c| {
             outbox::table
                 .filter(outbox::status.eq(FAILED))
                 .order(outbox::updated_at.desc())
@@ -273,7 +273,7 @@ impl Store {
     /// own).
     #[cfg(feature = "test-support")]
     pub async fn count_pending_outbox(&self) -> StoreResult<i64> {
-        Ok(with_conn!(self, |c| {
+        Ok(super::read!(self, |c| {
             outbox::table
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::kind.ne(EventKind::Mail.as_str()))

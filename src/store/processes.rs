@@ -5,7 +5,7 @@
 use super::rows::ProcessRow;
 use super::schema::carts;
 use super::schema::place_order_process as processes;
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
 use crate::domain::cart::CartStatus;
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::placeorder::{Context, FailureReason, Process, State};
@@ -104,7 +104,7 @@ impl Store {
     }
 
     pub async fn process(&self, id: &str) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .find(id)
                 .select(ProcessRow::as_select())
@@ -117,7 +117,7 @@ impl Store {
 
     /// The newest process of a cart, running or finished.
     pub async fn latest_process_of_cart(&self, cart_id: &str) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .filter(processes::cart_id.eq(cart_id))
                 .order((processes::is_final.asc(), processes::created_at.desc()))
@@ -132,7 +132,7 @@ impl Store {
     /// The newest process of the whole shop.
     #[cfg(feature = "test-support")]
     pub async fn latest_process(&self) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .order(processes::created_at.desc())
                 .select(ProcessRow::as_select())
@@ -229,7 +229,7 @@ impl Store {
     pub async fn resting_processes(&self, age: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
         let resting = resting_states();
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
                 .filter(processes::state.eq_any(&resting))
@@ -247,7 +247,7 @@ impl Store {
     pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
         let resting = resting_states();
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
                 // A failure being unwound is never left to rest.

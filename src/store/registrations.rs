@@ -2,7 +2,7 @@
 
 use super::outbox::event;
 use super::schema::{orders, outbox, registrations};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::order::OrderStatus;
 use diesel::prelude::*;
@@ -38,7 +38,7 @@ impl Store {
         &self,
         cart_id: &str,
     ) -> StoreResult<Option<CartRegistration>> {
-        let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
+        let row: Option<(String, String, String, i64)> = read!(self, |c| {
             registrations::table
                 .find(cart_id)
                 .select((
@@ -117,7 +117,7 @@ impl Store {
         &self,
         registration_id: &str,
     ) -> StoreResult<Option<RegistrationStatus>> {
-        let status: Option<String> = with_conn!(self, |c| {
+        let status: Option<String> = read!(self, |c| {
             registrations::table
                 .filter(registrations::registration_id.eq(registration_id))
                 .select(registrations::status)

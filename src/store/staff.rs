@@ -4,7 +4,7 @@
 
 use super::rows::{LoginAttemptRow, StaffRow, StaffSessionRow};
 use super::schema::{staff, staff_login_attempts, staff_sessions};
-use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, is_unique_violation, now, read, with_conn, write_tx};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -64,7 +64,7 @@ impl Store {
     }
 
     pub async fn staff_by_email(&self, email: &str) -> StoreResult<Option<StaffAccount>> {
-        let row: Option<StaffRow> = with_conn!(self, |c| {
+        let row: Option<StaffRow> = read!(self, |c| {
             staff::table
                 .filter(staff::email.eq(email))
                 .select(StaffRow::as_select())
@@ -256,7 +256,7 @@ impl Store {
     /// How many staff sessions are stored.
     #[cfg(feature = "test-support")]
     pub async fn count_staff_sessions(&self) -> StoreResult<i64> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let n: i64 = staff_sessions::table.count().get_result(c).await?;
             Ok(n)
         })

@@ -57,7 +57,7 @@ pub async fn gzip<B: MessageBody + 'static>(
 
 /// Whether an `Accept-Encoding` value allows gzip (and does not give it
 /// `q=0`).
-fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+pub(crate) fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
     let Some(value) = value.and_then(|v| v.to_str().ok()) else {
         return false;
     };

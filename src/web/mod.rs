@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod checkout;
 pub mod compress;
 pub mod csrf;

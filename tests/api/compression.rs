@@ -90,3 +90,35 @@ fn without_tokens(page: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[tokio::test]
+async fn pages_link_style_sheets_by_content_hash_cached_for_good() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let page = app.get_html("/").await;
+    let href = page
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a style sheet link")
+        .to_owned();
+    assert!(
+        href.starts_with("/static/style.") && href != "/static/style.css",
+        "{href}"
+    );
+    let sheet = app.get(&href).await;
+    assert_eq!(sheet.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        sheet.headers()[reqwest::header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let hashed = sheet.text().await.unwrap();
+    assert_eq!(
+        hashed,
+        app.get("/static/style.css").await.text().await.unwrap()
+    );
+    let other = href.replace("/static/style.", "/static/style.0");
+    assert_eq!(
+        app.get(&other).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+}

@@ -573,7 +573,8 @@ impl World {
     }
 
     /// A staff member's button on the order page, as the page shows it;
-    /// one that is gone (already done) counts as pressed.
+    /// one that is gone (already done) counts as pressed. A page that went
+    /// stale meanwhile (the order moved on: 409) is read again.
     async fn press(
         &self,
         staff: &TestApp,
@@ -581,36 +582,43 @@ impl World {
         path: &str,
         fields: &[(&str, &str)],
     ) -> Step<()> {
-        let page = sent(
-            staff
-                .client
-                .get(staff.url(&format!("/admin/orders/{number}")))
-                .send()
-                .await,
-        )?;
-        let html = page.text().await.map_err(|_| Down)?;
-        let action = format!("/admin/orders/{number}{path}\"");
-        if !html.contains(&action) {
+        for _ in 0..20 {
+            let page = sent(
+                staff
+                    .client
+                    .get(staff.url(&format!("/admin/orders/{number}")))
+                    .send()
+                    .await,
+            )?;
+            let html = page.text().await.map_err(|_| Down)?;
+            let action = format!("/admin/orders/{number}{path}\"");
+            if !html.contains(&action) {
+                return Ok(());
+            }
+            let token = csrf_token(&html);
+            let version = version_on(&html);
+            let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token), ("version", &version)];
+            form.extend_from_slice(fields);
+            let response = sent(
+                staff
+                    .client
+                    .post(staff.url(&format!("/admin/orders/{number}{path}")))
+                    .form(&form)
+                    .send()
+                    .await,
+            )?;
+            if response.status() == StatusCode::CONFLICT {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            assert!(
+                response.status().is_redirection(),
+                "{path}: {}",
+                response.status()
+            );
             return Ok(());
         }
-        let token = csrf_token(&html);
-        let version = version_on(&html);
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token), ("version", &version)];
-        form.extend_from_slice(fields);
-        let response = sent(
-            staff
-                .client
-                .post(staff.url(&format!("/admin/orders/{number}{path}")))
-                .form(&form)
-                .send()
-                .await,
-        )?;
-        assert!(
-            response.status().is_redirection(),
-            "{path}: {}",
-            response.status()
-        );
-        Ok(())
+        panic!("{path}: the order page stayed stale");
     }
 
     async fn console(&self, session: &str, what: &str) -> Step<()> {
