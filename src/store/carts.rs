@@ -4,7 +4,7 @@
 
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
-use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::cart::{
     Cart, CartLine, CartOwner, CartStatus, LineRefusal, LineRequest, check_quantity,
     merged_quantity,
@@ -127,7 +127,7 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::insert_into(carts::table)
                 .values(&row)
                 .execute(c)
@@ -178,7 +178,7 @@ impl Store {
         guest_token: &str,
         user_id: &str,
     ) -> StoreResult<Option<String>> {
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let account_cart: Option<String> = carts::table
                 .filter(carts::user_id.eq(user_id))
                 .filter(carts::status.eq(CartStatus::Open.as_str()))
@@ -269,7 +269,7 @@ impl Store {
         product_id: &str,
         request: LineRequest,
     ) -> StoreResult<LineChange> {
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let status: Option<String> = carts::table
                 .find(cart_id)
                 .select(carts::status)
@@ -340,7 +340,7 @@ impl Store {
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let updated = with_conn!(self, |c| {
+        let updated = light_conn!(self, |c| {
             diesel::update(
                 carts::table
                     .find(cart_id)
@@ -365,7 +365,7 @@ impl Store {
     /// Freezes an open cart still at `version`. A cart frozen already is
     /// the running process's own (one runs per cart), so that is a yes too.
     pub async fn freeze_cart(&self, cart_id: &str, version: i64) -> StoreResult<bool> {
-        let frozen = with_conn!(self, |c| {
+        let frozen = light_conn!(self, |c| {
             let changed = diesel::update(
                 carts::table
                     .find(cart_id)
@@ -395,7 +395,7 @@ impl Store {
 
     /// Opens a frozen cart again, lines intact.
     pub async fn reopen_cart(&self, cart_id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(
                 carts::table
                     .find(cart_id)

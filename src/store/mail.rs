@@ -3,7 +3,7 @@
 //! mail worker, their content kept once sent.
 
 use super::schema::{mails, orders};
-use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, now, read, with_conn, write_tx};
 pub use crate::domain::mail::{MailContent, MailRecord, MailStatus};
 use crate::domain::mail::{MailKind, MailRequest};
 use diesel::prelude::*;
@@ -234,7 +234,7 @@ impl Store {
     /// as it was.
     pub async fn mail_sent(&self, id: &str, content: &MailContent) -> StoreResult<()> {
         let at = now();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.ne(SENT)))
                 .set((
                     mails::status.eq(SENT),
@@ -256,7 +256,7 @@ impl Store {
     /// or fails for good when `give_up`.
     pub async fn mail_not_sent(&self, id: &str, error: &str, give_up: bool) -> StoreResult<()> {
         let status = if give_up { FAILED } else { QUEUED };
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.ne(SENT)))
                 .set((
                     mails::status.eq(status),
@@ -272,7 +272,7 @@ impl Store {
 
     /// Marks a queued mail as not needed any more, with the reason.
     pub async fn mail_withdrawn(&self, id: &str, why: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.eq(QUEUED)))
                 .set((
                     mails::status.eq(WITHDRAWN),

@@ -4,7 +4,7 @@
 
 use super::mail::{NewMail, queue_mail};
 use super::schema::{password_reset_requests, password_resets, users};
-use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
 use crate::domain::mail::{MailKind, MailRequest};
 use crate::domain::password_reset::{LinkRefusal, ResetLimits, check_link};
@@ -210,7 +210,7 @@ impl Store {
         let at = now();
         let since = at - window;
         let id = new_id();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(
                 password_reset_requests::table
                     .filter(password_reset_requests::requested_at.lt(since)),
@@ -241,7 +241,7 @@ impl Store {
     /// Takes back one request (it was dropped unheard, so it counts
     /// nothing and does not push the end of the wait further).
     pub async fn forget_reset_request(&self, id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(password_reset_requests::table.find(id))
                 .execute(c)
                 .await?;

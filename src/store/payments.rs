@@ -4,7 +4,7 @@
 use super::outbox::{abandon_registration, event};
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
-use super::{Store, StoreResult, now, read, with_conn, write_tx};
+use super::{Store, StoreResult, light_conn, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -143,7 +143,7 @@ impl Store {
         kind: &str,
         provider_reference: &str,
     ) -> StoreResult<bool> {
-        let inserted = with_conn!(self, |c| {
+        let inserted = light_conn!(self, |c| {
             diesel::insert_into(webhook_events::table)
                 .values((
                     webhook_events::event_id.eq(event_id),
@@ -206,7 +206,7 @@ impl Store {
 
     /// Notes that the provider was asked about a payment just now.
     pub async fn payment_checked(&self, idempotency_key: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
                 .set(payments::checked_at.eq(now()))
                 .execute(c)

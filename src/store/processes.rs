@@ -5,7 +5,7 @@
 use super::rows::ProcessRow;
 use super::schema::carts;
 use super::schema::place_order_process as processes;
-use super::{Store, StoreError, StoreResult, now, read, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::cart::CartStatus;
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::placeorder::{Context, FailureReason, Process, State};
@@ -78,7 +78,7 @@ impl Store {
     ) -> StoreResult<()> {
         let checkout = json(details)?;
         let row = new_row(process)?;
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let saved = diesel::update(
                 carts::table
                     .find(&process.cart_id)
@@ -152,7 +152,7 @@ impl Store {
         ttl: Duration,
     ) -> StoreResult<bool> {
         let at = now();
-        let taken = with_conn!(self, |c| {
+        let taken = light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(id)
@@ -185,7 +185,7 @@ impl Store {
         let at = now();
         let context = json(&process.context)?;
         let failure = process.failure.as_ref().map(json).transpose()?;
-        let saved = with_conn!(self, |c| {
+        let saved = light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(&process.id)
@@ -208,7 +208,7 @@ impl Store {
     }
 
     pub async fn release_process_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(id)

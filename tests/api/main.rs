@@ -11,6 +11,7 @@ mod cart_ownership;
 mod checkout_flags;
 mod checkout_flow;
 mod checkout_validation;
+mod commits;
 mod compression;
 mod crash_matrix;
 mod fuzz;
