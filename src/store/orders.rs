@@ -214,6 +214,21 @@ impl Store {
         })
     }
 
+    /// The cart's order that is not cancelled, if any: the one a running
+    /// attempt placed (or is placing).
+    pub async fn live_order_of_cart(&self, cart_id: &str) -> StoreResult<Option<PlacedOrder>> {
+        let live: Option<(String, String, String)> = read!(self, |c| {
+            orders::table
+                .filter(orders::cart_id.eq(cart_id))
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .select((orders::id, orders::number, orders::token))
+                .first(c)
+                .await
+                .optional()
+        })?;
+        Ok(live.map(|(id, number, token)| PlacedOrder { id, number, token }))
+    }
+
     /// Cancels an order that is not cancelled yet, in one transaction:
     /// stock back, the events queued for the order's own registration, and
     /// its cart released as `why` says, only if the cart still belongs to

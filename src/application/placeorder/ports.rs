@@ -177,6 +177,14 @@ impl Ports for ShopPorts<'_> {
         ))
     }
 
+    async fn live_order(&mut self, cart_id: &str) -> Result<Option<PlacedOrder>, PortError> {
+        self.shop
+            .store
+            .live_order_of_cart(cart_id)
+            .await
+            .map_err(store_error)
+    }
+
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
         self.shop
             .store
