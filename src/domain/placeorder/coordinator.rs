@@ -174,3 +174,84 @@ pub fn intake(latest: Option<&Process>, payment_process: &str, payment: PaymentS
         _ => Intake::StaleAttempt,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::{FakePorts, frozen};
+    use super::super::{OrderDraft, Ports, Rollback};
+    use super::*;
+    use crate::domain::order::OrderStatus;
+
+    fn now<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("the fake ports never wait"),
+        }
+    }
+
+    fn process_in(state: State, ports: &FakePorts) -> Process {
+        let ctx = frozen(ports, true);
+        let mut process = Process::new(
+            ctx.process_id.clone(),
+            ctx.cart_id.clone(),
+            ctx.idempotency_key.clone(),
+        );
+        process.context = ctx;
+        process.state = state;
+        process
+    }
+
+    #[test]
+    fn a_cancel_in_place_order_also_undoes_an_order_placed_by_a_lost_run() {
+        let mut ports = FakePorts::default();
+        let mut process = process_in(State::PlaceOrder, &ports);
+        // A run placed the order, and its node died before saving the step.
+        let draft = OrderDraft {
+            cart_id: process.cart_id.clone(),
+            details: process.context.details.clone().unwrap(),
+            status: OrderStatus::PendingPayment,
+            expected_total: process.context.amount.unwrap(),
+            payment_key: None,
+            registration_id: None,
+        };
+        let order = now(ports.place_order(&draft)).unwrap();
+
+        assert!(fail_with(&mut process, FailureReason::CanceledByCustomer));
+        assert_eq!(
+            process.context.rollbacks.last(),
+            Some(&Rollback::CancelOrderOfCart {
+                cart_id: process.cart_id.clone()
+            })
+        );
+        while process.state != State::Failed {
+            assert!(now(turn(&mut process, false, &mut ports)).saves());
+        }
+        assert_eq!(ports.cancelled_orders, [order.id]);
+        assert_eq!(ports.cancelled.len(), 1, "the payment is voided too");
+    }
+
+    #[test]
+    fn a_cancel_with_nothing_placed_cancels_no_order() {
+        let mut ports = FakePorts::default();
+        let mut process = process_in(State::PlaceOrder, &ports);
+        assert!(fail_with(&mut process, FailureReason::CanceledByCustomer));
+        while process.state != State::Failed {
+            now(turn(&mut process, false, &mut ports));
+        }
+        assert!(ports.cancelled_orders.is_empty());
+    }
+
+    #[test]
+    fn a_final_or_failing_process_is_not_failed_again() {
+        let ports = FakePorts::default();
+        let mut done = process_in(State::Success, &ports);
+        assert!(!fail_with(&mut done, FailureReason::CanceledByCustomer));
+        let mut failing = process_in(State::Redirect, &ports);
+        failing.failure = Some(FailureReason::Error("x".into()));
+        let before = failing.clone();
+        assert!(!fail_with(&mut failing, FailureReason::CanceledByCustomer));
+        assert_eq!(failing, before);
+    }
+}
