@@ -177,19 +177,10 @@ pub fn intake(latest: Option<&Process>, payment_process: &str, payment: PaymentS
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake::{FakePorts, frozen};
+    use super::super::fake::{FakePorts, frozen, ready as now};
     use super::super::{OrderDraft, Ports, Rollback};
     use super::*;
     use crate::domain::order::OrderStatus;
-
-    fn now<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match future.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(output) => output,
-            std::task::Poll::Pending => panic!("the fake ports never wait"),
-        }
-    }
 
     fn process_in(state: State, ports: &FakePorts) -> Process {
         let ctx = frozen(ports, true);

@@ -220,6 +220,17 @@ impl Ports for FakePorts {
     }
 }
 
+/// Runs a future over in-memory ports: they answer at once, so it is
+/// ready at the first poll; no runtime needed.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("an in-memory port must not wait"),
+    }
+}
+
 pub fn context() -> Context {
     Context::new(
         "process-1".into(),

@@ -7,6 +7,7 @@
 //! `cancel_with`, `step`) and `payment_events::apply`.
 
 use super::super::coordinator::{self, Intake, ProcessStatus, intake, status_of};
+use super::super::fake::ready as now;
 use super::super::{FailureReason, Process};
 use super::world::{AtProvider, Holder, Shop, World};
 use std::fmt;
@@ -84,17 +85,6 @@ impl fmt::Display for Action {
 impl Action {
     pub fn is_crash(self) -> bool {
         matches!(self, Self::Crash(_))
-    }
-}
-
-/// Runs a future over the in-memory world: its ports answer at once, so it
-/// is ready at the first poll.
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => output,
-        std::task::Poll::Pending => panic!("an in-memory port must not wait"),
     }
 }
 
