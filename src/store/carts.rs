@@ -2,6 +2,7 @@
 //! back the shopper's confirmation, so an order is never placed for a cart
 //! other than the one reviewed.
 
+use super::processes::{Fence, hold_fence};
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
 use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
@@ -364,8 +365,14 @@ impl Store {
 
     /// Freezes an open cart still at `version`. A cart frozen already is
     /// the running process's own (one runs per cart), so that is a yes too.
-    pub async fn freeze_cart(&self, cart_id: &str, version: i64) -> StoreResult<bool> {
-        let frozen = light_conn!(self, |c| {
+    pub async fn freeze_cart(
+        &self,
+        cart_id: &str,
+        version: i64,
+        fence: &Fence<'_>,
+    ) -> StoreResult<bool> {
+        let frozen = light_tx!(self, |c| {
+            hold_fence!(c, fence);
             let changed = diesel::update(
                 carts::table
                     .find(cart_id)
@@ -394,8 +401,9 @@ impl Store {
     }
 
     /// Opens a frozen cart again, lines intact.
-    pub async fn reopen_cart(&self, cart_id: &str) -> StoreResult<()> {
-        light_conn!(self, |c| {
+    pub async fn reopen_cart(&self, cart_id: &str, fence: &Fence<'_>) -> StoreResult<()> {
+        light_tx!(self, |c| {
+            hold_fence!(c, fence);
             diesel::update(
                 carts::table
                     .find(cart_id)
@@ -407,7 +415,8 @@ impl Store {
                 carts::updated_at.eq(now()),
             ))
             .execute(c)
-            .await
+            .await?;
+            Ok::<_, StoreError>(())
         })?;
         Ok(())
     }

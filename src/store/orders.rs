@@ -4,6 +4,7 @@ use super::carts::load_cart;
 use super::catalogue::use_voucher;
 use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
+use super::processes::{Fence, hold_fence};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
@@ -85,9 +86,10 @@ pub(crate) use give_back;
 /// Why an order is cancelled, which decides what becomes of its cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancellation<'a> {
-    /// Its place-order process rolls back: the cart stays frozen and the
+    /// Its place-order process rolls back (under the process's lease,
+    /// unless a test cancels it directly): the cart stays frozen and the
     /// process's own rollback opens it.
-    Rollback,
+    Rollback { fence: Option<Fence<'a>> },
     /// Its money never came: the payment is cancelled with it and the cart
     /// is the shopper's again.
     PaymentExpired { payment_key: &'a str },
@@ -118,8 +120,10 @@ impl Store {
         draft: &OrderDraft,
         currency: Currency,
         token: &str,
+        fence: &Fence<'_>,
     ) -> Result<PlacedOrder, PlaceError> {
         write_tx!(self, |c| {
+            hold_fence!(c, fence);
             let existing: Option<(String, String, String)> = orders::table
                 .filter(orders::cart_id.eq(&draft.cart_id))
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
@@ -235,6 +239,9 @@ impl Store {
     /// this order (a newer attempt's cart is never touched).
     pub async fn cancel_order(&self, order_id: &str, why: Cancellation<'_>) -> StoreResult<()> {
         write_tx!(self, |c| {
+            if let Cancellation::Rollback { fence: Some(fence) } = &why {
+                hold_fence!(c, fence);
+            }
             let order: Option<(String, String, Option<String>)> = orders::table
                 .find(order_id)
                 .select((orders::cart_id, orders::status, orders::registration_id))
@@ -246,7 +253,7 @@ impl Store {
             };
             let at = now();
             let attempt = match why {
-                Cancellation::Rollback => None,
+                Cancellation::Rollback { .. } => None,
                 Cancellation::PaymentExpired { payment_key } => {
                     let expired = diesel::update(
                         payments::table
@@ -312,7 +319,7 @@ impl Store {
                 queue_order_mails!(c, order_id, &mail, SYSTEM);
             }
             let cart_status = match why {
-                Cancellation::Rollback => CartStatus::Frozen,
+                Cancellation::Rollback { .. } => CartStatus::Frozen,
                 Cancellation::PaymentExpired { .. } => CartStatus::Open,
             };
             diesel::update(

@@ -13,6 +13,42 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
 
+/// The lease a place-order step runs under. The store changes a step makes
+/// (freezing the cart, placing or cancelling the order, opening the cart
+/// again) land only while this holder still holds the process's lease: a
+/// node paused past its lease that wakes after another took the attempt
+/// over changes nothing, as its save of the process would change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence<'a> {
+    pub process_id: &'a str,
+    pub holder: &'a str,
+}
+
+/// Inside a write transaction: goes on only while the fence's holder holds
+/// the lease, and keeps it held (the row stays locked) until the commit;
+/// otherwise leaves the body with a conflict.
+macro_rules! hold_fence {
+    ($c:ident, $fence:expr) => {{
+        use $crate::store::schema::place_order_process as fenced;
+        let fence: &$crate::store::processes::Fence<'_> = $fence;
+        let held = diesel::update(
+            fenced::table
+                .find(fence.process_id)
+                .filter(fenced::lease_owner.eq(fence.holder)),
+        )
+        .set(fenced::lease_owner.eq(fence.holder))
+        .execute($c)
+        .await?;
+        if held == 0 {
+            return Err($crate::store::StoreError::Conflict(
+                "the attempt passed to another holder of its lease",
+            )
+            .into());
+        }
+    }};
+}
+pub(crate) use hold_fence;
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("process {what}: {e}"))
 }

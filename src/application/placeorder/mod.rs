@@ -225,7 +225,12 @@ async fn step(
 ) -> AppResult<ProcessStatus> {
     let cart_id = process.cart_id.clone();
     let registration_id = process.context.registration_id.clone();
-    let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref());
+    let process_id = process.id.clone();
+    let fence = crate::store::processes::Fence {
+        process_id: &process_id,
+        holder: owner,
+    };
+    let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref(), fence);
     let mut moved = false;
     let mut lost_lease = false;
     while !process.state.is_final() {

@@ -13,20 +13,29 @@ use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
+use crate::store::processes::Fence;
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
     shop: &'a Shop,
     cart_id: &'a str,
+    /// The lease the step runs under: its store changes land only while held.
+    fence: Fence<'a>,
     /// The buyer's registration of the attempt being stepped.
     registration_id: Option<&'a str>,
 }
 
 impl<'a> ShopPorts<'a> {
-    pub fn new(shop: &'a Shop, cart_id: &'a str, registration_id: Option<&'a str>) -> Self {
+    pub fn new(
+        shop: &'a Shop,
+        cart_id: &'a str,
+        registration_id: Option<&'a str>,
+        fence: Fence<'a>,
+    ) -> Self {
         Self {
             shop,
             cart_id,
+            fence,
             registration_id,
         }
     }
@@ -134,7 +143,7 @@ impl Ports for ShopPorts<'_> {
         let frozen = self
             .shop
             .store
-            .freeze_cart(cart_id, version)
+            .freeze_cart(cart_id, version, &self.fence)
             .await
             .map_err(store_error)?;
         crate::crash::point("placeorder.cart_frozen");
@@ -144,7 +153,7 @@ impl Ports for ShopPorts<'_> {
     async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError> {
         self.shop
             .store
-            .reopen_cart(cart_id)
+            .reopen_cart(cart_id, &self.fence)
             .await
             .map_err(store_error)?;
         crate::crash::point("placeorder.cart_reopened");
@@ -157,7 +166,7 @@ impl Ports for ShopPorts<'_> {
             match self
                 .shop
                 .store
-                .place_order(draft, self.shop.currency, &random_token())
+                .place_order(draft, self.shop.currency, &random_token(), &self.fence)
                 .await
             {
                 Ok(order) => {
@@ -188,7 +197,12 @@ impl Ports for ShopPorts<'_> {
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
         self.shop
             .store
-            .cancel_order(order_id, Cancellation::Rollback)
+            .cancel_order(
+                order_id,
+                Cancellation::Rollback {
+                    fence: Some(self.fence),
+                },
+            )
             .await
             .map_err(store_error)?;
         crate::crash::point("placeorder.order_cancelled");

@@ -279,6 +279,7 @@ impl System {
             Phase::Turn => {
                 let mut shop = Shop {
                     world: &mut self.world,
+                    holder,
                 };
                 let turn = now(coordinator::turn(&mut task.process, task.moved, &mut shop));
                 if turn.saves() {

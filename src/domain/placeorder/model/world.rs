@@ -24,6 +24,8 @@ pub enum Flaw {
     /// holder of its own, so the holder check already refuses every stale
     /// save.)
     BlindSave,
+    /// The store's changes ignore the lease (no `hold_fence!`).
+    NoFence,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +261,28 @@ fn order_index(id: &str) -> Option<usize> {
 /// The `Ports` of one node's step, over the shared world.
 pub struct Shop<'a> {
     pub world: &'a mut World,
+    /// The step's lease holder: as in the store, its changes to the cart
+    /// and the orders land only while it holds the process's lease.
+    pub holder: Holder,
+}
+
+impl Shop<'_> {
+    /// The store's `hold_fence!`.
+    fn fenced(&self) -> Result<(), PortError> {
+        if self.world.config.flaw == Some(Flaw::NoFence)
+            || self
+                .world
+                .stored
+                .lease
+                .is_some_and(|l| l.holder == self.holder)
+        {
+            Ok(())
+        } else {
+            Err(PortError::Unavailable(
+                "the attempt passed to another holder of its lease".into(),
+            ))
+        }
+    }
 }
 
 fn refused(what: &str) -> PortError {
@@ -352,6 +376,7 @@ impl Ports for Shop<'_> {
 
     /// `freeze_cart`: open at the version, or frozen already.
     async fn freeze_cart(&mut self, _cart_id: &str, version: i64) -> Result<bool, PortError> {
+        self.fenced()?;
         let cart = &mut self.world.cart;
         if cart.version == version && cart.status == CartStatus::Open {
             cart.status = CartStatus::Frozen;
@@ -362,6 +387,7 @@ impl Ports for Shop<'_> {
     }
 
     async fn reopen_cart(&mut self, _cart_id: &str) -> Result<(), PortError> {
+        self.fenced()?;
         let cart = &mut self.world.cart;
         if cart.status == CartStatus::Frozen {
             cart.status = CartStatus::Open;
@@ -373,6 +399,7 @@ impl Ports for Shop<'_> {
     /// `place_order`: the live order of the cart again, or a new one under
     /// the store's rules (`order_totals`).
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
+        self.fenced()?;
         if let Some(index) = self.world.orders.iter().position(OrderRow::live) {
             return Ok(placed(index));
         }
@@ -408,6 +435,7 @@ impl Ports for Shop<'_> {
     /// `cancel_order` for a rollback: the cart stays frozen for the
     /// rollbacks still to come.
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
+        self.fenced()?;
         let index = order_index(order_id).ok_or_else(|| refused("no such order"))?;
         let Some(order) = self.world.orders.get_mut(index) else {
             return Ok(());
