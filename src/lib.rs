@@ -1,6 +1,7 @@
 pub mod application;
 pub mod clock;
 pub mod config;
+pub mod crash;
 pub mod domain;
 pub mod ids;
 pub mod mail;

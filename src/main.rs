@@ -55,6 +55,8 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,actix_server=warn".into()),
         )
         .init();
+    #[cfg(feature = "failpoints")]
+    let _crash_points = kassa::crash::arm();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -16,8 +16,8 @@ use actix_session::config::PersistentSession;
 use actix_session::storage::RedisSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, DefaultHeaders, Logger};
-use actix_web::{App, HttpResponse, HttpServer, get, http::header, web};
+use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::path::Path;
@@ -37,26 +37,6 @@ pub struct Extras {
     /// Gateways offered after the built-in ones (a real provider's adapter,
     /// or a scripted one in tests).
     pub gateways: Vec<Arc<dyn PaymentGateway>>,
-}
-
-const STYLE: &str = include_str!("../static/style.css");
-const ADMIN_STYLE: &str = include_str!("../static/admin.css");
-
-fn css(body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(body)
-}
-
-#[get("/static/style.css")]
-async fn style() -> HttpResponse {
-    css(STYLE)
-}
-
-#[get("/static/admin.css")]
-async fn admin_style() -> HttpResponse {
-    css(ADMIN_STYLE)
 }
 
 impl Application {
@@ -306,18 +286,18 @@ fn http_server(
                         "default-src 'self'; frame-ancestors 'none'",
                     )),
             )
+            // Inside the logger, whose body wrapper would hide the page's bytes.
+            .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip))
             // Paths only: query strings carry confirmation tokens.
             .wrap(
                 Logger::new("%{method}xi %U %s %Dms")
                     .custom_request_replace("method", |req| req.method().to_string()),
             )
-            .wrap(Compress::default())
             .wrap(session_middleware)
             .app_data(data.clone())
             .app_data(probes.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
-            .service(style)
-            .service(admin_style)
+            .configure(crate::web::assets::routes)
             .configure(crate::web::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(crate::web::error::PageError::NotFound)

@@ -519,6 +519,11 @@ pub async fn send_operation(shop: &Shop, operation_id: &str) -> AppResult<Result
         OperationKind::Release => gateway.release(&request).await,
         OperationKind::Refund => gateway.refund_amount(&request).await,
     };
+    crate::crash::point(match kind {
+        OperationKind::Capture => "fulfilment.capture_answered",
+        OperationKind::Release => "fulfilment.release_answered",
+        OperationKind::Refund => "fulfilment.refund_answered",
+    });
     let refused = match answer {
         Ok(()) => None,
         Err(GatewayError::Refused(reason)) => Some(reason),

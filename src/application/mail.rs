@@ -34,22 +34,23 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undeli
         return Ok(());
     }
     let composed = match compose(shop, &mail).await.map_err(later)? {
-        Composition::Ready(composed) => composed,
-        Composition::Never(reason) => {
-            give_up(shop, &mail, &reason).await;
-            return Err(Undelivered::Never(reason));
-        }
-        Composition::NotNeeded(reason) => {
-            tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), %reason, "mail not needed");
+        Ok(composed) => composed,
+        Err(NotSent::Moot(why)) => {
+            tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), %why, "mail no longer needed");
             return shop
                 .store
-                .mail_not_needed(&mail.id, &reason)
+                .mail_withdrawn(&mail.id, &why)
                 .await
                 .map_err(|e| later(e.into()));
+        }
+        Err(NotSent::Impossible(reason)) => {
+            give_up(shop, &mail, &reason).await;
+            return Err(Undelivered::Never(reason));
         }
     };
     match shop.mailer.send(&composed.outgoing).await {
         Ok(()) => {
+            crate::crash::point("mail.sent");
             tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), "mail sent");
             shop.store
                 .mail_sent(&mail.id, &composed.kept)
@@ -75,24 +76,29 @@ async fn give_up(shop: &Shop, mail: &MailRecord, reason: &str) {
     }
 }
 
+/// Why a queued mail is not sent.
+enum NotSent {
+    /// It no longer applies (how to pay an order that is paid by now).
+    Moot(String),
+    /// It can never be written (its order is gone).
+    Impossible(String),
+}
+
+impl From<String> for NotSent {
+    fn from(reason: String) -> Self {
+        Self::Impossible(reason)
+    }
+}
+
 /// A mail ready to go, and what is kept of it (a secret link left out).
 struct Composed {
     outgoing: OutgoingMail,
     kept: MailContent,
 }
 
-/// What became of a mail's text.
-enum Composition {
-    Ready(Composed),
-    /// It can never be written (its order is gone): the reason.
-    Never(String),
-    /// What it was to say no longer holds: payment instructions for an
-    /// order whose money came (or that was cancelled) before the mail went.
-    NotNeeded(String),
-}
-
-/// The mail's text from the order or account as it is now.
-async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
+/// The mail's text from the order or account as it is now; `Err` with the
+/// reason when it is not to be sent.
+async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, NotSent>> {
     let settings = &shop.settings;
     let sender = Sender {
         name: &settings.shop.name,
@@ -102,21 +108,11 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
     let (rendered, kept, to_name) = match &mail.order_id {
         Some(order_id) => {
             let Some(number) = shop.store.order_number(order_id).await? else {
-                return Ok(Composition::Never(format!(
-                    "order {order_id} does not exist"
-                )));
+                return Ok(Err(format!("order {order_id} does not exist").into()));
             };
             let Some(sheet) = shop.store.staff_order(&number, Timeline::Actions).await? else {
-                return Ok(Composition::Never(format!("order {number} does not exist")));
+                return Ok(Err(format!("order {number} does not exist").into()));
             };
-            if mail.kind == MailKind::PaymentInstructions
-                && how_to_pay(shop, &sheet.order).is_none()
-            {
-                return Ok(Composition::NotNeeded(format!(
-                    "order {number} no longer waits for its money ({})",
-                    sheet.order.status.as_str()
-                )));
-            }
             let billing = &sheet.order.details.billing;
             let name = format!("{} {}", billing.first_name, billing.last_name);
             let link = format!(
@@ -126,7 +122,7 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
             );
             let body = match order_body(shop, mail, &sheet) {
                 Ok(body) => body,
-                Err(reason) => return Ok(Composition::Never(reason)),
+                Err(reason) => return Ok(Err(reason)),
             };
             let letter = Letter {
                 sender,
@@ -167,10 +163,9 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
                 (sent, kept, String::new())
             }
             other => {
-                return Ok(Composition::Never(format!(
-                    "a {} mail needs an order",
-                    other.as_str()
-                )));
+                return Ok(Err(
+                    format!("a {} mail needs an order", other.as_str()).into()
+                ));
             }
         },
     };
@@ -180,7 +175,7 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Composition> {
         html: r.html,
     };
     let sent = content(rendered);
-    Ok(Composition::Ready(Composed {
+    Ok(Ok(Composed {
         outgoing: OutgoingMail {
             message_id: mail.id.clone(),
             to_name,
@@ -198,7 +193,7 @@ fn order_body<'a>(
     shop: &Shop,
     mail: &MailRecord,
     sheet: &'a StaffOrder,
-) -> Result<Body<'a>, String> {
+) -> Result<Body<'a>, NotSent> {
     let order = &sheet.order;
     let parcel = || {
         let delivery = sheet
@@ -227,7 +222,14 @@ fn order_body<'a>(
         },
         MailKind::PaymentInstructions => match how_to_pay(shop, order) {
             Some(how_to_pay) => Body::PaymentInstructions { order, how_to_pay },
-            None => return Err("the order's payment needs no instructions".into()),
+            // Paid (or cancelled) before the mail went out: telling the
+            // shopper how to pay would only confuse them.
+            None => {
+                return Err(NotSent::Moot(format!(
+                    "the order is {} by now and needs no instructions",
+                    order.status.label().to_lowercase()
+                )));
+            }
         },
         MailKind::PaymentReceived => Body::PaymentReceived { order },
         MailKind::Shipped => Body::Shipped {
@@ -254,10 +256,7 @@ fn order_body<'a>(
             }
         }
         MailKind::Welcome | MailKind::PasswordReset => {
-            return Err(format!(
-                "a {} mail is not about an order",
-                mail.kind.as_str()
-            ));
+            return Err(format!("a {} mail is not about an order", mail.kind.as_str()).into());
         }
     })
 }

@@ -48,7 +48,12 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
                 Lane::Mail => super::mail::deliver(&shop, &item).await,
             };
             let saved = match outcome {
-                Ok(()) => shop.store.outbox_done(&item.id, &worker).await,
+                Ok(()) => {
+                    if lane == Lane::Events {
+                        crate::crash::point("outbox.delivered");
+                    }
+                    shop.store.outbox_done(&item.id, &worker).await
+                }
                 Err(Undelivered::Later(error)) => {
                     let wait = backoff(&settings, item.attempts);
                     tracing::info!(event = %item.id, kind = item.kind.as_str(), %error, ?wait, "event delivery retried later");

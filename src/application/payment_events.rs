@@ -9,8 +9,8 @@ use super::placeorder::{self, ProcessStatus};
 use crate::application::error::{AppError, AppResult};
 use crate::domain::actor::SYSTEM;
 use crate::domain::order::OrderStatus;
-use crate::domain::payment::{FlowStatus, PaymentStatus};
-use crate::domain::placeorder::State;
+use crate::domain::payment::FlowStatus;
+use crate::domain::placeorder::coordinator::{Intake, intake};
 use crate::payment::{GatewayError, signature};
 use crate::store::orders::Cancellation;
 use crate::store::payments::StoredPayment;
@@ -99,6 +99,7 @@ pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome
     // again when the provider sends it again. Two copies arriving at once
     // both apply, which is harmless: settling is idempotent.
     let outcome = settle(shop, &payment).await?;
+    crate::crash::point("webhook.applied");
     shop.store
         .record_webhook_event(&event.id, &event.kind, &event.session_id)
         .await?;
@@ -108,25 +109,20 @@ pub async fn apply(shop: &Shop, event: &ProviderEvent) -> AppResult<EventOutcome
 /// Brings a payment's process or order up to date with the provider.
 pub async fn settle(shop: &Shop, payment: &StoredPayment) -> AppResult<EventOutcome> {
     let latest = shop.store.latest_process_of_cart(&payment.cart_id).await?;
-    if latest.as_ref().is_none_or(|p| p.id != payment.process_id) {
-        tracing::info!(process = %payment.process_id, "event for a replaced attempt ignored");
-        return Ok(EventOutcome::StaleAttempt);
-    }
-    let process = shop
-        .store
-        .process(&payment.process_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !process.state.is_final() {
-        // Another request stepping it past the wait: not applied yet, so
-        // the provider must send it again.
-        if placeorder::refresh(shop, &process.id).await? == ProcessStatus::Running {
-            return Err(AppError::Unavailable("the process is busy".into()));
+    match intake(latest.as_ref(), &payment.process_id, payment.status) {
+        Intake::StaleAttempt => {
+            tracing::info!(process = %payment.process_id, "event for a replaced attempt ignored");
+            return Ok(EventOutcome::StaleAttempt);
         }
-        return Ok(EventOutcome::Applied);
-    }
-    if process.state == State::Success && payment.status == PaymentStatus::Pending {
-        settle_waiting_order(shop, payment).await?;
+        Intake::Refresh => {
+            // Another request stepping it past the wait: not applied yet,
+            // so the provider must send it again.
+            if placeorder::refresh(shop, &payment.process_id).await? == ProcessStatus::Running {
+                return Err(AppError::Unavailable("the process is busy".into()));
+            }
+        }
+        Intake::SettleWaitingOrder => settle_waiting_order(shop, payment).await?,
+        Intake::Nothing => {}
     }
     Ok(EventOutcome::Applied)
 }

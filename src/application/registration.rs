@@ -43,6 +43,7 @@ pub async fn ensure(
     let key = format!("{cart_id}:{generation}");
     match api.create(email, cart_id, &key).await {
         Ok(id) => {
+            crate::crash::point("registration.created");
             shop.store
                 .save_registration(cart_id, email, &id, generation)
                 .await?;

@@ -109,10 +109,9 @@ pub enum MailStatus {
     Sent,
     /// Refused for good; the reason is kept.
     Failed,
-    /// Not sent because what it was to say no longer held when its turn
-    /// came (payment instructions for an order already paid or
-    /// cancelled); the reason is kept.
-    NotNeeded,
+    /// Not sent because it no longer applies (instructions for a payment
+    /// that arrived first); the reason is kept.
+    Withdrawn,
 }
 
 impl MailStatus {
@@ -121,7 +120,7 @@ impl MailStatus {
             Self::Queued => "queued",
             Self::Sent => "sent",
             Self::Failed => "failed",
-            Self::NotNeeded => "unneeded",
+            Self::Withdrawn => "not needed",
         }
     }
 }
@@ -169,9 +168,9 @@ impl MailRecord {
                 "{what}: failed ({})",
                 error.as_deref().unwrap_or("no reason given")
             ),
-            (MailStatus::NotNeeded, reason) => format!(
+            (MailStatus::Withdrawn, why) => format!(
                 "{what}: not sent, no longer needed ({})",
-                reason.as_deref().unwrap_or("no reason given")
+                why.as_deref().unwrap_or("no reason given")
             ),
         }
     }

@@ -450,16 +450,8 @@ async fn set_knobs(sandbox: web::Data<Sandbox>, knobs: web::Json<Knobs>) -> Http
     HttpResponse::NoContent().finish()
 }
 
-#[get("/v1/test/stats")]
-async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<Stats> {
-    let state = sandbox.lock();
-    let mut stats = state.stats.clone();
-    stats.chaos = state.chaos.counts;
-    web::Json(stats)
-}
-
-/// Every session and registration as the provider keeps it, for checks
-/// that compare its books with the shop's.
+/// Everything the provider holds: each session with its money and each
+/// registration, so a test can check the shop's books against them.
 #[get("/v1/test/ledger")]
 async fn ledger(sandbox: web::Data<Sandbox>) -> HttpResponse {
     let state = sandbox.lock();
@@ -469,6 +461,14 @@ async fn ledger(sandbox: web::Data<Sandbox>) -> HttpResponse {
         "sessions": sessions,
         "registrations": state.registrations.all(),
     }))
+}
+
+#[get("/v1/test/stats")]
+async fn stats(sandbox: web::Data<Sandbox>) -> web::Json<Stats> {
+    let state = sandbox.lock();
+    let mut stats = state.stats.clone();
+    stats.chaos = state.chaos.counts;
+    web::Json(stats)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -483,6 +483,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(operate)
         .service(fail_next_capture)
         .service(set_knobs)
-        .service(stats)
-        .service(ledger);
+        .service(ledger)
+        .service(stats);
 }

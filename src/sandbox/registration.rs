@@ -58,6 +58,15 @@ pub(super) struct RegistrationState {
 
 const BLOCKED_DOMAIN: &str = "blocked.example";
 
+impl RegistrationState {
+    /// Every registration ever created, oldest id first.
+    pub(super) fn all(&self) -> Vec<Registration> {
+        let mut all: Vec<Registration> = self.registrations.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+}
+
 impl Sandbox {
     /// Counts a call of `operation` about `subject`, waits the configured
     /// latency, and says whether the API is down.
@@ -85,15 +94,6 @@ impl Sandbox {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
         }
         knobs.down
-    }
-}
-
-impl RegistrationState {
-    /// Every registration, by id.
-    pub(super) fn all(&self) -> Vec<&Registration> {
-        let mut all: Vec<&Registration> = self.registrations.values().collect();
-        all.sort_by(|a, b| a.id.cmp(&b.id));
-        all
     }
 }
 

@@ -3,7 +3,7 @@
 use super::mail::{NewMail, queue_mail};
 use super::rows::UserRow;
 use super::schema::users;
-use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, is_unique_violation, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
 use crate::domain::mail::{MailKind, MailRequest};
 use crate::ids::new_id;
@@ -58,7 +58,7 @@ impl Store {
 
     /// Account emails are stored lower-cased by the caller.
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = with_conn!(self, |c| {
+        let row: Option<UserRow> = read!(self, |c| {
             users::table
                 .filter(users::email.eq(email))
                 .select(UserRow::as_select())

@@ -2,7 +2,7 @@
 
 use super::rows::ApiKeyRow;
 use super::schema::api_keys;
-use super::{Store, StoreResult, is_unique_violation, now, with_conn};
+use super::{Store, StoreResult, is_unique_violation, now, read, with_conn};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -48,7 +48,7 @@ impl Store {
 
     /// The live key with this hash.
     pub async fn live_api_key(&self, key_hash: &str) -> StoreResult<Option<LiveApiKey>> {
-        let row: Option<ApiKeyRow> = with_conn!(self, |c| {
+        let row: Option<ApiKeyRow> = read!(self, |c| {
             api_keys::table
                 .filter(api_keys::key_hash.eq(key_hash))
                 .filter(api_keys::revoked_at.is_null())
@@ -81,7 +81,7 @@ impl Store {
 
     /// Every key ever made, oldest first.
     pub async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyListing>> {
-        let rows: Vec<ApiKeyRow> = with_conn!(self, |c| {
+        let rows: Vec<ApiKeyRow> = read!(self, |c| {
             api_keys::table
                 .order((api_keys::created_at.asc(), api_keys::name.asc()))
                 .select(ApiKeyRow::as_select())

@@ -2,9 +2,10 @@
 //! back the shopper's confirmation, so an order is never placed for a cart
 //! other than the one reviewed.
 
+use super::processes::{Fence, hold_fence};
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::cart::{
     Cart, CartLine, CartOwner, CartStatus, LineRefusal, LineRequest, check_quantity,
     merged_quantity,
@@ -127,7 +128,7 @@ impl Store {
             created_at: at,
             updated_at: at,
         };
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::insert_into(carts::table)
                 .values(&row)
                 .execute(c)
@@ -137,13 +138,13 @@ impl Store {
     }
 
     pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
-        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
         loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
     }
 
     /// The cart `id` if it is `owner`'s: how a shopper's own cart is found.
     pub async fn cart_of(&self, id: &str, owner: &CartOwner) -> StoreResult<Option<Cart>> {
-        let loaded = with_conn!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
         loaded
             .filter(|(row, _)| owner.owns(row.user_id.as_deref(), row.guest_token.as_deref()))
             .map(|(row, lines)| to_cart(row, lines))
@@ -152,7 +153,7 @@ impl Store {
 
     /// The newest open cart of a user, to resume after logging in.
     pub async fn open_cart_of_user(&self, user_id: &str) -> StoreResult<Option<String>> {
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             carts::table
                 .filter(carts::user_id.eq(user_id))
                 .filter(carts::status.eq(CartStatus::Open.as_str()))
@@ -178,7 +179,7 @@ impl Store {
         guest_token: &str,
         user_id: &str,
     ) -> StoreResult<Option<String>> {
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let account_cart: Option<String> = carts::table
                 .filter(carts::user_id.eq(user_id))
                 .filter(carts::status.eq(CartStatus::Open.as_str()))
@@ -269,7 +270,7 @@ impl Store {
         product_id: &str,
         request: LineRequest,
     ) -> StoreResult<LineChange> {
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let status: Option<String> = carts::table
                 .find(cart_id)
                 .select(carts::status)
@@ -340,7 +341,7 @@ impl Store {
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let updated = with_conn!(self, |c| {
+        let updated = light_conn!(self, |c| {
             diesel::update(
                 carts::table
                     .find(cart_id)
@@ -364,8 +365,14 @@ impl Store {
 
     /// Freezes an open cart still at `version`. A cart frozen already is
     /// the running process's own (one runs per cart), so that is a yes too.
-    pub async fn freeze_cart(&self, cart_id: &str, version: i64) -> StoreResult<bool> {
-        let frozen = with_conn!(self, |c| {
+    pub async fn freeze_cart(
+        &self,
+        cart_id: &str,
+        version: i64,
+        fence: &Fence<'_>,
+    ) -> StoreResult<bool> {
+        let frozen = light_tx!(self, |c| {
+            hold_fence!(c, fence);
             let changed = diesel::update(
                 carts::table
                     .find(cart_id)
@@ -394,8 +401,9 @@ impl Store {
     }
 
     /// Opens a frozen cart again, lines intact.
-    pub async fn reopen_cart(&self, cart_id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+    pub async fn reopen_cart(&self, cart_id: &str, fence: &Fence<'_>) -> StoreResult<()> {
+        light_tx!(self, |c| {
+            hold_fence!(c, fence);
             diesel::update(
                 carts::table
                     .find(cart_id)
@@ -407,7 +415,8 @@ impl Store {
                 carts::updated_at.eq(now()),
             ))
             .execute(c)
-            .await
+            .await?;
+            Ok::<_, StoreError>(())
         })?;
         Ok(())
     }

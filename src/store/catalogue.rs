@@ -2,7 +2,7 @@
 
 use super::rows::{ProductRow, ShippingMethodRow, VoucherRow};
 use super::schema::{products, shipping_methods, vouchers};
-use super::{Store, StoreResult, with_conn};
+use super::{Store, StoreResult, read};
 use crate::domain::catalogue::{Product, ShippingMethod, VoucherTerms};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -98,7 +98,7 @@ pub(crate) use give_back_voucher_use;
 impl Store {
     /// Active products in catalogue order.
     pub async fn list_products(&self) -> StoreResult<Vec<Product>> {
-        let rows: Vec<ProductRow> = with_conn!(self, |c| {
+        let rows: Vec<ProductRow> = read!(self, |c| {
             products::table
                 .filter(products::active.eq(true))
                 .order(products::position.asc())
@@ -110,7 +110,7 @@ impl Store {
     }
 
     pub async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
-        let row: Option<ProductRow> = with_conn!(self, |c| {
+        let row: Option<ProductRow> = read!(self, |c| {
             products::table
                 .find(id)
                 .select(ProductRow::as_select())
@@ -122,7 +122,7 @@ impl Store {
     }
 
     pub async fn shipping_methods(&self) -> StoreResult<Vec<ShippingMethod>> {
-        let rows: Vec<ShippingMethodRow> = with_conn!(self, |c| {
+        let rows: Vec<ShippingMethodRow> = read!(self, |c| {
             shipping_methods::table
                 .order(shipping_methods::position.asc())
                 .select(ShippingMethodRow::as_select())
@@ -136,7 +136,7 @@ impl Store {
 
     /// The voucher with this (normalized) code and its terms, usable or not.
     pub async fn voucher(&self, code: &str) -> StoreResult<Option<VoucherTerms>> {
-        let row: Option<VoucherRow> = with_conn!(self, |c| {
+        let row: Option<VoucherRow> = read!(self, |c| {
             vouchers::table
                 .find(code)
                 .select(VoucherRow::as_select())

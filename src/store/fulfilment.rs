@@ -11,7 +11,7 @@ use super::schema::{
     deliveries, delivery_lines, order_events, orders, outbox, payment_operations, payments,
     webhook_events,
 };
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::fulfilment::{
     Delivery, DeliveryStatus, OperationKind, OperationStatus, PaymentOperation, StaffOrder,
@@ -224,7 +224,7 @@ impl Store {
         order: crate::domain::order::Order,
         depth: Timeline,
     ) -> StoreResult<StaffOrder> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let rows: Vec<DeliveryRow> = deliveries::table
                 .filter(deliveries::order_id.eq(&order.id))
                 .order((deliveries::created_at.asc(), deliveries::id.asc()))
@@ -351,7 +351,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<Vec<OrderIndexRow>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let mut query = orders::table
                 .select((
                     orders::number,
@@ -379,7 +379,7 @@ impl Store {
         methods: &[String],
         limit: i64,
     ) -> StoreResult<Vec<(String, String, String)>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             Ok::<_, StoreError>(
                 orders::table
                     .inner_join(payments::table.on(payments::order_id.eq(orders::id.nullable())))
@@ -398,7 +398,7 @@ impl Store {
     /// Moves an order's placing back in time, as if it waited so long.
     #[cfg(feature = "test-support")]
     pub async fn age_order(&self, number: &str, by: time::Duration) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        super::with_conn!(self, |c| {
             let created: time::PrimitiveDateTime = orders::table
                 .filter(orders::number.eq(number))
                 .select(orders::created_at)
@@ -414,7 +414,7 @@ impl Store {
 
     /// The id of the order with `number`.
     pub async fn order_id_of_number(&self, number: &str) -> StoreResult<Option<String>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             Ok::<_, StoreError>(
                 orders::table
                     .filter(orders::number.eq(number))
@@ -427,7 +427,7 @@ impl Store {
     }
 
     pub async fn order_number(&self, order_id: &str) -> StoreResult<Option<String>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             Ok::<_, StoreError>(
                 orders::table
                     .find(order_id)
@@ -441,7 +441,7 @@ impl Store {
 
     /// The number of the order a delivery belongs to.
     pub async fn order_number_of_delivery(&self, delivery_id: &str) -> StoreResult<Option<String>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             Ok::<_, StoreError>(
                 deliveries::table
                     .inner_join(orders::table.on(orders::id.eq(deliveries::order_id)))
@@ -649,7 +649,7 @@ impl Store {
 
     /// A payment operation and what sending it needs.
     pub async fn operation_to_send(&self, id: &str) -> StoreResult<Option<OperationToSend>> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let found: Option<(OperationRow, OperationTarget)> = payment_operations::table
                 .inner_join(orders::table.on(orders::id.eq(payment_operations::order_id)))
                 .inner_join(payments::table.on(payments::id.eq(payment_operations::payment_id)))

@@ -3,7 +3,7 @@
 //! mail worker, their content kept once sent.
 
 use super::schema::{mails, orders};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, now, read, with_conn, write_tx};
 pub use crate::domain::mail::{MailContent, MailRecord, MailStatus};
 use crate::domain::mail::{MailKind, MailRequest};
 use diesel::prelude::*;
@@ -115,7 +115,7 @@ pub(crate) use queue_order_mails;
 pub(crate) const QUEUED: &str = "queued";
 const SENT: &str = "sent";
 const FAILED: &str = "failed";
-const NOT_NEEDED: &str = "not_needed";
+const WITHDRAWN: &str = "withdrawn";
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mails)]
@@ -143,7 +143,7 @@ fn parse_status(raw: &str) -> StoreResult<MailStatus> {
         QUEUED => Ok(MailStatus::Queued),
         SENT => Ok(MailStatus::Sent),
         FAILED => Ok(MailStatus::Failed),
-        NOT_NEEDED => Ok(MailStatus::NotNeeded),
+        WITHDRAWN => Ok(MailStatus::Withdrawn),
         other => Err(StoreError::Corrupt(format!("mail status {other:?}"))),
     }
 }
@@ -192,7 +192,7 @@ impl Store {
 
     /// The mail, content included.
     pub async fn mail(&self, id: &str) -> StoreResult<Option<MailRecord>> {
-        let row: Option<MailRow> = with_conn!(self, |c| {
+        let row: Option<MailRow> = read!(self, |c| {
             mails::table
                 .find(id)
                 .select(MailRow::as_select())
@@ -205,7 +205,7 @@ impl Store {
 
     /// The order's mails, oldest first.
     pub async fn order_mails(&self, order_id: &str) -> StoreResult<Vec<MailRecord>> {
-        let rows: Vec<MailRow> = with_conn!(self, |c| {
+        let rows: Vec<MailRow> = read!(self, |c| {
             mails::table
                 .filter(mails::order_id.eq(order_id))
                 .order((mails::created_at.asc(), mails::id.asc()))
@@ -219,7 +219,7 @@ impl Store {
     /// The account's mails, oldest first.
     #[cfg(feature = "test-support")]
     pub async fn account_mails(&self, user_id: &str) -> StoreResult<Vec<MailRecord>> {
-        let rows: Vec<MailRow> = with_conn!(self, |c| {
+        let rows: Vec<MailRow> = read!(self, |c| {
             mails::table
                 .filter(mails::user_id.eq(user_id))
                 .order((mails::created_at.asc(), mails::id.asc()))
@@ -234,7 +234,7 @@ impl Store {
     /// as it was.
     pub async fn mail_sent(&self, id: &str, content: &MailContent) -> StoreResult<()> {
         let at = now();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.ne(SENT)))
                 .set((
                     mails::status.eq(SENT),
@@ -256,7 +256,7 @@ impl Store {
     /// or fails for good when `give_up`.
     pub async fn mail_not_sent(&self, id: &str, error: &str, give_up: bool) -> StoreResult<()> {
         let status = if give_up { FAILED } else { QUEUED };
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.ne(SENT)))
                 .set((
                     mails::status.eq(status),
@@ -270,14 +270,13 @@ impl Store {
         Ok(())
     }
 
-    /// A queued mail that will not be sent, as what it says no longer
-    /// holds; `reason` is kept.
-    pub async fn mail_not_needed(&self, id: &str, reason: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+    /// Marks a queued mail as not needed any more, with the reason.
+    pub async fn mail_withdrawn(&self, id: &str, why: &str) -> StoreResult<()> {
+        light_conn!(self, |c| {
             diesel::update(mails::table.find(id).filter(mails::status.eq(QUEUED)))
                 .set((
-                    mails::status.eq(NOT_NEEDED),
-                    mails::last_error.eq(reason),
+                    mails::status.eq(WITHDRAWN),
+                    mails::last_error.eq(why),
                     mails::updated_at.eq(now()),
                 ))
                 .execute(c)

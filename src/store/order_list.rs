@@ -8,7 +8,7 @@
 //! are bound as parameters.
 
 use super::schema::{orders, payments};
-use super::{Store, StoreError, StoreResult, with_conn};
+use super::{Store, StoreError, StoreResult, read};
 use crate::domain::back_office::{
     DayFigures, DeliveryStage, OrderFilter, OrderSummary, Page, PaymentFacts, PaymentState, Queue,
     QueueCounts,
@@ -276,7 +276,7 @@ impl Store {
         asked: i64,
         stuck_before: PrimitiveDateTime,
     ) -> StoreResult<(Vec<OrderSummary>, Page, i64)> {
-        let (rows, page, total) = with_conn!(self, |c| {
+        let (rows, page, total) = read!(self, |c| {
             let total: i64 = filtered_orders!(filter, stuck_before)
                 .select(diesel::dsl::count_star())
                 .get_result(c)
@@ -320,7 +320,7 @@ impl Store {
         let (before, after) = problem_condition_parts();
         let problems_before = format!("CAST(COALESCE(SUM(CASE WHEN {before}");
         let problems_after = format!("{after} THEN 1 ELSE 0 END), 0) AS BIGINT)");
-        let (awaiting_payment, to_ship, payment_problems) = with_conn!(self, |c| {
+        let (awaiting_payment, to_ship, payment_problems) = read!(self, |c| {
             orders::table
                 .select((
                     sql::<BigInt>(&awaiting),
@@ -347,7 +347,7 @@ impl Store {
         currency: Currency,
     ) -> StoreResult<Vec<DayFigures>> {
         let from = PrimitiveDateTime::new(since, time::Time::MIDNIGHT);
-        let rows: Vec<(String, i64, i64)> = with_conn!(self, |c| {
+        let rows: Vec<(String, i64, i64)> = read!(self, |c| {
             orders::table
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
                 .filter(orders::currency.eq(currency.as_str()))

@@ -4,11 +4,12 @@ use super::carts::load_cart;
 use super::catalogue::use_voucher;
 use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
+use super::processes::{Fence, hold_fence};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
 };
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
 use crate::domain::cart::{Cart, CartStatus};
 use crate::domain::checkout::CheckoutDetails;
@@ -85,9 +86,10 @@ pub(crate) use give_back;
 /// Why an order is cancelled, which decides what becomes of its cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancellation<'a> {
-    /// Its place-order process rolls back: the cart stays frozen and the
+    /// Its place-order process rolls back (under the process's lease,
+    /// unless a test cancels it directly): the cart stays frozen and the
     /// process's own rollback opens it.
-    Rollback,
+    Rollback { fence: Option<Fence<'a>> },
     /// Its money never came: the payment is cancelled with it and the cart
     /// is the shopper's again.
     PaymentExpired { payment_key: &'a str },
@@ -118,8 +120,10 @@ impl Store {
         draft: &OrderDraft,
         currency: Currency,
         token: &str,
+        fence: &Fence<'_>,
     ) -> Result<PlacedOrder, PlaceError> {
         write_tx!(self, |c| {
+            hold_fence!(c, fence);
             let existing: Option<(String, String, String)> = orders::table
                 .filter(orders::cart_id.eq(&draft.cart_id))
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
@@ -214,12 +218,30 @@ impl Store {
         })
     }
 
+    /// The cart's order that is not cancelled, if any: the one a running
+    /// attempt placed (or is placing).
+    pub async fn live_order_of_cart(&self, cart_id: &str) -> StoreResult<Option<PlacedOrder>> {
+        let live: Option<(String, String, String)> = read!(self, |c| {
+            orders::table
+                .filter(orders::cart_id.eq(cart_id))
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .select((orders::id, orders::number, orders::token))
+                .first(c)
+                .await
+                .optional()
+        })?;
+        Ok(live.map(|(id, number, token)| PlacedOrder { id, number, token }))
+    }
+
     /// Cancels an order that is not cancelled yet, in one transaction:
     /// stock back, the events queued for the order's own registration, and
     /// its cart released as `why` says, only if the cart still belongs to
     /// this order (a newer attempt's cart is never touched).
     pub async fn cancel_order(&self, order_id: &str, why: Cancellation<'_>) -> StoreResult<()> {
         write_tx!(self, |c| {
+            if let Cancellation::Rollback { fence: Some(fence) } = &why {
+                hold_fence!(c, fence);
+            }
             let order: Option<(String, String, Option<String>)> = orders::table
                 .find(order_id)
                 .select((orders::cart_id, orders::status, orders::registration_id))
@@ -231,7 +253,7 @@ impl Store {
             };
             let at = now();
             let attempt = match why {
-                Cancellation::Rollback => None,
+                Cancellation::Rollback { .. } => None,
                 Cancellation::PaymentExpired { payment_key } => {
                     let expired = diesel::update(
                         payments::table
@@ -297,7 +319,7 @@ impl Store {
                 queue_order_mails!(c, order_id, &mail, SYSTEM);
             }
             let cart_status = match why {
-                Cancellation::Rollback => CartStatus::Frozen,
+                Cancellation::Rollback { .. } => CartStatus::Frozen,
                 Cancellation::PaymentExpired { .. } => CartStatus::Open,
             };
             diesel::update(
@@ -430,7 +452,7 @@ impl Store {
 
     /// The order with this number, lines and payment included.
     pub async fn order_by_number(&self, number: &str) -> StoreResult<Option<Order>> {
-        let loaded = with_conn!(self, |c| {
+        let loaded = read!(self, |c| {
             let order: Option<OrderRow> = orders::table
                 .filter(orders::number.eq(number))
                 .select(OrderRow::as_select())
@@ -464,7 +486,7 @@ impl Store {
 
     /// The checkout details of a user's latest order, to prefill the form.
     pub async fn last_order_details(&self, user_id: &str) -> StoreResult<Option<CheckoutDetails>> {
-        let json: Option<String> = with_conn!(self, |c| {
+        let json: Option<String> = read!(self, |c| {
             orders::table
                 .filter(orders::user_id.eq(user_id))
                 .order(orders::created_at.desc())
@@ -480,7 +502,7 @@ impl Store {
     /// Orders that are not cancelled (checks of "one cart, one order").
     #[cfg(feature = "test-support")]
     pub async fn count_live_orders(&self) -> StoreResult<i64> {
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             orders::table
                 .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
                 .count()

@@ -2,7 +2,7 @@
 //! change they describe, and claimed by one worker at a time on any node.
 
 use super::schema::outbox;
-use super::{Store, StoreResult, now, with_conn};
+use super::{Store, StoreResult, light_conn, now};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::ids::new_id;
 use diesel::prelude::*;
@@ -115,7 +115,7 @@ impl Store {
                 .is_null()
                 .or(outbox::locked_until.lt(at))
         };
-        let candidates: Vec<String> = with_conn!(self, |c| {
+        let candidates: Vec<String> = light_conn!(self, |c| {
             let due = outbox::table
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::next_attempt_at.le(at))
@@ -133,7 +133,7 @@ impl Store {
         })?;
         let mut claimed = Vec::new();
         for id in candidates {
-            let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
+            let row: Option<(String, String, String, i64)> = light_conn!(self, |c| {
                 let taken = diesel::update(
                     outbox::table
                         .find(&id)
@@ -192,7 +192,7 @@ impl Store {
     }
 
     pub async fn outbox_done(&self, id: &str, worker: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
                 .set((
                     outbox::status.eq("done"),
@@ -213,7 +213,7 @@ impl Store {
         after: Duration,
     ) -> StoreResult<()> {
         let at = now();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
                 .set((
                     outbox::attempts.eq(outbox::attempts + 1),
@@ -232,7 +232,7 @@ impl Store {
     /// failed with the reason, for a person to look at.
     pub async fn outbox_failed(&self, id: &str, worker: &str, reason: &str) -> StoreResult<()> {
         let at = now();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
                 .set((
                     outbox::status.eq(FAILED),
@@ -250,7 +250,7 @@ impl Store {
     /// Events given up on, newest first, with why.
     #[cfg(feature = "test-support")]
     pub async fn failed_outbox_events(&self, limit: i64) -> StoreResult<Vec<FailedEvent>> {
-        let rows: Vec<(String, String, Option<String>)> = with_conn!(self, |c| {
+        let rows: Vec<(String, String, Option<String>)> = super::read!(self, |c| {
             outbox::table
                 .filter(outbox::status.eq(FAILED))
                 .order(outbox::updated_at.desc())
@@ -273,7 +273,7 @@ impl Store {
     /// own).
     #[cfg(feature = "test-support")]
     pub async fn count_pending_outbox(&self) -> StoreResult<i64> {
-        Ok(with_conn!(self, |c| {
+        Ok(super::read!(self, |c| {
             outbox::table
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::kind.ne(EventKind::Mail.as_str()))

@@ -4,7 +4,7 @@
 
 use super::mail::{NewMail, queue_mail};
 use super::schema::{password_reset_requests, password_resets, users};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
 use crate::domain::mail::{MailKind, MailRequest};
 use crate::domain::password_reset::{LinkRefusal, ResetLimits, check_link};
@@ -121,15 +121,14 @@ impl Store {
         token_hash: &str,
         at: PrimitiveDateTime,
     ) -> StoreResult<Result<(), LinkRefusal>> {
-        let found: Option<(PrimitiveDateTime, Option<PrimitiveDateTime>)> =
-            with_conn!(self, |c| {
-                password_resets::table
-                    .filter(password_resets::token_hash.eq(token_hash))
-                    .select((password_resets::expires_at, password_resets::used_at))
-                    .first(c)
-                    .await
-                    .optional()
-            })?;
+        let found: Option<(PrimitiveDateTime, Option<PrimitiveDateTime>)> = read!(self, |c| {
+            password_resets::table
+                .filter(password_resets::token_hash.eq(token_hash))
+                .select((password_resets::expires_at, password_resets::used_at))
+                .first(c)
+                .await
+                .optional()
+        })?;
         Ok(match found {
             Some((expires_at, used_at)) => check_link(used_at.is_some(), expires_at, at),
             None => Err(LinkRefusal::Unknown),
@@ -211,7 +210,7 @@ impl Store {
         let at = now();
         let since = at - window;
         let id = new_id();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(
                 password_reset_requests::table
                     .filter(password_reset_requests::requested_at.lt(since)),
@@ -242,7 +241,7 @@ impl Store {
     /// Takes back one request (it was dropped unheard, so it counts
     /// nothing and does not push the end of the wait further).
     pub async fn forget_reset_request(&self, id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(password_reset_requests::table.find(id))
                 .execute(c)
                 .await?;

@@ -4,7 +4,7 @@
 use super::outbox::{abandon_registration, event};
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
-use super::{Store, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreResult, light_conn, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -106,7 +106,7 @@ impl Store {
     pub async fn count_orphaned_payments(&self) -> StoreResult<i64> {
         use super::schema::orders;
         use crate::domain::order::OrderStatus;
-        let rows: Vec<(String, Option<String>)> = with_conn!(self, |c| {
+        let rows: Vec<(String, Option<String>)> = read!(self, |c| {
             payments::table
                 .left_join(orders::table.on(orders::id.nullable().eq(payments::order_id)))
                 .filter(payments::status.ne(PaymentStatus::Cancelled.as_str()))
@@ -125,7 +125,7 @@ impl Store {
     }
 
     pub async fn webhook_event_seen(&self, event_id: &str) -> StoreResult<bool> {
-        let count: i64 = with_conn!(self, |c| {
+        let count: i64 = read!(self, |c| {
             webhook_events::table
                 .filter(webhook_events::event_id.eq(event_id))
                 .count()
@@ -143,7 +143,7 @@ impl Store {
         kind: &str,
         provider_reference: &str,
     ) -> StoreResult<bool> {
-        let inserted = with_conn!(self, |c| {
+        let inserted = light_conn!(self, |c| {
             diesel::insert_into(webhook_events::table)
                 .values((
                     webhook_events::event_id.eq(event_id),
@@ -163,7 +163,7 @@ impl Store {
         &self,
         reference: &str,
     ) -> StoreResult<Option<StoredPayment>> {
-        let row: Option<PaymentRow> = with_conn!(self, |c| {
+        let row: Option<PaymentRow> = read!(self, |c| {
             payments::table
                 .filter(payments::provider_reference.eq(reference))
                 .select(PaymentRow::as_select())
@@ -184,7 +184,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<StoredPayment>> {
         let cutoff = now() - age;
-        let rows: Vec<PaymentRow> = with_conn!(self, |c| {
+        let rows: Vec<PaymentRow> = read!(self, |c| {
             payments::table
                 .filter(payments::gateway.eq(gateway))
                 .filter(payments::status.eq(PaymentStatus::Pending.as_str()))
@@ -206,7 +206,7 @@ impl Store {
 
     /// Notes that the provider was asked about a payment just now.
     pub async fn payment_checked(&self, idempotency_key: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
                 .set(payments::checked_at.eq(now()))
                 .execute(c)

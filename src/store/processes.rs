@@ -5,13 +5,49 @@
 use super::rows::ProcessRow;
 use super::schema::carts;
 use super::schema::place_order_process as processes;
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::cart::CartStatus;
 use crate::domain::checkout::CheckoutDetails;
 use crate::domain::placeorder::{Context, FailureReason, Process, State};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
+
+/// The lease a place-order step runs under. The store changes a step makes
+/// (freezing the cart, placing or cancelling the order, opening the cart
+/// again) land only while this holder still holds the process's lease: a
+/// node paused past its lease that wakes after another took the attempt
+/// over changes nothing, as its save of the process would change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence<'a> {
+    pub process_id: &'a str,
+    pub holder: &'a str,
+}
+
+/// Inside a write transaction: goes on only while the fence's holder holds
+/// the lease, and keeps it held (the row stays locked) until the commit;
+/// otherwise leaves the body with a conflict.
+macro_rules! hold_fence {
+    ($c:ident, $fence:expr) => {{
+        use $crate::store::schema::place_order_process as fenced;
+        let fence: &$crate::store::processes::Fence<'_> = $fence;
+        let held = diesel::update(
+            fenced::table
+                .find(fence.process_id)
+                .filter(fenced::lease_owner.eq(fence.holder)),
+        )
+        .set(fenced::lease_owner.eq(fence.holder))
+        .execute($c)
+        .await?;
+        if held == 0 {
+            return Err($crate::store::StoreError::Conflict(
+                "the attempt passed to another holder of its lease",
+            )
+            .into());
+        }
+    }};
+}
+pub(crate) use hold_fence;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("process {what}: {e}"))
@@ -78,7 +114,7 @@ impl Store {
     ) -> StoreResult<()> {
         let checkout = json(details)?;
         let row = new_row(process)?;
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let saved = diesel::update(
                 carts::table
                     .find(&process.cart_id)
@@ -104,7 +140,7 @@ impl Store {
     }
 
     pub async fn process(&self, id: &str) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .find(id)
                 .select(ProcessRow::as_select())
@@ -117,7 +153,7 @@ impl Store {
 
     /// The newest process of a cart, running or finished.
     pub async fn latest_process_of_cart(&self, cart_id: &str) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .filter(processes::cart_id.eq(cart_id))
                 .order((processes::is_final.asc(), processes::created_at.desc()))
@@ -132,7 +168,7 @@ impl Store {
     /// The newest process of the whole shop.
     #[cfg(feature = "test-support")]
     pub async fn latest_process(&self) -> StoreResult<Option<Process>> {
-        let row: Option<ProcessRow> = with_conn!(self, |c| {
+        let row: Option<ProcessRow> = read!(self, |c| {
             processes::table
                 .order(processes::created_at.desc())
                 .select(ProcessRow::as_select())
@@ -152,7 +188,7 @@ impl Store {
         ttl: Duration,
     ) -> StoreResult<bool> {
         let at = now();
-        let taken = with_conn!(self, |c| {
+        let taken = light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(id)
@@ -185,7 +221,7 @@ impl Store {
         let at = now();
         let context = json(&process.context)?;
         let failure = process.failure.as_ref().map(json).transpose()?;
-        let saved = with_conn!(self, |c| {
+        let saved = light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(&process.id)
@@ -208,7 +244,7 @@ impl Store {
     }
 
     pub async fn release_process_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(
                 processes::table
                     .find(id)
@@ -229,7 +265,7 @@ impl Store {
     pub async fn resting_processes(&self, age: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
         let resting = resting_states();
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
                 .filter(processes::state.eq_any(&resting))
@@ -247,7 +283,7 @@ impl Store {
     pub async fn stalled_processes(&self, idle: Duration, limit: i64) -> StoreResult<Vec<String>> {
         let at = now();
         let resting = resting_states();
-        Ok(with_conn!(self, |c| {
+        Ok(read!(self, |c| {
             processes::table
                 .filter(processes::is_final.eq(false))
                 // A failure being unwound is never left to rest.

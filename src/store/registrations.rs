@@ -2,7 +2,7 @@
 
 use super::outbox::event;
 use super::schema::{orders, outbox, registrations};
-use super::{Store, StoreError, StoreResult, now, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::order::OrderStatus;
 use diesel::prelude::*;
@@ -38,7 +38,7 @@ impl Store {
         &self,
         cart_id: &str,
     ) -> StoreResult<Option<CartRegistration>> {
-        let row: Option<(String, String, String, i64)> = with_conn!(self, |c| {
+        let row: Option<(String, String, String, i64)> = read!(self, |c| {
             registrations::table
                 .find(cart_id)
                 .select((
@@ -73,7 +73,7 @@ impl Store {
         generation: i64,
     ) -> StoreResult<()> {
         let at = now();
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let old: Option<(String, String)> = registrations::table
                 .find(cart_id)
                 .select((registrations::registration_id, registrations::status))
@@ -117,7 +117,7 @@ impl Store {
         &self,
         registration_id: &str,
     ) -> StoreResult<Option<RegistrationStatus>> {
-        let status: Option<String> = with_conn!(self, |c| {
+        let status: Option<String> = read!(self, |c| {
             registrations::table
                 .filter(registrations::registration_id.eq(registration_id))
                 .select(registrations::status)
@@ -139,7 +139,7 @@ impl Store {
         registration_id: &str,
         status: RegistrationStatus,
     ) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::update(
                 registrations::table.filter(registrations::registration_id.eq(registration_id)),
             )
@@ -157,7 +157,7 @@ impl Store {
     /// order: marked abandoned, their deletion queued. Returns how many.
     pub async fn abandon_stale_registrations(&self, age: Duration) -> StoreResult<usize> {
         let cutoff = now() - age;
-        write_tx!(self, |c| {
+        light_tx!(self, |c| {
             let stale: Vec<(String, String)> = registrations::table
                 .filter(registrations::status.eq(RegistrationStatus::Pending.as_str()))
                 .filter(registrations::created_at.lt(cutoff))

@@ -4,7 +4,9 @@
 
 use super::rows::{LoginAttemptRow, StaffRow, StaffSessionRow};
 use super::schema::{staff, staff_login_attempts, staff_sessions};
-use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn, write_tx};
+use super::{
+    Store, StoreError, StoreResult, is_unique_violation, light_conn, now, read, with_conn, write_tx,
+};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -64,7 +66,7 @@ impl Store {
     }
 
     pub async fn staff_by_email(&self, email: &str) -> StoreResult<Option<StaffAccount>> {
-        let row: Option<StaffRow> = with_conn!(self, |c| {
+        let row: Option<StaffRow> = read!(self, |c| {
             staff::table
                 .filter(staff::email.eq(email))
                 .select(StaffRow::as_select())
@@ -125,7 +127,7 @@ impl Store {
         idle: Duration,
     ) -> StoreResult<Option<StoredStaffSession>> {
         let at = now();
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             let found: Option<(StaffSessionRow, String)> = staff_sessions::table
                 .inner_join(staff::table)
                 .filter(staff_sessions::id_hash.eq(id_hash))
@@ -182,7 +184,7 @@ impl Store {
             ip: ip.to_owned(),
             attempted_at: at,
         };
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(
                 staff_login_attempts::table.filter(staff_login_attempts::attempted_at.lt(since)),
             )
@@ -214,7 +216,7 @@ impl Store {
 
     /// Takes back one attempt (it was refused unheard, so it counts nothing).
     pub async fn forget_login_attempt(&self, id: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(staff_login_attempts::table.find(id))
                 .execute(c)
                 .await?;
@@ -224,7 +226,7 @@ impl Store {
 
     /// Clears the attempts with this email (after it logged in).
     pub async fn clear_login_attempts(&self, email: &str) -> StoreResult<()> {
-        with_conn!(self, |c| {
+        light_conn!(self, |c| {
             diesel::delete(
                 staff_login_attempts::table.filter(staff_login_attempts::email.eq(email)),
             )
@@ -256,7 +258,7 @@ impl Store {
     /// How many staff sessions are stored.
     #[cfg(feature = "test-support")]
     pub async fn count_staff_sessions(&self) -> StoreResult<i64> {
-        with_conn!(self, |c| {
+        read!(self, |c| {
             let n: i64 = staff_sessions::table.count().get_result(c).await?;
             Ok(n)
         })

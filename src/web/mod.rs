@@ -4,7 +4,9 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod checkout;
+pub mod compress;
 pub mod csrf;
 pub mod error;
 pub mod health;

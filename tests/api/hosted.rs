@@ -578,6 +578,7 @@ async fn the_sandbox_api_keeps_its_promises() {
 }
 
 on_both_backends!(
+    a_holder_that_lost_the_lease_changes_nothing_in_the_store,
     every_order_of_return_and_webhooks_gives_one_order,
     a_webhook_alone_places_the_order,
     forged_and_stale_webhooks_are_refused,
@@ -673,4 +674,48 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
     );
     assert_eq!(a.shop.store().count_orphaned_payments().await.unwrap(), 0);
     assert_eq!(a.stock_of("filter-papers").await, 150);
+}
+
+/// A node paused past its lease wakes after another took the attempt over:
+/// what its step would change in the store is refused (the fence), while
+/// the lease's holder changes it.
+async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Backend) {
+    use kassa::domain::cart::CartStatus;
+    use kassa::store::StoreError;
+    use kassa::store::processes::Fence;
+    let app = hosted_shop(backend, |_| {}).await;
+    to_the_provider(&app, "card").await;
+    let process = app.latest_process().await;
+    let store = app.shop.store();
+    let cart_status = async || store.cart(&process.cart_id).await.unwrap().unwrap().status;
+    assert_eq!(cart_status().await, CartStatus::Frozen);
+    assert!(
+        store
+            .take_process_lease(&process.id, "node-b", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    let paused = Fence {
+        process_id: &process.id,
+        holder: "node-a",
+    };
+    let refused = store.reopen_cart(&process.cart_id, &paused).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(cart_status().await, CartStatus::Frozen, "nothing changed");
+    let version = store.cart(&process.cart_id).await.unwrap().unwrap().version;
+    let refused = store.freeze_cart(&process.cart_id, version, &paused).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+
+    let holder = Fence {
+        process_id: &process.id,
+        holder: "node-b",
+    };
+    store.reopen_cart(&process.cart_id, &holder).await.unwrap();
+    assert_eq!(cart_status().await, CartStatus::Open);
 }

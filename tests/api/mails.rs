@@ -20,11 +20,11 @@ on_both_backends!(
     cash_in_advance_mails_the_bank_details_and_the_payment_received,
     a_card_order_mails_shipped_delivered_and_the_refund,
     an_expired_convenience_store_payment_mails_the_cancellation,
+    a_store_payment_made_before_its_instructions_went_out_withdraws_them,
     a_staff_cancel_mails_why_and_the_money_back,
     a_mail_survives_a_crash_between_commit_and_send,
     a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else,
     staff_see_each_mail_with_its_state_and_content_and_can_send_it_again,
-    instructions_overtaken_by_the_payment_are_not_sent_and_not_failed,
 );
 
 const STAFF: &str = "admin@kassa.example";
@@ -287,6 +287,66 @@ async fn an_expired_convenience_store_payment_mails_the_cancellation(backend: Ba
     );
 }
 
+async fn a_store_payment_made_before_its_instructions_went_out_withdraws_them(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.set_mode(SmtpMode::Down);
+    let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
+    let pay_url = to_the_provider(&app, "convenience_store").await;
+    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = choose(&app, &pay_url, "convenience_store").await;
+    let success = location(&app.client.get(location(&back)).send().await.unwrap());
+    let number = order_number(&success);
+    wait_for("a failed try of the instructions", async || {
+        mails_of(&app, &number)
+            .await
+            .iter()
+            .any(|m| m.kind == MailKind::PaymentInstructions && m.attempts > 0)
+    })
+    .await;
+    let paid = format!(
+        "{}/console/{session_id}/paid",
+        app.sandbox.as_ref().unwrap()
+    );
+    app.client.post(paid).send().await.unwrap();
+    wait_for("the payment", async || {
+        app.order(&number).await.status == kassa::domain::order::OrderStatus::Placed
+    })
+    .await;
+    smtp.set_mode(SmtpMode::Accept);
+
+    let got = smtp.wait_for_count(2, WITHIN).await;
+    received(&got, &format!("Payment received for order {number}"));
+    wait_for("the instructions withdrawn", async || {
+        mails_of(&app, &number)
+            .await
+            .iter()
+            .all(|m| m.status != MailStatus::Queued)
+    })
+    .await;
+    let mails = mails_of(&app, &number).await;
+    let instructions = mails
+        .iter()
+        .find(|m| m.kind == MailKind::PaymentInstructions)
+        .unwrap();
+    assert_eq!(instructions.status, MailStatus::Withdrawn);
+    assert!(
+        instructions.state_text().contains("no longer needed"),
+        "{}",
+        instructions.state_text()
+    );
+    assert!(
+        mails
+            .iter()
+            .filter(|m| m.kind != MailKind::PaymentInstructions)
+            .all(|m| m.status == MailStatus::Sent),
+        "the others are sent"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = smtp.received();
+    assert_eq!(got.len(), 2, "no instructions for a paid order");
+    assert!(got.iter().all(|m| !m.subject.starts_with("How to pay")));
+}
+
 async fn a_staff_cancel_mails_why_and_the_money_back(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
@@ -364,63 +424,6 @@ async fn a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else(backend
             "{number}: {copies} copies (a stalled server may get one twice)"
         );
     }
-}
-
-async fn instructions_overtaken_by_the_payment_are_not_sent_and_not_failed(backend: Backend) {
-    let smtp = SmtpServer::start().await;
-    smtp.set_mode(SmtpMode::Down);
-    let app = hosted_shop(backend, |s| mail_to(s, &smtp)).await;
-    let pay_url = to_the_provider(&app, "convenience_store").await;
-    let session_id = pay_url.rsplit('/').next().unwrap().to_owned();
-    let back = choose(&app, &pay_url, "convenience_store").await;
-    let success = location(&app.client.get(location(&back)).send().await.unwrap());
-    let number = order_number(&success);
-    wait_for("the tries noted", async || {
-        let mails = mails_of(&app, &number).await;
-        mails.len() == 2
-            && mails
-                .iter()
-                .all(|m| m.status == MailStatus::Queued && m.attempts > 0)
-    })
-    .await;
-    // The shopper pays at the store with the code from the success page
-    // while the mail server is down; then it is back.
-    let paid = format!(
-        "{}/console/{session_id}/paid",
-        app.sandbox.as_ref().unwrap()
-    );
-    app.client.post(paid).send().await.unwrap();
-    wait_for("the payment received", async || {
-        kinds(&mails_of(&app, &number).await).contains(&MailKind::PaymentReceived)
-    })
-    .await;
-    smtp.set_mode(SmtpMode::Accept);
-    wait_for("every mail settled", async || {
-        mails_of(&app, &number)
-            .await
-            .iter()
-            .all(|m| m.status != MailStatus::Queued)
-    })
-    .await;
-    let mails = mails_of(&app, &number).await;
-    let status_of = |kind| mails.iter().find(|m| m.kind == kind).map(|m| m.status);
-    assert_eq!(
-        status_of(MailKind::OrderConfirmation),
-        Some(MailStatus::Sent)
-    );
-    assert_eq!(status_of(MailKind::PaymentReceived), Some(MailStatus::Sent));
-    assert_eq!(
-        status_of(MailKind::PaymentInstructions),
-        Some(MailStatus::NotNeeded),
-        "not failed: nothing went wrong, the payment came first"
-    );
-    let got = smtp.wait_for_count(2, WITHIN).await;
-    assert!(
-        got.iter().all(|m| !m.subject.starts_with("How to pay")),
-        "no instructions for an order already paid"
-    );
-    let page = order_page(&signed_in_staff(&app).await, &number).await;
-    assert!(page.contains("not sent, no longer needed"), "{page}");
 }
 
 async fn staff_see_each_mail_with_its_state_and_content_and_can_send_it_again(backend: Backend) {

@@ -188,12 +188,18 @@ async fn a_cancelled_order_gives_its_voucher_use_back(backend: Backend) {
     let order = app.order(&order_number(&success)).await;
     app.shop
         .store()
-        .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
+        .cancel_order(
+            &order.id,
+            kassa::store::orders::Cancellation::Rollback { fence: None },
+        )
         .await
         .unwrap();
     app.shop
         .store()
-        .cancel_order(&order.id, kassa::store::orders::Cancellation::Rollback)
+        .cancel_order(
+            &order.id,
+            kassa::store::orders::Cancellation::Rollback { fence: None },
+        )
         .await
         .unwrap();
     assert_eq!(uses_of(&app, "WELCOME10").await, 0, "given back once");

@@ -496,7 +496,7 @@ async fn mails(db: &Client, dir: &Path, f: &mut Findings) -> anyhow::Result<()> 
         )
         .await?;
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut twice, mut not_needed) = (0, 0);
+    let (mut twice, mut withdrawn) = (0, 0);
     let ids: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
     for row in &rows {
         let (id, kind, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
@@ -509,12 +509,12 @@ async fn mails(db: &Client, dir: &Path, f: &mut Findings) -> anyhow::Result<()> 
         // Payment instructions overtaken by the payment (or the order's
         // cancellation) are not sent, by design: never written, and only
         // for an order that no longer waits for its money.
-        if status == "not_needed" {
-            not_needed += 1;
+        if status == "withdrawn" {
+            withdrawn += 1;
             if kind != "payment_instructions" || n > 0 || order_status.as_deref() == Some("on_hold")
             {
                 f.violation(format!(
-                    "mail {id} ({kind}): not needed, written {n} times, order {order_status:?}"
+                    "mail {id} ({kind}): withdrawn, written {n} times, order {order_status:?}"
                 ));
             }
             continue;
@@ -530,7 +530,7 @@ async fn mails(db: &Client, dir: &Path, f: &mut Findings) -> anyhow::Result<()> 
     }
     f.figure("mails", rows.len());
     f.figure("mails sent twice", twice);
-    f.figure("payment instructions overtaken by the payment", not_needed);
+    f.figure("payment instructions overtaken by the payment", withdrawn);
     for (kind, n) in kinds {
         f.figure(&format!("mails {kind}"), n);
     }

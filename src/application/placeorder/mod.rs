@@ -8,54 +8,13 @@ pub mod sweeper;
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
 use crate::application::error::{AppError, AppResult};
-use crate::domain::payment::CustomerAction;
-use crate::domain::placeorder::{
-    FailureReason, PlacedOrder, PortError, Process, State, Transition,
-};
+use crate::domain::placeorder::coordinator::{self, Turn, status_of};
+use crate::domain::placeorder::{FailureReason, Process, State};
 use crate::ids::{new_holder, new_id, new_idempotency_key};
 use ports::ShopPorts;
 use std::time::Duration;
 
-/// Where a process stands, as the checkout pages need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProcessStatus {
-    /// Another request or node is stepping it right now.
-    Running,
-    /// The shopper must act at the provider.
-    Action(CustomerAction),
-    /// The payment goes on without the shopper.
-    Waiting,
-    Succeeded(PlacedOrder),
-    Failed(FailureReason),
-    /// The attempt failed or was cancelled; undoing it waits for a service.
-    RollingBack,
-}
-
-fn status_of(process: &Process) -> ProcessStatus {
-    // A recorded failure is never offered to the shopper again, even
-    // while its rollback waits for the provider.
-    if process.failure.is_some() && !process.state.is_final() {
-        return ProcessStatus::RollingBack;
-    }
-    match process.state {
-        State::Success => match &process.context.order {
-            Some(order) => ProcessStatus::Succeeded(order.clone()),
-            None => ProcessStatus::Failed(FailureReason::Error("success without an order".into())),
-        },
-        State::Failed => ProcessStatus::Failed(
-            process
-                .failure
-                .clone()
-                .unwrap_or(FailureReason::Error("failed without a reason".into())),
-        ),
-        State::Redirect => match &process.context.action {
-            Some(action) => ProcessStatus::Action(action.clone()),
-            None => ProcessStatus::Waiting,
-        },
-        State::WaitForCustomer => ProcessStatus::Waiting,
-        _ => ProcessStatus::Running,
-    }
-}
+pub use crate::domain::placeorder::coordinator::ProcessStatus;
 
 impl Shop {
     fn lease(&self) -> Duration {
@@ -203,10 +162,25 @@ async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
     };
-    if process.failure.is_none() && !process.state.is_final() {
-        process.failure = Some(reason);
+    let result = async {
+        if coordinator::fail_with(&mut process, reason) {
+            // Saved before any rollback runs: a node dying after the first
+            // one must not leave the process looking alive with part of it
+            // undone.
+            if !shop
+                .store
+                .save_process(&process, &owner, shop.lease())
+                .await?
+            {
+                return Err(AppError::Unavailable(
+                    "the payment could not be cancelled yet".into(),
+                ));
+            }
+            process.version += 1;
+        }
+        step(shop, process, &owner, true).await
     }
-    let result = step(shop, process, &owner, true).await;
+    .await;
     shop.store.release_process_lease(id, &owner).await?;
     result
 }
@@ -251,52 +225,31 @@ async fn step(
 ) -> AppResult<ProcessStatus> {
     let cart_id = process.cart_id.clone();
     let registration_id = process.context.registration_id.clone();
-    let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref());
+    let process_id = process.id.clone();
+    let fence = crate::store::processes::Fence {
+        process_id: &process_id,
+        holder: owner,
+    };
+    let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref(), fence);
     let mut moved = false;
+    let mut lost_lease = false;
     while !process.state.is_final() {
-        if process.failure.is_some() {
-            match process.context.rollbacks.pop() {
-                Some(rollback) => {
-                    if let Err(e) = rollback.run(&mut ports).await {
-                        tracing::warn!(process = %process.id, error = %e, "rollback must wait");
-                        break;
-                    }
-                }
-                // The next attempt gets a new key when it begins; renewing
-                // it here would change the cart the shopper reviews.
-                None => process.state = State::Failed,
-            }
-        } else if moved && process.state.is_resting() {
-            break;
-        } else {
-            let from = process.state;
-            match from.run(&mut process.context, &mut ports).await {
-                Ok(Transition::Next(next)) => {
-                    tracing::debug!(process = %process.id, %from, %next, "step");
-                    process.state = next;
-                    moved = true;
-                }
-                Ok(Transition::Fail(reason)) => {
-                    tracing::info!(process = %process.id, state = %from, reason = reason.name(), "process fails");
-                    process.failure = Some(reason);
-                }
-                Err(PortError::Broken(why)) => {
-                    tracing::error!(process = %process.id, state = %from, %why, "process fails: it cannot go on");
-                    process.failure = Some(FailureReason::Error(why));
-                }
-                Err(e) => {
-                    // Not a failure: the step runs again on the next refresh or sweep.
-                    tracing::warn!(process = %process.id, state = %from, error = %e, "step must wait");
-                    break;
-                }
-            }
+        let turn = coordinator::turn(&mut process, moved, &mut ports).await;
+        if turn.moved() {
+            crate::crash::point("placeorder.step_done");
         }
+        log_turn(&process.id, &turn);
+        if !turn.saves() {
+            break;
+        }
+        moved |= turn.moved();
         if !shop
             .store
             .save_process(&process, owner, shop.lease())
             .await?
         {
             tracing::warn!(process = %process.id, "lost the lease; another node goes on");
+            lost_lease = true;
             break;
         }
         process.version += 1;
@@ -306,5 +259,31 @@ async fn step(
             "the payment could not be cancelled yet".into(),
         ));
     }
+    if lost_lease {
+        // The copy in hand was never saved: it may offer a payment the
+        // other node is rolling back. Where the process stands is stored.
+        let stored = shop.store.process(&process.id).await?;
+        return Ok(status_of(stored.as_ref().unwrap_or(&process)));
+    }
     Ok(status_of(&process))
+}
+
+fn log_turn(id: &str, turn: &Turn) {
+    match turn {
+        Turn::Stepped { from, to } => tracing::debug!(process = %id, %from, next = %to, "step"),
+        Turn::Fails { from, reason } => {
+            tracing::info!(process = %id, state = %from, reason = reason.name(), "process fails");
+        }
+        Turn::Broken { from, why } => {
+            tracing::error!(process = %id, state = %from, %why, "process fails: it cannot go on");
+        }
+        // Not a failure: the step runs again on the next refresh or sweep.
+        Turn::MustWait { from, error } => {
+            tracing::warn!(process = %id, state = %from, %error, "step must wait");
+        }
+        Turn::RollbackMustWait { error } => {
+            tracing::warn!(process = %id, %error, "rollback must wait");
+        }
+        Turn::RolledBack | Turn::Unwound | Turn::Rests => {}
+    }
 }

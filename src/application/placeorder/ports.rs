@@ -13,20 +13,29 @@ use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
+use crate::store::processes::Fence;
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
     shop: &'a Shop,
     cart_id: &'a str,
+    /// The lease the step runs under: its store changes land only while held.
+    fence: Fence<'a>,
     /// The buyer's registration of the attempt being stepped.
     registration_id: Option<&'a str>,
 }
 
 impl<'a> ShopPorts<'a> {
-    pub fn new(shop: &'a Shop, cart_id: &'a str, registration_id: Option<&'a str>) -> Self {
+    pub fn new(
+        shop: &'a Shop,
+        cart_id: &'a str,
+        registration_id: Option<&'a str>,
+        fence: Fence<'a>,
+    ) -> Self {
         Self {
             shop,
             cart_id,
+            fence,
             registration_id,
         }
     }
@@ -85,6 +94,7 @@ impl Ports for ShopPorts<'_> {
             .start_flow(request)
             .await
             .map_err(gateway_error)?;
+        crate::crash::point("placeorder.payment_started");
         self.shop
             .store
             .record_payment_started(
@@ -95,6 +105,7 @@ impl Ports for ShopPorts<'_> {
             )
             .await
             .map_err(store_error)?;
+        crate::crash::point("placeorder.payment_recorded");
         Ok(start)
     }
 
@@ -109,7 +120,9 @@ impl Ports for ShopPorts<'_> {
         self.gateway(request)?
             .confirm(request)
             .await
-            .map_err(gateway_error)
+            .map_err(gateway_error)?;
+        crate::crash::point("placeorder.payment_confirmed");
+        Ok(())
     }
 
     async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
@@ -118,6 +131,7 @@ impl Ports for ShopPorts<'_> {
             Ok(()) | Err(GatewayError::Refused(_)) => {}
             Err(e) => return Err(gateway_error(e)),
         }
+        crate::crash::point("placeorder.payment_voided");
         self.shop
             .store
             .record_payment_cancelled(request.idempotency_key.as_str(), EventKind::PaymentFailed)
@@ -126,19 +140,24 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn freeze_cart(&mut self, cart_id: &str, version: i64) -> Result<bool, PortError> {
-        self.shop
+        let frozen = self
+            .shop
             .store
-            .freeze_cart(cart_id, version)
+            .freeze_cart(cart_id, version, &self.fence)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.cart_frozen");
+        Ok(frozen)
     }
 
     async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError> {
         self.shop
             .store
-            .reopen_cart(cart_id)
+            .reopen_cart(cart_id, &self.fence)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.cart_reopened");
+        Ok(())
     }
 
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
@@ -147,10 +166,13 @@ impl Ports for ShopPorts<'_> {
             match self
                 .shop
                 .store
-                .place_order(draft, self.shop.currency, &random_token())
+                .place_order(draft, self.shop.currency, &random_token(), &self.fence)
                 .await
             {
-                Ok(order) => return Ok(order),
+                Ok(order) => {
+                    crate::crash::point("placeorder.order_placed");
+                    return Ok(order);
+                }
                 Err(PlaceError::Refused(refusal)) => {
                     return Err(PortError::Refused(refusal.to_string()));
                 }
@@ -164,12 +186,27 @@ impl Ports for ShopPorts<'_> {
         ))
     }
 
+    async fn live_order(&mut self, cart_id: &str) -> Result<Option<PlacedOrder>, PortError> {
+        self.shop
+            .store
+            .live_order_of_cart(cart_id)
+            .await
+            .map_err(store_error)
+    }
+
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
         self.shop
             .store
-            .cancel_order(order_id, Cancellation::Rollback)
+            .cancel_order(
+                order_id,
+                Cancellation::Rollback {
+                    fence: Some(self.fence),
+                },
+            )
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.order_cancelled");
+        Ok(())
     }
 
     async fn settle_order(
@@ -187,6 +224,8 @@ impl Ports for ShopPorts<'_> {
                 settlement.order_status,
             )
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        crate::crash::point("placeorder.order_settled");
+        Ok(())
     }
 }

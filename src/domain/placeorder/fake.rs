@@ -35,7 +35,7 @@ pub fn shipping() -> ShippingMethod {
     }
 }
 
-fn details() -> CheckoutDetails {
+pub fn details() -> CheckoutDetails {
     let address = Address {
         first_name: "Ann".into(),
         last_name: "Lee".into(),
@@ -63,37 +63,38 @@ fn details() -> CheckoutDetails {
     }
 }
 
+/// The cart the tests order: two mugs, checkout filled in, open.
+pub fn cart() -> Cart {
+    let price = Money::new(1200, eur());
+    Cart {
+        id: "cart-1".into(),
+        user_id: None,
+        status: CartStatus::Open,
+        checkout: Some(details()),
+        order_id: None,
+        version: 7,
+        lines: vec![CartLine {
+            product_id: "mug".into(),
+            quantity: 2,
+            unit_price: price,
+            product: Some(Product {
+                id: "mug".into(),
+                name: "Mug".into(),
+                description: String::new(),
+                price,
+                vat_rate_bp: 1900,
+                stock: 5,
+                active: true,
+            }),
+        }],
+    }
+}
+
 impl Default for FakePorts {
     fn default() -> Self {
-        let price = Money::new(1200, eur());
         Self {
-            cart: Cart {
-                id: "cart-1".into(),
-                user_id: None,
-                status: CartStatus::Open,
-                checkout: Some(details()),
-                order_id: None,
-                version: 7,
-                lines: vec![CartLine {
-                    product_id: "mug".into(),
-                    quantity: 2,
-                    unit_price: price,
-                    product: Some(Product {
-                        id: "mug".into(),
-                        name: "Mug".into(),
-                        description: String::new(),
-                        price,
-                        vat_rate_bp: 1900,
-                        stock: 5,
-                        active: true,
-                    }),
-                }],
-            },
-            methods: vec![PaymentMethodOption {
-                gateway: "test".into(),
-                method: "card".into(),
-                title: "Card".into(),
-            }],
+            cart: cart(),
+            methods: payment_methods(),
             status: FlowStatus::WaitingForCustomer,
             provider_down: false,
             refuse_order: false,
@@ -105,6 +106,14 @@ impl Default for FakePorts {
             settled: Vec::new(),
         }
     }
+}
+
+pub fn payment_methods() -> Vec<PaymentMethodOption> {
+    vec![PaymentMethodOption {
+        gateway: "test".into(),
+        method: "card".into(),
+        title: "Card".into(),
+    }]
 }
 
 impl FakePorts {
@@ -184,6 +193,16 @@ impl Ports for FakePorts {
         })
     }
 
+    async fn live_order(&mut self, _cart_id: &str) -> Result<Option<PlacedOrder>, PortError> {
+        let id = format!("o{}", self.orders.len());
+        let live = !self.orders.is_empty() && !self.cancelled_orders.contains(&id);
+        Ok(live.then(|| PlacedOrder {
+            id,
+            number: format!("K-{:06}", self.orders.len()),
+            token: "secret".into(),
+        }))
+    }
+
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
         self.cancelled_orders.push(order_id.to_owned());
         Ok(())
@@ -198,6 +217,17 @@ impl Ports for FakePorts {
         self.settled
             .push((order_id.to_owned(), settlement.order_status));
         Ok(())
+    }
+}
+
+/// Runs a future over in-memory ports: they answer at once, so it is
+/// ready at the first poll; no runtime needed.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("an in-memory port must not wait"),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod complete_cart;
 mod complete_payment;
+pub mod coordinator;
 mod create_payment;
 mod new;
 mod order_rules;
@@ -23,6 +24,8 @@ mod wait_for_customer;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod model;
 
 pub use order_rules::{OrderRefusal, cart_status_after, order_totals};
 
@@ -80,6 +83,23 @@ impl State {
     /// stops in them, and a later refresh asks the provider again.
     pub fn is_resting(self) -> bool {
         matches!(self, Self::Redirect | Self::WaitForCustomer)
+    }
+
+    /// The undo step for what this state may have changed in a run whose
+    /// step was never saved (its node died after the change, or lost the
+    /// lease): a process failed from outside while it stands here must undo
+    /// that too. Every such undo is harmless when nothing was changed.
+    pub fn unsaved_rollback(self, ctx: &Context) -> Option<Rollback> {
+        match self {
+            Self::CreatePayment => ctx.payment.clone().map(Rollback::CancelPayment),
+            Self::CompleteCart => Some(Rollback::ReopenCart {
+                cart_id: ctx.cart_id.clone(),
+            }),
+            Self::PlaceOrder => Some(Rollback::CancelOrderOfCart {
+                cart_id: ctx.cart_id.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// One step of the process from this state. The coordinator never
@@ -184,6 +204,9 @@ pub enum Rollback {
     ReopenCart { cart_id: String },
     /// PlaceOrder: cancel the order, put the stock back.
     CancelOrder { order_id: String },
+    /// PlaceOrder, failed from outside before its step was saved: cancel
+    /// the order a lost run may have placed for the cart.
+    CancelOrderOfCart { cart_id: String },
 }
 
 impl Rollback {
@@ -192,6 +215,9 @@ impl Rollback {
             Self::CancelPayment(request) => create_payment::rollback(request, ports).await,
             Self::ReopenCart { cart_id } => complete_cart::rollback(cart_id, ports).await,
             Self::CancelOrder { order_id } => place_order::rollback(order_id, ports).await,
+            Self::CancelOrderOfCart { cart_id } => {
+                place_order::rollback_unsaved(cart_id, ports).await
+            }
         }
     }
 }
@@ -323,6 +349,8 @@ pub trait Ports: Send {
     async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError>;
     /// Places the order of a frozen cart, or returns the one placed before.
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError>;
+    /// The cart's order that is not cancelled, if any.
+    async fn live_order(&mut self, cart_id: &str) -> Result<Option<PlacedOrder>, PortError>;
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError>;
     /// Gives the order and its payment their final status.
     async fn settle_order(

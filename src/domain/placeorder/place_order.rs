@@ -48,6 +48,15 @@ pub async fn rollback(order_id: &str, ports: &mut dyn Ports) -> Result<(), PortE
     ports.cancel_order(order_id).await
 }
 
+/// The order id was never saved: the cart's live order is the one this
+/// process placed, since only the process that froze a cart orders it.
+pub async fn rollback_unsaved(cart_id: &str, ports: &mut dyn Ports) -> Result<(), PortError> {
+    match ports.live_order(cart_id).await? {
+        Some(order) => ports.cancel_order(&order.id).await,
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
