@@ -869,7 +869,8 @@ fn violations(
         let copies = mail_files.get(&mail.id).copied().unwrap_or(0);
         match mail.status.as_str() {
             "sent" if (1..=2).contains(&copies) => {}
-            "withdrawn" if copies == 0 => {}
+            // A try that reached the server before its node died may be out.
+            "withdrawn" if copies <= 1 => {}
             other => wrong.push(format!(
                 "mail {} ({}) is {other} with {copies} copies sent",
                 mail.id, mail.kind
