@@ -61,6 +61,15 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     /// How long a SQLite writer waits for the write lock.
     pub busy_timeout_ms: u64,
+    /// The catalogue, shipping methods and vouchers are served from memory;
+    /// another node's change to them shows here within this long. 0 reads
+    /// them afresh on every page.
+    #[serde(default = "default_catalogue_refresh_ms")]
+    pub catalogue_refresh_ms: u64,
+}
+
+fn default_catalogue_refresh_ms() -> u64 {
+    1000
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -368,6 +377,7 @@ impl Default for Settings {
                 url: String::new(),
                 pool_size: 8,
                 busy_timeout_ms: 5_000,
+                catalogue_refresh_ms: default_catalogue_refresh_ms(),
             },
             session: SessionSettings {
                 store: SessionStoreKind::Cookie,

@@ -143,7 +143,8 @@ impl Application {
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let db = &settings.database;
-    match settings.database() {
+    let catalogue_ttl = std::time::Duration::from_millis(db.catalogue_refresh_ms);
+    let store = match settings.database() {
         DatabaseBackend::Sqlite(path) => {
             Store::open_sqlite(&path, db.pool_size, db.busy_timeout_ms)
                 .await
@@ -153,7 +154,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         DatabaseBackend::Postgres(url) => Store::open_postgres(&url, db.pool_size)
             .await
             .context("opening the PostgreSQL database"),
-    }
+    }?;
+    Ok(store.refresh_catalogue_within(catalogue_ttl))
 }
 
 /// The hosted provider's adapter: at the configured API, or at the sandbox

@@ -7,3 +7,8 @@ use crate::application::error::AppResult;
 pub async fn database_answers(shop: &Shop) -> AppResult<()> {
     Ok(shop.store.ping().await?)
 }
+
+/// Commits the store made since start: (durable, light).
+pub fn commits(shop: &Shop) -> (u64, u64) {
+    shop.store.commits().get()
+}

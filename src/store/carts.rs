@@ -66,32 +66,31 @@ pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<
 /// transaction).
 macro_rules! load_cart {
     ($c:expr, $id:expr) => {{
-        let row: Option<$crate::store::rows::CartRow> = $crate::store::schema::carts::table
-            .find($id)
-            .select($crate::store::rows::CartRow::as_select())
-            .first($c)
-            .await
-            .optional()?;
-        match row {
+        use $crate::store::rows::{CartLineRow, CartRow, ProductRow};
+        use $crate::store::schema::{cart_lines, carts, products};
+        // One query: the cart row comes once per line (or once, with no
+        // line), its lines in the order they were added.
+        let rows: Vec<(CartRow, Option<CartLineRow>, Option<ProductRow>)> = carts::table
+            .left_join(cart_lines::table.on(cart_lines::cart_id.eq(carts::id)))
+            .left_join(products::table.on(products::id.eq(cart_lines::product_id)))
+            .filter(carts::id.eq($id))
+            .order((cart_lines::added_at.asc(), cart_lines::product_id.asc()))
+            .select((
+                CartRow::as_select(),
+                Option::<CartLineRow>::as_select(),
+                Option::<ProductRow>::as_select(),
+            ))
+            .load($c)
+            .await?;
+        let mut rows = rows.into_iter();
+        match rows.next() {
             None => None,
-            Some(row) => {
-                let lines: Vec<(
-                    $crate::store::rows::CartLineRow,
-                    Option<$crate::store::rows::ProductRow>,
-                )> = $crate::store::schema::cart_lines::table
-                    .left_join(
-                        $crate::store::schema::products::table
-                            .on($crate::store::schema::products::id
-                                .eq($crate::store::schema::cart_lines::product_id)),
-                    )
-                    .filter($crate::store::schema::cart_lines::cart_id.eq($id))
-                    .order($crate::store::schema::cart_lines::added_at.asc())
-                    .select((
-                        $crate::store::rows::CartLineRow::as_select(),
-                        Option::<$crate::store::rows::ProductRow>::as_select(),
-                    ))
-                    .load($c)
-                    .await?;
+            Some((row, first, first_product)) => {
+                let lines: Vec<(CartLineRow, Option<ProductRow>)> = first
+                    .map(|line| (line, first_product))
+                    .into_iter()
+                    .chain(rows.filter_map(|(_, line, product)| line.map(|l| (l, product))))
+                    .collect();
                 Some((row, lines))
             }
         }

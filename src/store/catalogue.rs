@@ -1,11 +1,13 @@
 //! Products, shipping methods and vouchers.
 
+use super::catalogue_cache::Snapshot;
 use super::rows::{ProductRow, ShippingMethodRow, VoucherRow};
 use super::schema::{products, shipping_methods, vouchers};
-use super::{Store, StoreResult, read};
+use super::{Store, StoreError, StoreResult, read};
 use crate::domain::catalogue::{Product, ShippingMethod, VoucherTerms};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use std::sync::Arc;
 
 /// A change to a product, as a back office would make one (only tests
 /// make one yet); `None` leaves a column as it is.
@@ -98,53 +100,68 @@ pub(crate) use give_back_voucher_use;
 impl Store {
     /// Active products in catalogue order.
     pub async fn list_products(&self) -> StoreResult<Vec<Product>> {
-        let rows: Vec<ProductRow> = read!(self, |c| {
-            products::table
-                .filter(products::active.eq(true))
-                .order(products::position.asc())
-                .select(ProductRow::as_select())
-                .load(c)
-                .await
-        })?;
-        rows.into_iter().map(ProductRow::into_domain).collect()
+        let catalogue = self.catalogue().await?;
+        Ok(catalogue
+            .products
+            .iter()
+            .filter(|p| p.active)
+            .cloned()
+            .collect())
     }
 
     pub async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
-        let row: Option<ProductRow> = read!(self, |c| {
-            products::table
-                .find(id)
-                .select(ProductRow::as_select())
-                .first(c)
-                .await
-                .optional()
-        })?;
-        row.map(ProductRow::into_domain).transpose()
+        Ok(self.catalogue().await?.product(id).cloned())
     }
 
     pub async fn shipping_methods(&self) -> StoreResult<Vec<ShippingMethod>> {
-        let rows: Vec<ShippingMethodRow> = read!(self, |c| {
-            shipping_methods::table
-                .order(shipping_methods::position.asc())
-                .select(ShippingMethodRow::as_select())
-                .load(c)
-                .await
-        })?;
-        rows.into_iter()
-            .map(ShippingMethodRow::into_domain)
-            .collect()
+        Ok(self.catalogue().await?.shipping_methods.clone())
     }
 
     /// The voucher with this (normalized) code and its terms, usable or not.
     pub async fn voucher(&self, code: &str) -> StoreResult<Option<VoucherTerms>> {
-        let row: Option<VoucherRow> = read!(self, |c| {
-            vouchers::table
-                .find(code)
+        Ok(self.catalogue().await?.vouchers.get(code).cloned())
+    }
+
+    /// The read-mostly data, from memory while fresh (see
+    /// `catalogue_cache`), else read in one go.
+    async fn catalogue(&self) -> StoreResult<Arc<Snapshot>> {
+        if let Some(snapshot) = self.catalogue.fresh() {
+            return Ok(snapshot);
+        }
+        let generation = self.catalogue.generation();
+        let (products, methods, vouchers) = read!(self, |c| {
+            let products: Vec<ProductRow> = products::table
+                .order((products::position.asc(), products::id.asc()))
+                .select(ProductRow::as_select())
+                .load(c)
+                .await?;
+            let methods: Vec<ShippingMethodRow> = shipping_methods::table
+                .order(shipping_methods::position.asc())
+                .select(ShippingMethodRow::as_select())
+                .load(c)
+                .await?;
+            let vouchers: Vec<VoucherRow> = vouchers::table
                 .select(VoucherRow::as_select())
-                .first(c)
-                .await
-                .optional()
+                .load(c)
+                .await?;
+            Ok::<_, StoreError>((products, methods, vouchers))
         })?;
-        Ok(row.map(VoucherRow::into_domain))
+        let products = products
+            .into_iter()
+            .map(ProductRow::into_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let methods = methods
+            .into_iter()
+            .map(ShippingMethodRow::into_domain)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let vouchers = vouchers
+            .into_iter()
+            .map(|row| {
+                let terms = row.into_domain();
+                (terms.voucher.code.clone(), terms)
+            })
+            .collect();
+        Ok(self.catalogue.keep(generation, products, methods, vouchers))
     }
 
     /// Changes a voucher's terms; `false` when there is no such voucher.

@@ -4,11 +4,12 @@
 //! which compile it for both backends. Nothing outside this module knows
 //! which backend runs.
 //!
-//! On SQLite, reads (`read!`) run on the calling thread: a read in WAL mode
+//! On SQLite, statements run on the calling thread: a read in WAL mode
 //! never waits for a writer and takes microseconds, far less than handing
-//! it to the blocking pool and back. Writes (`with_conn!`, `write_tx!`) may
-//! wait for the write lock or for the disk, so they go to the blocking
-//! pool, never stalling the async workers.
+//! it to the blocking pool and back. Writers take turns at an async gate,
+//! so none waits for SQLite's write lock on a worker; only a durable
+//! COMMIT, which waits for the disk, goes to the blocking pool (one hop per
+//! unit of work, `commit_durably`).
 
 pub mod accounts;
 pub mod api_keys;
@@ -16,6 +17,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod carts;
 pub mod catalogue;
+mod catalogue_cache;
 pub mod fulfilment;
 pub mod idempotency;
 pub mod mail;
@@ -36,16 +38,22 @@ use diesel::SqliteConnection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::SimpleAsyncConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use std::path::Path;
 
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
-/// A read-only SQLite connection whose queries run on the calling thread.
-pub type SqliteReader = SyncConnectionWrapper<SqliteConnection, OnThisThread>;
+/// A SQLite connection whose statements run on the calling thread. Reads
+/// never wait for a lock in WAL mode; writers hold the store's write gate,
+/// so they never meet another writer at SQLite's lock; and the one
+/// statement that waits for the disk, a durable COMMIT, is sent to the
+/// blocking pool (`commit_durably`).
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, OnThisThread>;
+/// The same connection type, for the read-only pool.
+pub type SqliteReader = SqliteConn;
 
-/// Runs a "blocking" SQLite call where it is asked for: only for reads,
-/// which never wait for a lock in WAL mode.
+/// Runs a "blocking" SQLite call where it is asked for (see [`SqliteConn`]).
 pub struct OnThisThread;
 
 impl diesel_async::sync_connection_wrapper::SpawnBlocking for OnThisThread {
@@ -74,11 +82,15 @@ impl diesel_async::sync_connection_wrapper::SpawnBlocking for OnThisThread {
 #[derive(Clone)]
 pub enum DbPool {
     Sqlite {
-        /// `synchronous = FULL`: durable commits.
+        /// `synchronous = FULL`: durable commits, whose COMMIT (the sync,
+        /// milliseconds) runs on the blocking pool.
         writer: Pool<SqliteConn>,
-        /// `synchronous = NORMAL`: light commits.
+        /// `synchronous = NORMAL`: light commits, all on the calling thread.
         light: Pool<SqliteConn>,
         reader: Pool<SqliteReader>,
+        /// One writer at a time, waited for here instead of at SQLite's
+        /// lock, whose busy handler would sleep on the async worker.
+        gate: WriteGate,
     },
     Pg(Pool<AsyncPgConnection>),
 }
@@ -93,8 +105,176 @@ pub enum ReadConn {
 /// Lives only for one unit of work, so the size gap of the variants is moot.
 #[allow(clippy::large_enum_variant)]
 pub enum DbConn {
-    Sqlite(Object<SqliteConn>),
+    Sqlite(Gated<Object<SqliteConn>>),
     Pg(Object<AsyncPgConnection>),
+}
+
+/// A connection for light commits.
+#[allow(clippy::large_enum_variant)]
+pub enum LightConn {
+    Sqlite(Gated<Object<SqliteConn>>),
+    Pg(Object<AsyncPgConnection>),
+}
+
+/// SQLite's one writer: a permit, waited for asynchronously as long as a
+/// writer would wait for SQLite's lock.
+#[derive(Clone)]
+pub struct WriteGate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    patience: std::time::Duration,
+}
+
+impl WriteGate {
+    fn new(patience: std::time::Duration) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            patience,
+        }
+    }
+
+    async fn enter<O, E: std::fmt::Display>(
+        &self,
+        get: impl std::future::Future<Output = Result<O, E>>,
+    ) -> StoreResult<Gated<O>> {
+        let permit = tokio::time::timeout(self.patience, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Pool("the database is busy: no write turn in time".into()))?
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let conn = get.await.map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Gated {
+            conn,
+            _permit: permit,
+        })
+    }
+}
+
+/// Runs `body` in a SQLite write transaction on the calling thread and
+/// commits it on the blocking pool: one hop per unit of work, taken only
+/// for the COMMIT, which waits for the disk (`synchronous = FULL`). The
+/// commit is on disk before any reader sees it, as with a transaction run
+/// wholly on the blocking pool. The caller holds the write gate, so BEGIN
+/// IMMEDIATE never waits on this process's other writers.
+pub async fn commit_durably<R, E>(
+    conn: Gated<Object<SqliteConn>>,
+    body: impl AsyncFnOnce(&mut SqliteConn) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let mut open = OpenTransaction(Some(conn));
+    let tx = open.conn();
+    tx.batch_execute("BEGIN IMMEDIATE").await?;
+    let done = body(tx).await;
+    let conn = open.close();
+    let committed = if done.is_ok() {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn;
+            let ended = run_now(conn.batch_execute("COMMIT"));
+            let in_doubt = ended.is_err().then_some(conn);
+            (ended, OpenTransaction(in_doubt))
+        })
+        .await
+        .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?
+        .0
+    } else {
+        let mut conn = conn;
+        // A failed ROLLBACK (SQLite may have ended the transaction with the
+        // error) leaves the connection in doubt: it is not reused. The
+        // body's error is the answer either way.
+        if conn.batch_execute("ROLLBACK").await.is_err() {
+            drop(OpenTransaction(Some(conn)));
+        }
+        return done;
+    };
+    committed?;
+    done
+}
+
+/// A connection inside a transaction this process began: if it is dropped
+/// before the transaction ends (a panic, a failed COMMIT), the connection
+/// is closed instead of going back to the pool with the transaction open.
+struct OpenTransaction(Option<Gated<Object<SqliteConn>>>);
+
+impl OpenTransaction {
+    fn conn(&mut self) -> &mut SqliteConn {
+        self.0.as_mut().expect("an open transaction")
+    }
+
+    /// The transaction is about to end: the caller takes the connection.
+    fn close(mut self) -> Gated<Object<SqliteConn>> {
+        self.0.take().expect("an open transaction")
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(gated) = self.0.take() {
+            let _ = Object::take(gated.conn);
+        }
+    }
+}
+
+/// The result of a future of an inline connection ([`OnThisThread`]),
+/// which is ready when first polled.
+fn run_now<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => unreachable!("an inline SQLite call is ready at once"),
+    }
+}
+
+async fn pg_conn(pool: &Pool<AsyncPgConnection>) -> StoreResult<Object<AsyncPgConnection>> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Pool(e.to_string()))
+}
+
+/// A pool of SQLite connections of type `$conn`, set up with `$pragmas`.
+macro_rules! sqlite_pool {
+    ($conn:ty, $url:expr, $size:expr, $pragmas:expr) => {{
+        let pragmas: String = $pragmas;
+        let mut config = ManagerConfig::<$conn>::default();
+        // The default recycling runs `SELECT 1` at every checkout: a query
+        // (on the durable writer, a blocking hop) per unit of work. A
+        // broken connection shows on its first use and is dropped.
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            let pragmas = pragmas.clone();
+            Box::pin(async move {
+                use diesel_async::AsyncConnection as _;
+                let mut conn = <$conn>::establish(&url).await?;
+                conn.batch_execute(&pragmas)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config($url.to_owned(), config);
+        Pool::builder(manager).max_size($size).build()
+    }};
+}
+
+/// A writer's connection with its turn at the gate, both given back
+/// together.
+pub struct Gated<O> {
+    conn: O,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<O: std::ops::Deref> std::ops::Deref for Gated<O> {
+    type Target = O::Target;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<O: std::ops::DerefMut> std::ops::DerefMut for Gated<O> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,10 +329,11 @@ macro_rules! read {
 /// the function around it.
 macro_rules! with_conn {
     ($store:expr, |$c:ident| $body:expr) => {{
-        let done = match $store.conn($crate::store::Durability::Durable).await? {
-            $crate::store::DbConn::Sqlite(mut conn) => {
-                let run = async |$c: &mut $crate::store::SqliteConn| $body;
-                run(&mut *conn).await
+        let done = match $store.conn().await? {
+            // On SQLite a transaction of its own: its COMMIT leaves the
+            // async worker.
+            $crate::store::DbConn::Sqlite(conn) => {
+                $crate::store::commit_durably(conn, async |$c| $body).await
             }
             $crate::store::DbConn::Pg(mut conn) => {
                 let run = async |$c: &mut diesel_async::AsyncPgConnection| $body;
@@ -169,9 +350,9 @@ macro_rules! with_conn {
 /// of failing at their first write.
 macro_rules! write_tx {
     ($store:expr, |$c:ident| $body:expr) => {{
-        let done = match $store.conn($crate::store::Durability::Durable).await? {
-            $crate::store::DbConn::Sqlite(mut conn) => {
-                conn.immediate_transaction(async |$c| $body).await
+        let done = match $store.conn().await? {
+            $crate::store::DbConn::Sqlite(conn) => {
+                $crate::store::commit_durably(conn, async |$c| $body).await
             }
             $crate::store::DbConn::Pg(mut conn) => {
                 use diesel_async::AsyncConnection as _;
@@ -183,24 +364,33 @@ macro_rules! write_tx {
     }};
 }
 
+/// PostgreSQL's light commit: a transaction that does not wait for its
+/// WAL to reach the disk (`synchronous_commit = off`, for it alone).
+macro_rules! pg_light_tx {
+    ($conn:ident, |$c:ident| $body:expr) => {{
+        use diesel_async::AsyncConnection as _;
+        use diesel_async::SimpleAsyncConnection as _;
+        $conn
+            .transaction(async |$c| {
+                $c.batch_execute("SET LOCAL synchronous_commit TO OFF")
+                    .await?;
+                $body
+            })
+            .await
+    }};
+}
+
 /// Runs `$body`, one write that commits on its own, as a light commit (see
 /// [`Durability::Light`]).
 macro_rules! light_conn {
     ($store:expr, |$c:ident| $body:expr) => {{
-        let done = match $store.conn($crate::store::Durability::Light).await? {
-            $crate::store::DbConn::Sqlite(mut conn) => {
+        let done = match $store.light().await? {
+            $crate::store::LightConn::Sqlite(mut conn) => {
                 let run = async |$c: &mut $crate::store::SqliteConn| $body;
                 run(&mut *conn).await
             }
-            $crate::store::DbConn::Pg(mut conn) => {
-                use diesel_async::AsyncConnection as _;
-                use diesel_async::SimpleAsyncConnection as _;
-                conn.transaction(async |$c| {
-                    $c.batch_execute("SET LOCAL synchronous_commit TO OFF")
-                        .await?;
-                    $body
-                })
-                .await
+            $crate::store::LightConn::Pg(mut conn) => {
+                $crate::store::pg_light_tx!(conn, |$c| $body)
             }
         };
         $store.committed($crate::store::Durability::Light, done.is_ok());
@@ -212,19 +402,14 @@ macro_rules! light_conn {
 /// dying but may be lost with the machine (see [`Durability::Light`]).
 macro_rules! light_tx {
     ($store:expr, |$c:ident| $body:expr) => {{
-        let done = match $store.conn($crate::store::Durability::Light).await? {
-            $crate::store::DbConn::Sqlite(mut conn) => {
-                conn.immediate_transaction(async |$c| $body).await
-            }
-            $crate::store::DbConn::Pg(mut conn) => {
+        let done = match $store.light().await? {
+            // A plain BEGIN: the gate already makes this the only writer.
+            $crate::store::LightConn::Sqlite(mut conn) => {
                 use diesel_async::AsyncConnection as _;
-                use diesel_async::SimpleAsyncConnection as _;
-                conn.transaction(async |$c| {
-                    $c.batch_execute("SET LOCAL synchronous_commit TO OFF")
-                        .await?;
-                    $body
-                })
-                .await
+                conn.transaction(async |$c| $body).await
+            }
+            $crate::store::LightConn::Pg(mut conn) => {
+                $crate::store::pg_light_tx!(conn, |$c| $body)
             }
         };
         $store.committed($crate::store::Durability::Light, done.is_ok());
@@ -234,6 +419,7 @@ macro_rules! light_tx {
 
 pub(crate) use light_conn;
 pub(crate) use light_tx;
+pub(crate) use pg_light_tx;
 pub(crate) use read;
 pub(crate) use with_conn;
 pub(crate) use write_tx;
@@ -273,14 +459,27 @@ impl CommitCounts {
 pub struct Store {
     pool: DbPool,
     commits: std::sync::Arc<CommitCounts>,
+    catalogue: std::sync::Arc<catalogue_cache::CatalogueCache>,
 }
+
+/// How long a catalogue snapshot serves at most when this node changes
+/// nothing (`Store::refresh_catalogue_within`).
+const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Store {
     fn new(pool: DbPool) -> Self {
         Self {
             pool,
             commits: std::sync::Arc::default(),
+            catalogue: std::sync::Arc::new(catalogue_cache::CatalogueCache::new(CATALOGUE_TTL)),
         }
+    }
+
+    /// Another node's change to the catalogue shows here within `ttl`
+    /// (zero: the catalogue is read afresh every time).
+    pub fn refresh_catalogue_within(mut self, ttl: std::time::Duration) -> Self {
+        self.catalogue = std::sync::Arc::new(catalogue_cache::CatalogueCache::new(ttl));
+        self
     }
 
     /// Commits made through this store (all its clones) since start.
@@ -292,25 +491,29 @@ impl Store {
         use std::sync::atomic::Ordering::Relaxed;
         if ok {
             match durability {
-                Durability::Durable => self.commits.durable.fetch_add(1, Relaxed),
+                Durability::Durable => {
+                    // Stock and voucher uses change only in durable commits.
+                    self.catalogue.changed();
+                    self.commits.durable.fetch_add(1, Relaxed)
+                }
                 Durability::Light => self.commits.light.fetch_add(1, Relaxed),
             };
         }
     }
 
-    pub async fn conn(&self, durability: Durability) -> StoreResult<DbConn> {
-        let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| {
-            StoreError::Pool(e.to_string())
-        };
+    /// A connection whose commits are durable.
+    pub async fn conn(&self) -> StoreResult<DbConn> {
         Ok(match &self.pool {
-            DbPool::Sqlite { writer, light, .. } => {
-                let pool = match durability {
-                    Durability::Durable => writer,
-                    Durability::Light => light,
-                };
-                DbConn::Sqlite(pool.get().await.map_err(pool_error)?)
-            }
-            DbPool::Pg(pool) => DbConn::Pg(pool.get().await.map_err(pool_error)?),
+            DbPool::Sqlite { writer, gate, .. } => DbConn::Sqlite(gate.enter(writer.get()).await?),
+            DbPool::Pg(pool) => DbConn::Pg(pg_conn(pool).await?),
+        })
+    }
+
+    /// A connection for light commits (see [`Durability::Light`]).
+    pub async fn light(&self) -> StoreResult<LightConn> {
+        Ok(match &self.pool {
+            DbPool::Sqlite { light, gate, .. } => LightConn::Sqlite(gate.enter(light.get()).await?),
+            DbPool::Pg(pool) => LightConn::Pg(pg_conn(pool).await?),
         })
     }
 
@@ -322,7 +525,7 @@ impl Store {
             DbPool::Sqlite { reader, .. } => {
                 ReadConn::Sqlite(reader.get().await.map_err(pool_error)?)
             }
-            DbPool::Pg(pool) => ReadConn::Pg(pool.get().await.map_err(pool_error)?),
+            DbPool::Pg(pool) => ReadConn::Pg(pg_conn(pool).await?),
         })
     }
 
@@ -344,59 +547,51 @@ impl Store {
             .to_owned();
         migrations::run_sqlite(&url).await?;
 
-        let writers = |synchronous: &'static str| {
-            let mut config = ManagerConfig::<SqliteConn>::default();
-            config.custom_setup = Box::new(move |url| {
-                let url = url.to_owned();
-                Box::pin(async move {
-                    use diesel_async::AsyncConnection as _;
-                    let mut conn = SqliteConn::establish(&url).await?;
-                    conn.batch_execute(&format!(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
-                    ))
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
-            let manager = AsyncDieselConnectionManager::new_with_config(url.clone(), config);
-            Pool::builder(manager).max_size(pool_size).build()
-        };
-        let writer = writers("FULL")?;
-        let light = writers("NORMAL")?;
-
+        // Every connection: WAL, foreign keys, and as much patience for the
+        // write lock as a writer has at the gate (other processes: the
+        // admin commands).
+        let common = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = {busy_timeout_ms};"
+        );
+        // One writer of each kind: they take turns at the gate anyway.
+        let writer = sqlite_pool!(
+            SqliteConn,
+            &url,
+            1,
+            format!("{common} PRAGMA synchronous = FULL;")
+        )?;
+        let light = sqlite_pool!(
+            SqliteReader,
+            &url,
+            1,
+            format!("{common} PRAGMA synchronous = NORMAL;")
+        )?;
         // Readers refuse to write, so a write sent to them by mistake fails
-        // in the tests instead of blocking a worker on the write lock.
-        let mut config = ManagerConfig::<SqliteReader>::default();
-        config.custom_setup = Box::new(move |url| {
-            let url = url.to_owned();
-            Box::pin(async move {
-                use diesel_async::AsyncConnection as _;
-                let mut conn = SqliteReader::establish(&url).await?;
-                conn.batch_execute(&format!(
-                    "PRAGMA query_only = ON; PRAGMA foreign_keys = ON; \
-                     PRAGMA busy_timeout = {busy_timeout_ms};"
-                ))
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
-        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        // One reader per async worker is enough: a read never waits.
-        let reader = Pool::builder(manager).max_size(pool_size).build()?;
+        // in the tests instead of waiting for the write lock.
+        let reader = sqlite_pool!(
+            SqliteReader,
+            &url,
+            pool_size,
+            format!("{common} PRAGMA query_only = ON;")
+        )?;
         Ok(Self::new(DbPool::Sqlite {
             writer,
             light,
             reader,
+            gate: WriteGate::new(std::time::Duration::from_millis(busy_timeout_ms)),
         }))
     }
 
     /// Connects to PostgreSQL, migrated, as a pool.
     pub async fn open_postgres(url: &str, pool_size: usize) -> anyhow::Result<Self> {
         migrations::run_postgres(url).await?;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        // No `SELECT 1` round trip per checkout (see `open_sqlite`): a
+        // connection lost to a server restart fails one unit of work, is
+        // marked broken and is not handed out again.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(pool_size).build()?;
         Ok(Self::new(DbPool::Pg(pool)))
     }

@@ -38,6 +38,22 @@ async fn readyz(shop: web::Data<Shop>, probes: web::Data<Probes>) -> HttpRespons
     HttpResponse::Ok().content_type("text/plain").body("ready")
 }
 
+/// What the node has done, in the Prometheus text format: for now the
+/// store's commits by durability (the benchmark reads them per flow).
+#[get("/metrics")]
+async fn metrics(shop: web::Data<Shop>) -> HttpResponse {
+    let (durable, light) = health::commits(&shop);
+    let body = format!(
+        "# HELP kassa_db_commits_total Database commits by durability.\n\
+         # TYPE kassa_db_commits_total counter\n\
+         kassa_db_commits_total{{durability=\"durable\"}} {durable}\n\
+         kassa_db_commits_total{{durability=\"light\"}} {light}\n"
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
+}
+
 fn unavailable(what: &'static str) -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .content_type("text/plain")
@@ -45,5 +61,5 @@ fn unavailable(what: &'static str) -> HttpResponse {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }

@@ -340,13 +340,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
     ];
     // One by one: SQLite's async wrapper has no multi-row INSERT.
     for row in rows {
-        match app
-            .shop
-            .store()
-            .conn(kassa::store::Durability::Durable)
-            .await
-            .unwrap()
-        {
+        match app.shop.store().conn().await.unwrap() {
             kassa::store::DbConn::Sqlite(mut c) => {
                 diesel::insert_into(outbox::table)
                     .values(row)
@@ -412,13 +406,7 @@ async fn undeliverable_events_are_kept_as_failed(backend: Backend) {
 macro_rules! on_db {
     ($app:expr, |$c:ident| $body:expr) => {{
         use diesel_async::RunQueryDsl as _;
-        match $app
-            .shop
-            .store()
-            .conn(kassa::store::Durability::Durable)
-            .await
-            .unwrap()
-        {
+        match $app.shop.store().conn().await.unwrap() {
             kassa::store::DbConn::Sqlite(mut conn) => {
                 let $c = &mut *conn;
                 $body.await.unwrap()

@@ -4,7 +4,10 @@
 use crate::helpers::*;
 use crate::hosted::wait_for;
 
-on_both_backends!(a_cash_on_delivery_checkout_makes_few_durable_commits);
+on_both_backends!(
+    a_cash_on_delivery_checkout_makes_few_durable_commits,
+    the_metrics_page_counts_the_commits
+);
 
 async fn a_cash_on_delivery_checkout_makes_few_durable_commits(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
@@ -32,4 +35,36 @@ async fn a_cash_on_delivery_checkout_makes_few_durable_commits(backend: Backend)
     eprintln!("{backend:?}: a guest checkout made {durable} durable and {light} light commits");
     assert!(durable >= 1, "the order is durable");
     assert!(durable <= 6, "{durable} durable commits");
+}
+
+/// The benchmark reads commits per flow from `/metrics`.
+async fn the_metrics_page_counts_the_commits(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.registration.enabled = false).await;
+    let scrape = async || {
+        let page = app.get("/metrics").await;
+        assert_eq!(page.status(), 200);
+        let text = page.text().await.unwrap();
+        let read = |durability: &str| -> u64 {
+            let series = format!("kassa_db_commits_total{{durability=\"{durability}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(series.as_str()))
+                .unwrap_or_else(|| panic!("no {series} in {text}"))
+                .parse()
+                .unwrap()
+        };
+        (read("durable"), read("light"))
+    };
+    let before = scrape().await;
+    app.add_to_cart("hand-grinder", 1).await;
+    app.buy(&checkout_form()).await;
+    let after = scrape().await;
+    assert!(after.0 > before.0, "the order's commit is counted");
+    assert!(after.1 > before.1, "the cart's commits are counted");
+    // The same counters the store keeps (read after: workers go on).
+    let counted = app.shop.store().commits().get();
+    assert!(after.0 <= counted.0 && after.1 <= counted.1);
+    assert!(
+        counted.0 - after.0 < 3,
+        "{after:?} is not the store's {counted:?}"
+    );
 }

@@ -177,13 +177,25 @@ const PRODUCT: &str = "hand-grinder";
 /// How long one stage may take before the test fails.
 const STAGE: Duration = Duration::from_secs(30);
 
-/// A free port on 127.0.0.1 (free when asked; the node binds it later).
+/// A port on 127.0.0.1 that stays ours while the node is down. It lies
+/// below the kernel's ephemeral range, so no server on port 0 and no
+/// outgoing connection of a test running beside this one can take it
+/// between the kill and the restart; the counter keeps this binary's
+/// worlds apart, and a port another process holds is skipped.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 21_000;
+    const SPAN: u16 = 10_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free port left below the ephemeral range");
+        let port = FIRST + (offset + n) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A sandbox provider process, one node process, and an idle in-process

@@ -1007,13 +1007,7 @@ macro_rules! tables {
 type Snapshot = Vec<(&'static str, String)>;
 
 async fn snapshot(app: &TestApp) -> Snapshot {
-    match app
-        .shop
-        .store()
-        .conn(kassa::store::Durability::Durable)
-        .await
-        .expect("a connection")
-    {
+    match app.shop.store().conn().await.expect("a connection") {
         DbConn::Sqlite(mut conn) => {
             let c = &mut *conn;
             tables!(c)

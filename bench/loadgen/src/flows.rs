@@ -40,6 +40,18 @@ impl Kind {
         }
     }
 
+    /// A kind by its name, for the benchmark's command line.
+    pub fn named(name: &str) -> Option<Self> {
+        [
+            Kind::CashOnDelivery,
+            Kind::Card,
+            Kind::CardDeclinedFirst,
+            Kind::ConvenienceStore,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
     /// The mix of a soak: mostly the common journeys.
     pub fn pick() -> Self {
         match fastrand::u8(..100) {

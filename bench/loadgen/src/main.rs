@@ -1,6 +1,8 @@
 //! Load for Kassa: shoppers walking whole journeys against a list of
 //! nodes while the warehouse delivers through the orders API (`soak`),
-//! and the invariants checked afterwards (`check`). See `bench/soak.sh`.
+//! and the invariants checked afterwards (`check`); a fixed number of one
+//! kind of journey at a fixed concurrency for the benchmark (`flows`).
+//! See `bench/soak.sh` and `bench/run.sh`.
 
 mod browser;
 mod check;
@@ -50,6 +52,22 @@ enum Command {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
+    /// Walks exactly `count` journeys of one kind, `shoppers` at a time,
+    /// and writes a JSON summary (flows by outcome, latency per step and
+    /// per journey). Exits 1 when a journey did not end in an order.
+    Flows {
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        node: String,
+        /// `cash_on_delivery` or `card`.
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value_t = 8)]
+        shoppers: usize,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+        #[arg(long)]
+        summary: Option<PathBuf>,
+    },
     /// Waits for the shop to settle, checks the invariants, prints the
     /// table; exits 1 on any violation.
     Check {
@@ -96,6 +114,26 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Flows {
+            node,
+            kind,
+            shoppers,
+            count,
+            summary,
+        } => {
+            let kind =
+                flows::Kind::named(&kind).ok_or_else(|| anyhow::anyhow!("unknown kind {kind}"))?;
+            let figures = walk(node, kind, shoppers, count).await;
+            let json = serde_json::to_string_pretty(&figures)?;
+            match summary {
+                Some(path) => std::fs::write(path, json)?,
+                None => println!("{json}"),
+            }
+            if figures.orders.len() as u64 != count {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Check {
             database,
             sandbox,
@@ -127,6 +165,44 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Walks `count` journeys of `kind`, `shoppers` at a time.
+async fn walk(node: String, kind: flows::Kind, shoppers: usize, count: u64) -> metrics::Summary {
+    let nodes = Arc::new(vec![node.trim_end_matches('/').to_owned()]);
+    let metrics = Arc::new(Metrics::default());
+    let next = Arc::new(AtomicU64::new(1));
+    let started = Instant::now();
+    let mut walkers = Vec::new();
+    for _ in 0..shoppers {
+        let (nodes, metrics, next) = (nodes.clone(), metrics.clone(), next.clone());
+        walkers.push(tokio::spawn(async move {
+            loop {
+                let shopper = next.fetch_add(1, Ordering::Relaxed);
+                if shopper > count {
+                    break;
+                }
+                let mut browser = Browser::new(nodes.clone(), metrics.clone());
+                let began = Instant::now();
+                match flows::journey(&mut browser, kind, shopper).await {
+                    Ok(flows::Outcome::Ordered { number, .. }) => {
+                        metrics.record("journey", began.elapsed());
+                        metrics.order(number);
+                        metrics.flow(kind.name(), "ordered");
+                    }
+                    Ok(flows::Outcome::Declined) => metrics.flow(kind.name(), "declined"),
+                    Err(e) => {
+                        metrics.flow(kind.name(), "abandoned");
+                        staff::tracing_line(&format!("shopper {shopper}: {e:#}"));
+                    }
+                }
+            }
+        }));
+    }
+    for walker in walkers {
+        let _ = walker.await;
+    }
+    metrics.summary(started.elapsed().as_secs_f64(), shoppers)
 }
 
 /// Runs `shoppers` concurrent shoppers for `seconds`, the warehouse and

@@ -1,6 +1,7 @@
 //! The place-order coordinator: starts, refreshes and cancels processes.
 //! Whoever holds a process's lease steps it, one state at a time, saving
-//! after every step; everyone else waits for it or reads where it stands.
+//! around every step that changes something outside (`Turn::saves`);
+//! everyone else waits for it or reads where it stands.
 
 mod ports;
 pub mod sweeper;
@@ -239,10 +240,13 @@ async fn step(
             crate::crash::point("placeorder.step_done");
         }
         log_turn(&process.id, &turn);
-        if !turn.saves() {
+        if !turn.changed() {
             break;
         }
         moved |= turn.moved();
+        if !turn.saves() {
+            continue;
+        }
         if !shop
             .store
             .save_process(&process, owner, shop.lease())

@@ -88,13 +88,24 @@ pub enum Turn {
 }
 
 impl Turn {
-    /// Whether the process changed and must be saved before the next turn;
-    /// otherwise the loop stops.
-    pub fn saves(&self) -> bool {
+    /// Whether the process changed in memory; otherwise the loop stops.
+    pub fn changed(&self) -> bool {
         !matches!(
             self,
             Self::MustWait { .. } | Self::RollbackMustWait { .. } | Self::Rests
         )
+    }
+
+    /// Whether the change must be saved before the next turn. A step from
+    /// a state that only reads to another such state is not: after a
+    /// crash the process runs from the last saved state to the same end.
+    pub fn saves(&self) -> bool {
+        match self {
+            Self::Stepped { from, to } => {
+                from.changes_outside() || to.changes_outside() || to.is_resting() || to.is_final()
+            }
+            other => other.changed(),
+        }
     }
 
     /// Whether a state led on (so a resting state reached now is not run
@@ -232,6 +243,20 @@ mod tests {
             now(turn(&mut process, false, &mut ports));
         }
         assert!(ports.cancelled_orders.is_empty());
+    }
+
+    #[test]
+    fn only_steps_next_to_an_outside_change_are_saved() {
+        let step = |from, to| Turn::Stepped { from, to };
+        assert!(!step(State::New, State::PrepareCart).saves());
+        assert!(!step(State::ValidateCart, State::ValidatePaymentSelection).saves());
+        assert!(step(State::ValidatePaymentSelection, State::CreatePayment).saves());
+        assert!(step(State::CreatePayment, State::ValidatePayment).saves());
+        assert!(step(State::ValidatePayment, State::Redirect).saves());
+        assert!(step(State::CompletePayment, State::Success).saves());
+        assert!(step(State::New, State::PrepareCart).changed());
+        assert!(Turn::RolledBack.saves());
+        assert!(!Turn::Rests.changed());
     }
 
     #[test]

@@ -85,6 +85,19 @@ impl State {
         matches!(self, Self::Redirect | Self::WaitForCustomer)
     }
 
+    /// States whose run changes something outside the process (a payment,
+    /// the cart, an order). The process is saved before such a state runs,
+    /// so a failure from outside finds it there and undoes its change
+    /// (`unsaved_rollback`), and after, so its outcome is kept. Between
+    /// the other states nothing is saved: they only read, and run again
+    /// after a crash to the same effect.
+    pub fn changes_outside(self) -> bool {
+        matches!(
+            self,
+            Self::CreatePayment | Self::CompleteCart | Self::PlaceOrder | Self::CompletePayment
+        )
+    }
+
     /// The undo step for what this state may have changed in a run whose
     /// step was never saved (its node died after the change, or lost the
     /// lease): a process failed from outside while it stands here must undo

@@ -282,12 +282,14 @@ impl System {
                     holder,
                 };
                 let turn = now(coordinator::turn(&mut task.process, task.moved, &mut shop));
-                if turn.saves() {
+                if turn.changed() {
                     task.copy_stored = false;
                     task.moved |= turn.moved();
-                    task.phase = Phase::Save;
+                    if turn.saves() {
+                        task.phase = Phase::Save;
+                    }
                 }
-                turn.saves()
+                turn.changed()
             }
             Phase::Save => {
                 if self.world.save_process(&task.process, holder) {
