@@ -55,15 +55,6 @@ pub async fn current_cart(shop: &Shop, claim: &CartClaim) -> AppResult<Option<Ca
         .filter(|c| c.status != CartStatus::Ordered))
 }
 
-/// Whether the shopper's cart is ordered already: a "Place order" sent
-/// again after the first one placed it (its answer lost to a dead node, or
-/// a double click).
-pub async fn cart_ordered(shop: &Shop, claim: &CartClaim) -> AppResult<bool> {
-    Ok(shoppers_cart(shop, claim)
-        .await?
-        .is_some_and(|c| c.status == CartStatus::Ordered))
-}
-
 /// The shopper's latest attempt at paying for their cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
@@ -279,7 +270,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
     {
         // Without a review, the form just saved is what was reviewed.
         Ok(()) if shop.settings.checkout.skip_review_action => Ok(Submitted::Saved {
-            placing: Some(placeorder::start(shop, &cart.id, cart.version + 1).await?),
+            placing: Some(placeorder::start(shop, &cart.id, None, cart.version + 1).await?),
         }),
         Ok(()) => Ok(Submitted::Saved { placing: None }),
         Err(e) if e.is_retryable() => {
@@ -324,8 +315,9 @@ pub async fn review(shop: &Shop, cart: Cart) -> AppResult<Option<ReviewView>> {
 /// place-order process starts.
 pub async fn place(
     shop: &Shop,
-    cart: &Cart,
+    cart: Cart,
     reviewed_version: i64,
 ) -> AppResult<Result<ProcessStatus, StartRefused>> {
-    placeorder::start(shop, &cart.id, reviewed_version).await
+    let cart_id = cart.id.clone();
+    placeorder::start(shop, &cart_id, Some(cart), reviewed_version).await
 }

@@ -2,7 +2,7 @@
 //! change they describe, and claimed by one worker at a time on any node.
 
 use super::schema::outbox;
-use super::{Store, StoreResult, light_conn, now};
+use super::{Store, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::ids::new_id;
 use diesel::prelude::*;
@@ -115,7 +115,9 @@ impl Store {
                 .is_null()
                 .or(outbox::locked_until.lt(at))
         };
-        let candidates: Vec<String> = light_conn!(self, |c| {
+        // Looked for on a reading connection: an idle worker takes no
+        // write turn and commits nothing.
+        let candidates: Vec<String> = read!(self, |c| {
             let due = outbox::table
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::next_attempt_at.le(at))
@@ -131,12 +133,17 @@ impl Store {
             .load(c)
             .await
         })?;
-        let mut claimed = Vec::new();
-        for id in candidates {
-            let row: Option<(String, String, String, i64)> = light_conn!(self, |c| {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // All claimed in one commit; one another worker took meanwhile is
+        // left to it.
+        let rows: Vec<(String, String, String, String, i64)> = light_tx!(self, |c| {
+            let mut rows = Vec::with_capacity(candidates.len());
+            for id in &candidates {
                 let taken = diesel::update(
                     outbox::table
-                        .find(&id)
+                        .find(id)
                         .filter(outbox::status.eq("pending"))
                         .filter(free()),
                 )
@@ -146,25 +153,26 @@ impl Store {
                 ))
                 .execute(c)
                 .await?;
-                if taken == 0 {
-                    Ok::<_, diesel::result::Error>(None)
-                } else {
-                    outbox::table
-                        .find(&id)
-                        .select((
-                            outbox::kind,
-                            outbox::cart_id,
-                            outbox::payload,
-                            outbox::attempts,
-                        ))
-                        .first(c)
-                        .await
-                        .optional()
+                if taken == 1 {
+                    rows.push(
+                        outbox::table
+                            .find(id)
+                            .select((
+                                outbox::id,
+                                outbox::kind,
+                                outbox::cart_id,
+                                outbox::payload,
+                                outbox::attempts,
+                            ))
+                            .first(c)
+                            .await?,
+                    );
                 }
-            })?;
-            let Some((kind, cart_id, payload, attempts)) = row else {
-                continue;
-            };
+            }
+            Ok::<_, diesel::result::Error>(rows)
+        })?;
+        let mut claimed = Vec::new();
+        for (id, kind, cart_id, payload, attempts) in rows {
             // An event nobody can read is kept, with the reason, for a
             // person to look at; it is never dropped or claimed forever.
             let readable = EventKind::parse(&kind)

@@ -78,8 +78,9 @@ fn resting_states() -> Vec<&'static str> {
         .collect()
 }
 
-fn new_row(process: &Process) -> StoreResult<ProcessRow> {
+fn new_row(process: &Process, lease: (&str, Duration)) -> StoreResult<ProcessRow> {
     let at = now();
+    let (owner, ttl) = lease;
     Ok(ProcessRow {
         id: process.id.clone(),
         cart_id: process.cart_id.clone(),
@@ -89,8 +90,8 @@ fn new_row(process: &Process) -> StoreResult<ProcessRow> {
         idempotency_key: process.context.idempotency_key.as_str().into(),
         is_final: false,
         version: process.version,
-        lease_owner: None,
-        lease_expires_at: None,
+        lease_owner: Some(owner.into()),
+        lease_expires_at: Some(at + ttl),
         created_at: at,
         updated_at: at,
     })
@@ -105,15 +106,17 @@ impl Store {
     /// attempt's new key) is saved only if the cart is still open at the
     /// `reviewed` version, and the process is stored. Fails with a
     /// retryable error when the cart changed or another process of the
-    /// cart is running.
+    /// cart is running. The process is stored leased to `owner` for
+    /// `ttl`, so its starter steps it without taking the lease again.
     pub async fn begin_attempt(
         &self,
         process: &Process,
         reviewed: i64,
         details: &CheckoutDetails,
+        lease: (&str, Duration),
     ) -> StoreResult<()> {
         let checkout = json(details)?;
-        let row = new_row(process)?;
+        let row = new_row(process, lease)?;
         light_tx!(self, |c| {
             let saved = diesel::update(
                 carts::table

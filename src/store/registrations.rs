@@ -157,19 +157,29 @@ impl Store {
     /// order: marked abandoned, their deletion queued. Returns how many.
     pub async fn abandon_stale_registrations(&self, age: Duration) -> StoreResult<usize> {
         let cutoff = now() - age;
+        // The one rule for "stale", read twice below.
+        macro_rules! stale {
+            ($c:ident, $limit:expr) => {
+                registrations::table
+                    .filter(registrations::status.eq(RegistrationStatus::Pending.as_str()))
+                    .filter(registrations::created_at.lt(cutoff))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        orders::table
+                            .filter(orders::cart_id.eq(registrations::cart_id))
+                            .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+                    )))
+                    .select((registrations::cart_id, registrations::registration_id))
+                    .limit($limit)
+                    .load::<(String, String)>($c)
+                    .await
+            };
+        }
+        // Mostly there are none: looked for without taking a write turn.
+        if read!(self, |c| stale!(c, 1))?.is_empty() {
+            return Ok(0);
+        }
         light_tx!(self, |c| {
-            let stale: Vec<(String, String)> = registrations::table
-                .filter(registrations::status.eq(RegistrationStatus::Pending.as_str()))
-                .filter(registrations::created_at.lt(cutoff))
-                .filter(diesel::dsl::not(diesel::dsl::exists(
-                    orders::table
-                        .filter(orders::cart_id.eq(registrations::cart_id))
-                        .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
-                )))
-                .select((registrations::cart_id, registrations::registration_id))
-                .limit(100)
-                .load(c)
-                .await?;
+            let stale = stale!(c, 100)?;
             for (cart_id, registration_id) in &stale {
                 diesel::update(registrations::table.find(cart_id))
                     .set(registrations::status.eq(RegistrationStatus::Abandoned.as_str()))

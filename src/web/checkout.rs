@@ -6,7 +6,7 @@ use super::session::{FlashKind, ShopSession};
 use crate::application::checkout::{self, Attempt, CheckoutView, Restore, ReviewView, Submitted};
 use crate::application::placeorder::{ProcessStatus, StartRefused};
 use crate::application::registration::{self, RegistrationProblem};
-use crate::application::{Shop, orders};
+use crate::application::{Shop, cart, orders};
 use crate::config::CheckoutSettings;
 use crate::domain::address::COUNTRIES;
 use crate::domain::cart::{Cart, CartStatus};
@@ -97,6 +97,15 @@ async fn cart_or_leave(
     session: &ShopSession,
 ) -> PageResult<Result<Cart, HttpResponse>> {
     let cart = checkout::current_cart(shop, &session.cart_claim()).await?;
+    usable_or_leave(shop, session, cart).await
+}
+
+/// `cart_or_leave` for a cart already read (not an ordered one).
+async fn usable_or_leave(
+    shop: &Shop,
+    session: &ShopSession,
+    cart: Option<Cart>,
+) -> PageResult<Result<Cart, HttpResponse>> {
     match cart {
         Some(cart) if cart.status == CartStatus::Frozen => Ok(Err(see_other("/checkout/payment"))),
         Some(cart) if !cart.lines.is_empty() => Ok(Ok(cart)),
@@ -246,11 +255,15 @@ async fn place(
     if let Some(done) = already_ordered(&session) {
         return Ok(done);
     }
+    let cart = cart::shoppers_cart(&shop, &session.cart_claim()).await?;
     // Placed by an earlier click: the payment step leads to its order.
-    if checkout::cart_ordered(&shop, &session.cart_claim()).await? {
+    if cart
+        .as_ref()
+        .is_some_and(|c| c.status == CartStatus::Ordered)
+    {
         return Ok(see_other("/checkout/payment"));
     }
-    let cart = match cart_or_leave(&shop, &session).await? {
+    let cart = match usable_or_leave(&shop, &session, cart).await? {
         Ok(cart) => cart,
         Err(leave) => return Ok(leave),
     };
@@ -262,7 +275,7 @@ async fn place(
     let Some(reviewed) = form.0.cart_version else {
         return review_again(&session);
     };
-    match checkout::place(&shop, &cart, reviewed).await? {
+    match checkout::place(&shop, cart, reviewed).await? {
         Ok(status) => after_start(&shop, &session, status),
         Err(refused) => start_refused(&session, refused),
     }

@@ -6,7 +6,8 @@ use crate::hosted::wait_for;
 
 on_both_backends!(
     a_cash_on_delivery_checkout_makes_few_durable_commits,
-    the_metrics_page_counts_the_commits
+    the_metrics_page_counts_the_commits,
+    an_idle_shop_commits_nothing
 );
 
 async fn a_cash_on_delivery_checkout_makes_few_durable_commits(backend: Backend) {
@@ -67,4 +68,21 @@ async fn the_metrics_page_counts_the_commits(backend: Backend) {
         counted.0 - after.0 < 3,
         "{after:?} is not the store's {counted:?}"
     );
+}
+
+/// The outbox workers and the sweep for abandoned registrations look for
+/// work without taking a write turn: polling commits nothing.
+async fn an_idle_shop_commits_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.registration.enabled = true;
+        s.outbox.poll_ms = 10;
+    })
+    .await;
+    let store = app.shop.store();
+    // Start-up's own commits (demo data, staff) are done by now.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let before = store.commits().get();
+    // Thirty polls of each lane.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(store.commits().get(), before, "commits while idle");
 }

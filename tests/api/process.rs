@@ -440,7 +440,7 @@ async fn placing_again_leads_to_the_running_process(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let again = kassa::application::placeorder::start(&app.shop, &cart.id, cart.version)
+    let again = kassa::application::placeorder::start(&app.shop, &cart.id, None, cart.version)
         .await
         .unwrap();
     assert_eq!(

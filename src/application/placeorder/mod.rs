@@ -9,6 +9,7 @@ pub mod sweeper;
 use super::Shop;
 use super::registration::{self, RegistrationProblem};
 use crate::application::error::{AppError, AppResult};
+use crate::domain::cart::Cart;
 use crate::domain::placeorder::coordinator::{self, Turn, status_of};
 use crate::domain::placeorder::{FailureReason, Process, State};
 use crate::ids::{new_holder, new_id, new_idempotency_key};
@@ -44,9 +45,15 @@ pub enum StartRefused {
 /// answer (a double click leads to the running payment); one being rolled
 /// back is finished first, so its events are settled before this attempt
 /// takes its registration.
+///
+/// `read` is the cart as the caller just read it, if it did; a later round
+/// reads it again. A copy gone stale meanwhile is caught by
+/// `begin_attempt`, which starts nothing unless the cart is still open at
+/// the reviewed version.
 pub async fn start(
     shop: &Shop,
     cart_id: &str,
+    mut read: Option<Cart>,
     reviewed_version: i64,
 ) -> AppResult<Result<ProcessStatus, StartRefused>> {
     for _ in 0..3 {
@@ -73,7 +80,10 @@ pub async fn start(
                 _ => return refresh(shop, &running.id).await.map(Ok),
             }
         }
-        let cart = shop.store.cart(cart_id).await?.ok_or(AppError::NotFound)?;
+        let cart = match read.take() {
+            Some(cart) => cart,
+            None => shop.store.cart(cart_id).await?.ok_or(AppError::NotFound)?,
+        };
         let Some(mut details) = cart.checkout.clone() else {
             return Ok(Err(StartRefused::CartChanged));
         };
@@ -97,12 +107,13 @@ pub async fn start(
         // Saving the new key bumps the cart's version once more: that
         // version, and no other, is what the process may freeze.
         process.context.reviewed_version = Some(reviewed_version + 1);
+        let owner = new_holder();
         match shop
             .store
-            .begin_attempt(&process, reviewed_version, &details)
+            .begin_attempt(&process, reviewed_version, &details, (&owner, shop.lease()))
             .await
         {
-            Ok(()) => return refresh(shop, &process.id).await.map(Ok),
+            Ok(()) => return run_leased(shop, process, &owner).await.map(Ok),
             // A concurrent click started one, or the cart changed: the
             // next round tells which.
             Err(e) if e.is_retryable() => continue,
@@ -146,8 +157,16 @@ pub async fn refresh(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
         let process = shop.store.process(id).await?.ok_or(AppError::NotFound)?;
         return Ok(status_of(&process));
     };
-    let result = step(shop, process, &owner, false).await;
-    shop.store.release_process_lease(id, &owner).await?;
+    run_leased(shop, process, &owner).await
+}
+
+/// Steps a process whose lease `owner` holds, then lets the lease go.
+async fn run_leased(shop: &Shop, process: Process, owner: &str) -> AppResult<ProcessStatus> {
+    let id = process.id.clone();
+    let (result, holds_lease) = step(shop, process, owner, false).await;
+    if holds_lease {
+        shop.store.release_process_lease(&id, owner).await?;
+    }
     result
 }
 
@@ -179,11 +198,16 @@ async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<
             }
             process.version += 1;
         }
-        step(shop, process, &owner, true).await
+        let (result, holds_lease) = step(shop, process, &owner, true).await;
+        Ok((result?, holds_lease))
     }
     .await;
-    shop.store.release_process_lease(id, &owner).await?;
-    result
+    // A lease lost meanwhile, or one on a final process (which nobody can
+    // take), needs no release.
+    if !matches!(result, Ok((_, false))) {
+        shop.store.release_process_lease(id, &owner).await?;
+    }
+    result.map(|(status, _)| status)
 }
 
 /// The first pause of a request waiting for a process's lease: a step is
@@ -218,11 +242,25 @@ async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Proc
 
 /// Runs states until the process is final, rests, or cannot go on now.
 /// A pending failure is unwound first, one rollback at a time.
+/// Also tells whether `owner` may still hold the lease: not once it was
+/// lost, nor on a final process, which nobody can take.
 async fn step(
+    shop: &Shop,
+    process: Process,
+    owner: &str,
+    cancelling: bool,
+) -> (AppResult<ProcessStatus>, bool) {
+    let mut holds_lease = true;
+    let result = step_on(shop, process, owner, cancelling, &mut holds_lease).await;
+    (result, holds_lease)
+}
+
+async fn step_on(
     shop: &Shop,
     mut process: Process,
     owner: &str,
     cancelling: bool,
+    holds_lease: &mut bool,
 ) -> AppResult<ProcessStatus> {
     let cart_id = process.cart_id.clone();
     let registration_id = process.context.registration_id.clone();
@@ -254,9 +292,14 @@ async fn step(
         {
             tracing::warn!(process = %process.id, "lost the lease; another node goes on");
             lost_lease = true;
+            *holds_lease = false;
             break;
         }
         process.version += 1;
+    }
+    // Final only once saved so.
+    if process.state.is_final() {
+        *holds_lease = false;
     }
     if cancelling && !process.state.is_final() {
         return Err(AppError::Unavailable(

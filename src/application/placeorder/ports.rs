@@ -23,6 +23,10 @@ pub struct ShopPorts<'a> {
     fence: Fence<'a>,
     /// The buyer's registration of the attempt being stepped.
     registration_id: Option<&'a str>,
+    /// The cart as last read in this pass, until a step changes it: the
+    /// states that only read it run back to back. A copy gone stale meanwhile
+    /// is caught when the cart is frozen at the reviewed version.
+    cart: Option<Cart>,
 }
 
 impl<'a> ShopPorts<'a> {
@@ -37,6 +41,7 @@ impl<'a> ShopPorts<'a> {
             cart_id,
             fence,
             registration_id,
+            cart: None,
         }
     }
 
@@ -75,7 +80,12 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn cart(&mut self, cart_id: &str) -> Result<Option<Cart>, PortError> {
-        self.shop.store.cart(cart_id).await.map_err(store_error)
+        if let Some(cart) = self.cart.as_ref().filter(|c| c.id == cart_id) {
+            return Ok(Some(cart.clone()));
+        }
+        let cart = self.shop.store.cart(cart_id).await.map_err(store_error)?;
+        self.cart.clone_from(&cart);
+        Ok(cart)
     }
 
     async fn shipping_method(&mut self, code: &str) -> Result<Option<ShippingMethod>, PortError> {
@@ -140,6 +150,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn freeze_cart(&mut self, cart_id: &str, version: i64) -> Result<bool, PortError> {
+        self.cart = None;
         let frozen = self
             .shop
             .store
@@ -151,6 +162,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn reopen_cart(&mut self, cart_id: &str) -> Result<(), PortError> {
+        self.cart = None;
         self.shop
             .store
             .reopen_cart(cart_id, &self.fence)
@@ -161,6 +173,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
+        self.cart = None;
         let mut last = None;
         for _ in 0..3 {
             match self
@@ -195,6 +208,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn cancel_order(&mut self, order_id: &str) -> Result<(), PortError> {
+        self.cart = None;
         self.shop
             .store
             .cancel_order(

@@ -310,9 +310,12 @@ impl System {
         }
     }
 
-    /// The end of `step` and `refresh`: the lease released, the answer given.
+    /// The end of `step` and `refresh`: the lease released (unless lost,
+    /// or the process is final and nobody can take it), the answer given.
     fn end(&mut self, holder: Holder, task: Task) {
-        self.world.release_lease(holder);
+        if !task.lost_lease && !task.process.state.is_final() {
+            self.world.release_lease(holder);
+        }
         let process = &task.process;
         let (status, stored) = if task.errand == Errand::Cancel && !process.state.is_final() {
             // "The payment could not be cancelled yet": an error page.
