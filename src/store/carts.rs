@@ -64,13 +64,13 @@ pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<
 
 /// Loads a cart and its lines on an open connection (inside or outside a
 /// transaction).
-macro_rules! load_cart {
-    ($c:expr, $id:expr) => {{
+macro_rules! cart_rows {
+    ($id:expr) => {{
         use $crate::store::rows::{CartLineRow, CartRow, ProductRow};
         use $crate::store::schema::{cart_lines, carts, products};
         // One query: the cart row comes once per line (or once, with no
         // line), its lines in the order they were added.
-        let rows: Vec<(CartRow, Option<CartLineRow>, Option<ProductRow>)> = carts::table
+        carts::table
             .left_join(cart_lines::table.on(cart_lines::cart_id.eq(carts::id)))
             .left_join(products::table.on(products::id.eq(cart_lines::product_id)))
             .filter(carts::id.eq($id))
@@ -80,21 +80,32 @@ macro_rules! load_cart {
                 Option::<CartLineRow>::as_select(),
                 Option::<ProductRow>::as_select(),
             ))
-            .load($c)
-            .await?;
-        let mut rows = rows.into_iter();
-        match rows.next() {
-            None => None,
-            Some((row, first, first_product)) => {
-                let lines: Vec<(CartLineRow, Option<ProductRow>)> = first
-                    .map(|line| (line, first_product))
-                    .into_iter()
-                    .chain(rows.filter_map(|(_, line, product)| line.map(|l| (l, product))))
-                    .collect();
-                Some((row, lines))
-            }
-        }
     }};
+}
+pub(crate) use cart_rows;
+
+/// A cart row with its lines and their products, as `cart_rows!` reads them.
+pub(crate) type CartRows = (CartRow, Vec<(CartLineRow, Option<ProductRow>)>);
+
+/// The rows of `cart_rows!` as one cart row and its lines.
+pub(crate) fn group_cart_rows(
+    rows: Vec<(CartRow, Option<CartLineRow>, Option<ProductRow>)>,
+) -> Option<CartRows> {
+    let mut rows = rows.into_iter();
+    let (row, first, first_product) = rows.next()?;
+    let lines = first
+        .map(|line| (line, first_product))
+        .into_iter()
+        .chain(rows.filter_map(|(_, line, product)| line.map(|l| (l, product))))
+        .collect();
+    Some((row, lines))
+}
+
+/// The cart `$id` with its lines, read on `$c` inside a transaction.
+macro_rules! load_cart {
+    ($c:expr, $id:expr) => {
+        $crate::store::carts::group_cart_rows($crate::store::carts::cart_rows!($id).load($c).await?)
+    };
 }
 pub(crate) use load_cart;
 
@@ -136,14 +147,30 @@ impl Store {
         Ok(id)
     }
 
+    /// The cart row and its lines: on every page, so on SQLite it runs
+    /// straight on diesel's own connection, where a cached statement is
+    /// found by its type and rows are read in place (diesel-async's wrapper
+    /// writes out each query's SQL text and copies its rows first).
+    async fn read_cart(&self, id: &str) -> StoreResult<Option<CartRows>> {
+        let rows = match self.read_conn().await? {
+            super::ReadConn::Sqlite(mut conn) => {
+                let id = id.to_owned();
+                conn.spawn_blocking(move |c| diesel::RunQueryDsl::load(cart_rows!(&id), c))
+                    .await?
+            }
+            super::ReadConn::Pg(mut conn) => cart_rows!(id).load(&mut *conn).await?,
+        };
+        Ok(group_cart_rows(rows))
+    }
+
     pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
-        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = self.read_cart(id).await?;
         loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
     }
 
     /// The cart `id` if it is `owner`'s: how a shopper's own cart is found.
     pub async fn cart_of(&self, id: &str, owner: &CartOwner) -> StoreResult<Option<Cart>> {
-        let loaded = read!(self, |c| Ok::<_, StoreError>(load_cart!(c, id)))?;
+        let loaded = self.read_cart(id).await?;
         loaded
             .filter(|(row, _)| owner.owns(row.user_id.as_deref(), row.guest_token.as_deref()))
             .map(|(row, lines)| to_cart(row, lines))
