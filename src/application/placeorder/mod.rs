@@ -163,11 +163,22 @@ pub async fn refresh(shop: &Shop, id: &str) -> AppResult<ProcessStatus> {
 /// Steps a process whose lease `owner` holds, then lets the lease go.
 async fn run_leased(shop: &Shop, process: Process, owner: &str) -> AppResult<ProcessStatus> {
     let id = process.id.clone();
-    let (result, holds_lease) = step(shop, process, owner, false).await;
-    if holds_lease {
-        shop.store.release_process_lease(&id, owner).await?;
+    let stepped = step(shop, process, owner, false).await;
+    let_go(shop, &id, owner, stepped).await
+}
+
+/// Releases the lease after a pass, unless the pass lost it or left the
+/// process final (a final process's lease nobody can take).
+async fn let_go(
+    shop: &Shop,
+    id: &str,
+    owner: &str,
+    stepped: AppResult<(ProcessStatus, bool)>,
+) -> AppResult<ProcessStatus> {
+    if !matches!(stepped, Ok((_, false))) {
+        shop.store.release_process_lease(id, owner).await?;
     }
-    result
+    stepped.map(|(status, _)| status)
 }
 
 /// Cancels a running process (the shopper's cancel button): rolled back,
@@ -198,16 +209,10 @@ async fn cancel_with(shop: &Shop, id: &str, reason: FailureReason) -> AppResult<
             }
             process.version += 1;
         }
-        let (result, holds_lease) = step(shop, process, &owner, true).await;
-        Ok((result?, holds_lease))
+        step(shop, process, &owner, true).await
     }
     .await;
-    // A lease lost meanwhile, or one on a final process (which nobody can
-    // take), needs no release.
-    if !matches!(result, Ok((_, false))) {
-        shop.store.release_process_lease(id, &owner).await?;
-    }
-    result.map(|(status, _)| status)
+    let_go(shop, id, &owner, result).await
 }
 
 /// The first pause of a request waiting for a process's lease: a step is
@@ -242,26 +247,14 @@ async fn take_lease(shop: &Shop, id: &str, owner: &str) -> AppResult<Option<Proc
 
 /// Runs states until the process is final, rests, or cannot go on now.
 /// A pending failure is unwound first, one rollback at a time.
-/// Also tells whether `owner` may still hold the lease: not once it was
-/// lost, nor on a final process, which nobody can take.
+/// Also tells whether `owner` still holds a lease worth releasing: not
+/// once it was lost, nor on a final process.
 async fn step(
-    shop: &Shop,
-    process: Process,
-    owner: &str,
-    cancelling: bool,
-) -> (AppResult<ProcessStatus>, bool) {
-    let mut holds_lease = true;
-    let result = step_on(shop, process, owner, cancelling, &mut holds_lease).await;
-    (result, holds_lease)
-}
-
-async fn step_on(
     shop: &Shop,
     mut process: Process,
     owner: &str,
     cancelling: bool,
-    holds_lease: &mut bool,
-) -> AppResult<ProcessStatus> {
+) -> AppResult<(ProcessStatus, bool)> {
     let cart_id = process.cart_id.clone();
     let registration_id = process.context.registration_id.clone();
     let process_id = process.id.clone();
@@ -292,15 +285,12 @@ async fn step_on(
         {
             tracing::warn!(process = %process.id, "lost the lease; another node goes on");
             lost_lease = true;
-            *holds_lease = false;
             break;
         }
         process.version += 1;
     }
-    // Final only once saved so.
-    if process.state.is_final() {
-        *holds_lease = false;
-    }
+    // A process is final here only once saved so.
+    let holds_lease = !lost_lease && !process.state.is_final();
     if cancelling && !process.state.is_final() {
         return Err(AppError::Unavailable(
             "the payment could not be cancelled yet".into(),
@@ -310,9 +300,9 @@ async fn step_on(
         // The copy in hand was never saved: it may offer a payment the
         // other node is rolling back. Where the process stands is stored.
         let stored = shop.store.process(&process.id).await?;
-        return Ok(status_of(stored.as_ref().unwrap_or(&process)));
+        return Ok((status_of(stored.as_ref().unwrap_or(&process)), false));
     }
-    Ok(status_of(&process))
+    Ok((status_of(&process), holds_lease))
 }
 
 fn log_turn(id: &str, turn: &Turn) {
