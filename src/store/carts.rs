@@ -2,6 +2,7 @@
 //! back the shopper's confirmation, so an order is never placed for a cart
 //! other than the one reviewed.
 
+use super::cart_cache::CachedCart;
 use super::processes::{Fence, hold_fence};
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
@@ -15,6 +16,7 @@ use crate::domain::money::{Currency, Money};
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use std::sync::Arc;
 
 /// What became of a change to the cart's lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,18 +165,43 @@ impl Store {
         Ok(group_cart_rows(rows))
     }
 
+    /// The cart with who may see it: on SQLite from memory while unchanged
+    /// (see `cart_cache`).
+    async fn loaded_cart(&self, id: &str) -> StoreResult<Option<Arc<CachedCart>>> {
+        let cache = match &self.pool {
+            super::DbPool::Sqlite { carts, .. } => Some(carts),
+            super::DbPool::Pg(_) => None,
+        };
+        let seen = match cache.map(|c| c.get(id)) {
+            Some(Ok(cached)) => return Ok(Some(cached)),
+            Some(Err(seen)) => Some(seen),
+            None => None,
+        };
+        let Some((row, lines)) = self.read_cart(id).await? else {
+            return Ok(None);
+        };
+        let cached = Arc::new(CachedCart {
+            user_id: row.user_id.clone(),
+            guest_token: row.guest_token.clone(),
+            cart: to_cart(row, lines)?,
+        });
+        if let (Some(cache), Some(seen)) = (cache, seen) {
+            cache.keep(id, Arc::clone(&cached), seen);
+        }
+        Ok(Some(cached))
+    }
+
     pub async fn cart(&self, id: &str) -> StoreResult<Option<Cart>> {
-        let loaded = self.read_cart(id).await?;
-        loaded.map(|(row, lines)| to_cart(row, lines)).transpose()
+        Ok(self.loaded_cart(id).await?.map(|c| c.cart.clone()))
     }
 
     /// The cart `id` if it is `owner`'s: how a shopper's own cart is found.
     pub async fn cart_of(&self, id: &str, owner: &CartOwner) -> StoreResult<Option<Cart>> {
-        let loaded = self.read_cart(id).await?;
-        loaded
-            .filter(|(row, _)| owner.owns(row.user_id.as_deref(), row.guest_token.as_deref()))
-            .map(|(row, lines)| to_cart(row, lines))
-            .transpose()
+        Ok(self
+            .loaded_cart(id)
+            .await?
+            .filter(|c| owner.owns(c.user_id.as_deref(), c.guest_token.as_deref()))
+            .map(|c| c.cart.clone()))
     }
 
     /// The newest open cart of a user, to resume after logging in.

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod api_keys;
 #[cfg(feature = "test-support")]
 pub mod audit;
+mod cart_cache;
 pub mod carts;
 pub mod catalogue;
 mod catalogue_cache;
@@ -91,6 +92,7 @@ pub enum DbPool {
         /// One writer at a time, waited for here instead of at SQLite's
         /// lock, whose busy handler would sleep on the async worker.
         gate: WriteGate,
+        carts: std::sync::Arc<cart_cache::CartCache>,
     },
     Pg(Pool<AsyncPgConnection>),
 }
@@ -122,13 +124,16 @@ pub enum LightConn {
 pub struct WriteGate {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     patience: std::time::Duration,
+    /// Told when a turn ends (see `cart_cache`).
+    carts: std::sync::Arc<cart_cache::CartCache>,
 }
 
 impl WriteGate {
-    fn new(patience: std::time::Duration) -> Self {
+    fn new(patience: std::time::Duration, carts: std::sync::Arc<cart_cache::CartCache>) -> Self {
         Self {
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             patience,
+            carts,
         }
     }
 
@@ -143,6 +148,7 @@ impl WriteGate {
         let conn = get.await.map_err(|e| StoreError::Pool(e.to_string()))?;
         Ok(Gated {
             conn,
+            _turn_ends: TurnEnds(self.carts.clone()),
             _permit: permit,
         })
     }
@@ -231,10 +237,12 @@ async fn pg_conn(pool: &Pool<AsyncPgConnection>) -> StoreResult<Object<AsyncPgCo
         .map_err(|e| StoreError::Pool(e.to_string()))
 }
 
-/// A pool of SQLite connections of type `$conn`, set up with `$pragmas`.
+/// A pool of SQLite connections of type `$conn`, set up with `$pragmas`;
+/// writing connections tell `$carts` (`Some`) of every cart they change.
 macro_rules! sqlite_pool {
-    ($conn:ty, $url:expr, $size:expr, $pragmas:expr) => {{
+    ($conn:ty, $url:expr, $size:expr, $pragmas:expr, $carts:expr) => {{
         let pragmas: String = $pragmas;
+        let carts: Option<std::sync::Arc<cart_cache::CartCache>> = $carts;
         let mut config = ManagerConfig::<$conn>::default();
         // The default recycling runs `SELECT 1` at every checkout: a query
         // (on the durable writer, a blocking hop) per unit of work. A
@@ -243,12 +251,22 @@ macro_rules! sqlite_pool {
         config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             let pragmas = pragmas.clone();
+            let carts = carts.clone();
             Box::pin(async move {
                 use diesel_async::AsyncConnection as _;
                 let mut conn = <$conn>::establish(&url).await?;
                 conn.batch_execute(&pragmas)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                if let Some(carts) = carts {
+                    conn.spawn_blocking(move |c| {
+                        use diesel::connection::SimpleConnection as _;
+                        carts.register(c)?;
+                        c.batch_execute(cart_cache::TRIGGERS)
+                    })
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(conn)
             })
         });
@@ -258,10 +276,22 @@ macro_rules! sqlite_pool {
 }
 
 /// A writer's connection with its turn at the gate, both given back
-/// together.
+/// together. Fields drop in this order: the connection goes back (its
+/// transaction ended), the cart cache hears that the turn's changes are
+/// settled, and only then may the next writer begin.
 pub struct Gated<O> {
     conn: O,
+    _turn_ends: TurnEnds,
     _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Tells the cart cache, when dropped, that a writer's turn has ended.
+struct TurnEnds(std::sync::Arc<cart_cache::CartCache>);
+
+impl Drop for TurnEnds {
+    fn drop(&mut self) {
+        self.0.settle();
+    }
 }
 
 impl<O: std::ops::Deref> std::ops::Deref for Gated<O> {
@@ -554,18 +584,21 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = {busy_timeout_ms};"
         );
+        let carts = std::sync::Arc::new(cart_cache::CartCache::default());
         // One writer of each kind: they take turns at the gate anyway.
         let writer = sqlite_pool!(
             SqliteConn,
             &url,
             1,
-            format!("{common} PRAGMA synchronous = FULL;")
+            format!("{common} PRAGMA synchronous = FULL;"),
+            Some(carts.clone())
         )?;
         let light = sqlite_pool!(
             SqliteReader,
             &url,
             1,
-            format!("{common} PRAGMA synchronous = NORMAL;")
+            format!("{common} PRAGMA synchronous = NORMAL;"),
+            Some(carts.clone())
         )?;
         // Readers refuse to write, so a write sent to them by mistake fails
         // in the tests instead of waiting for the write lock.
@@ -573,13 +606,18 @@ impl Store {
             SqliteReader,
             &url,
             pool_size,
-            format!("{common} PRAGMA query_only = ON;")
+            format!("{common} PRAGMA query_only = ON;"),
+            None
         )?;
         Ok(Self::new(DbPool::Sqlite {
             writer,
             light,
             reader,
-            gate: WriteGate::new(std::time::Duration::from_millis(busy_timeout_ms)),
+            gate: WriteGate::new(
+                std::time::Duration::from_millis(busy_timeout_ms),
+                carts.clone(),
+            ),
+            carts,
         }))
     }
 

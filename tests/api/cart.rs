@@ -102,6 +102,31 @@ async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: 
     assert!(page.contains("14.90 EUR"));
 }
 
+/// On SQLite a cart is served from memory while unchanged: a change to its
+/// products, written by anyone, must still show on the next page.
+async fn a_cart_already_shown_shows_a_later_price_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    for _ in 0..2 {
+        let page = app.get_html("/cart").await;
+        assert!(!page.contains("data-testid=\"cart-problems\""), "{page}");
+    }
+    let change = ProductChange {
+        price_minor: Some(1490),
+        ..Default::default()
+    };
+    app.shop
+        .store()
+        .change_product("espresso-cup", change)
+        .await
+        .unwrap();
+    let page = app.get_html("/cart").await;
+    assert!(
+        page.contains("The price of Espresso cup changed from 12.90 EUR to 14.90 EUR"),
+        "{page}"
+    );
+}
+
 async fn demo_stock_seeds_every_product_with_it(backend: Backend) {
     let listed = spawn_app(backend).await;
     assert_eq!(
@@ -123,6 +148,7 @@ async fn demo_stock_seeds_every_product_with_it(backend: Backend) {
 }
 
 on_both_backends!(
+    a_cart_already_shown_shows_a_later_price_change,
     demo_stock_seeds_every_product_with_it,
     the_catalogue_shows_the_demo_products,
     add_change_and_remove_lines,
