@@ -83,11 +83,12 @@ impl diesel_async::sync_connection_wrapper::SpawnBlocking for OnThisThread {
 #[derive(Clone)]
 pub enum DbPool {
     Sqlite {
-        /// `synchronous = FULL`: durable commits, whose COMMIT (the sync,
-        /// milliseconds) runs on the blocking pool.
+        /// The one writing connection, for both kinds of commit: a second
+        /// one would make each drop the other's page cache at every write.
+        /// Set to `synchronous = FULL` for durable commits, whose COMMIT
+        /// (the sync, milliseconds) runs on the blocking pool, and to
+        /// `NORMAL` for light commits, all on the calling thread.
         writer: Pool<SqliteConn>,
-        /// `synchronous = NORMAL`: light commits, all on the calling thread.
-        light: Pool<SqliteConn>,
         reader: Pool<SqliteReader>,
         /// One writer at a time, waited for here instead of at SQLite's
         /// lock, whose busy handler would sleep on the async worker.
@@ -124,15 +125,46 @@ pub enum LightConn {
 pub struct WriteGate {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     patience: std::time::Duration,
+    /// The writing connection (known by when it was made) and the
+    /// durability it is set to, touched only by the holder of the turn.
+    set_to: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, Durability)>>>,
     /// Told when a turn ends (see `cart_cache`).
     carts: std::sync::Arc<cart_cache::CartCache>,
 }
 
 impl WriteGate {
+    /// The writing connection with the turn, set to commit with
+    /// `durability`. A new connection starts durable (`open_sqlite`).
+    async fn writer(
+        &self,
+        pool: &Pool<SqliteConn>,
+        durability: Durability,
+    ) -> StoreResult<Gated<Object<SqliteConn>>> {
+        let mut conn = self.enter(pool.get()).await?;
+        let id = Object::metrics(&conn.conn).created;
+        let was = {
+            let set_to = self.set_to.lock().unwrap_or_else(|e| e.into_inner());
+            match *set_to {
+                Some((same, was)) if same == id => was,
+                _ => Durability::Durable,
+            }
+        };
+        if was != durability {
+            conn.batch_execute(match durability {
+                Durability::Durable => "PRAGMA synchronous = FULL",
+                Durability::Light => "PRAGMA synchronous = NORMAL",
+            })
+            .await?;
+        }
+        *self.set_to.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, durability));
+        Ok(conn)
+    }
+
     fn new(patience: std::time::Duration, carts: std::sync::Arc<cart_cache::CartCache>) -> Self {
         Self {
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             patience,
+            set_to: std::sync::Arc::default(),
             carts,
         }
     }
@@ -534,7 +566,9 @@ impl Store {
     /// A connection whose commits are durable.
     pub async fn conn(&self) -> StoreResult<DbConn> {
         Ok(match &self.pool {
-            DbPool::Sqlite { writer, gate, .. } => DbConn::Sqlite(gate.enter(writer.get()).await?),
+            DbPool::Sqlite { writer, gate, .. } => {
+                DbConn::Sqlite(gate.writer(writer, Durability::Durable).await?)
+            }
             DbPool::Pg(pool) => DbConn::Pg(pg_conn(pool).await?),
         })
     }
@@ -542,7 +576,9 @@ impl Store {
     /// A connection for light commits (see [`Durability::Light`]).
     pub async fn light(&self) -> StoreResult<LightConn> {
         Ok(match &self.pool {
-            DbPool::Sqlite { light, gate, .. } => LightConn::Sqlite(gate.enter(light.get()).await?),
+            DbPool::Sqlite { writer, gate, .. } => {
+                LightConn::Sqlite(gate.writer(writer, Durability::Light).await?)
+            }
             DbPool::Pg(pool) => LightConn::Pg(pg_conn(pool).await?),
         })
     }
@@ -559,10 +595,10 @@ impl Store {
         })
     }
 
-    /// Opens the SQLite file (creating it), migrated, as three pools whose
+    /// Opens the SQLite file (creating it), migrated, as two pools whose
     /// connections use WAL, wait for the write lock and check foreign keys:
-    /// writers that sync each commit to disk, writers for light commits,
-    /// and read-only readers.
+    /// the one writer, for durable and light commits, and read-only
+    /// readers.
     pub async fn open_sqlite(
         path: &Path,
         pool_size: usize,
@@ -585,19 +621,12 @@ impl Store {
              PRAGMA busy_timeout = {busy_timeout_ms};"
         );
         let carts = std::sync::Arc::new(cart_cache::CartCache::default());
-        // One writer of each kind: they take turns at the gate anyway.
+        // One writer: writers take turns at the gate anyway.
         let writer = sqlite_pool!(
             SqliteConn,
             &url,
             1,
             format!("{common} PRAGMA synchronous = FULL;"),
-            Some(carts.clone())
-        )?;
-        let light = sqlite_pool!(
-            SqliteReader,
-            &url,
-            1,
-            format!("{common} PRAGMA synchronous = NORMAL;"),
             Some(carts.clone())
         )?;
         // Readers refuse to write, so a write sent to them by mistake fails
@@ -611,7 +640,6 @@ impl Store {
         )?;
         Ok(Self::new(DbPool::Sqlite {
             writer,
-            light,
             reader,
             gate: WriteGate::new(
                 std::time::Duration::from_millis(busy_timeout_ms),
