@@ -57,20 +57,24 @@ pub async fn after_login(
     Ok(shop.store.open_cart_of_user(user_id).await?)
 }
 
-/// An open cart for the shopper: theirs, or a new one.
-async fn usable_cart(shop: &Shop, cart_id: Option<&str>, owner: &CartOwner) -> AppResult<String> {
+/// The shopper's cart if they may still add to it (not ordered).
+async fn usable_cart(
+    shop: &Shop,
+    cart_id: Option<&str>,
+    owner: &CartOwner,
+) -> AppResult<Option<String>> {
     let claim = CartClaim {
         cart_id: cart_id.map(str::to_owned),
         owner: Some(owner.clone()),
     };
-    if let Some(cart) = shoppers_cart(shop, &claim).await?
-        && cart.status != CartStatus::Ordered
-    {
-        return Ok(cart.id);
-    }
-    Ok(shop.store.create_cart(owner).await?)
+    Ok(shoppers_cart(shop, &claim)
+        .await?
+        .filter(|cart| cart.status != CartStatus::Ordered)
+        .map(|cart| cart.id))
 }
 
+/// Adds to the shopper's cart; a shopper without one gets a new cart, made
+/// in the same commit as its first line.
 pub async fn add(
     shop: &Shop,
     cart_id: Option<&str>,
@@ -78,10 +82,21 @@ pub async fn add(
     product_id: &str,
     quantity: &str,
 ) -> AppResult<CartAction> {
-    let cart_id = usable_cart(shop, cart_id, owner).await?;
-    let outcome = match Quantity::parse(quantity) {
-        Err(error) => Err(error.into()),
-        Ok(q) => apply(shop, &cart_id, product_id, LineRequest::Add(q)).await?,
+    let usable = usable_cart(shop, cart_id, owner).await?;
+    let (cart_id, outcome) = match (Quantity::parse(quantity), usable) {
+        (Err(error), Some(cart_id)) => (cart_id, Err(error.into())),
+        (Err(error), None) => (shop.store.create_cart(owner).await?, Err(error.into())),
+        (Ok(q), Some(cart_id)) => {
+            let outcome = apply(shop, &cart_id, product_id, LineRequest::Add(q)).await?;
+            (cart_id, outcome)
+        }
+        (Ok(q), None) => {
+            let (cart_id, change) = shop
+                .store
+                .create_cart_with_line(owner, product_id, LineRequest::Add(q))
+                .await?;
+            (cart_id, refusal_of(change))
+        }
     };
     Ok(CartAction { cart_id, outcome })
 }
@@ -126,10 +141,14 @@ async fn apply(
     product_id: &str,
     request: LineRequest,
 ) -> AppResult<Result<(), CartRefusal>> {
-    Ok(
-        match shop.store.change_line(cart_id, product_id, request).await? {
-            LineChange::Done => Ok(()),
-            LineChange::Refused(refusal) => Err(refusal.into()),
-        },
-    )
+    Ok(refusal_of(
+        shop.store.change_line(cart_id, product_id, request).await?,
+    ))
+}
+
+fn refusal_of(change: LineChange) -> Result<(), CartRefusal> {
+    match change {
+        LineChange::Done => Ok(()),
+        LineChange::Refused(refusal) => Err(refusal.into()),
+    }
 }

@@ -28,6 +28,22 @@ pub enum LineChange {
 
 type LineWithProduct = (CartLineRow, Option<ProductRow>);
 
+/// An empty open cart of `owner`'s, not yet stored.
+fn new_cart_row(owner: &CartOwner) -> CartRow {
+    let at = now();
+    CartRow {
+        id: new_id(),
+        user_id: owner.user_id().map(str::to_owned),
+        guest_token: owner.guest_token().map(str::to_owned),
+        status: CartStatus::Open.as_str().into(),
+        checkout: None,
+        order_id: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 pub(super) fn to_cart(row: CartRow, lines: Vec<LineWithProduct>) -> StoreResult<Cart> {
     let lines = lines
         .into_iter()
@@ -127,26 +143,29 @@ macro_rules! touch_cart {
 
 impl Store {
     pub async fn create_cart(&self, owner: &CartOwner) -> StoreResult<String> {
-        let id = new_id();
-        let at = now();
-        let row = CartRow {
-            id: id.clone(),
-            user_id: owner.user_id().map(str::to_owned),
-            guest_token: owner.guest_token().map(str::to_owned),
-            status: CartStatus::Open.as_str().into(),
-            checkout: None,
-            order_id: None,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-        };
+        let row = new_cart_row(owner);
         light_conn!(self, |c| {
             diesel::insert_into(carts::table)
                 .values(&row)
                 .execute(c)
                 .await
         })?;
-        Ok(id)
+        Ok(row.id)
+    }
+
+    /// A new cart of `owner`'s with its first line, in one commit; the
+    /// cart is made even if the line is refused, as by `create_cart`.
+    pub async fn create_cart_with_line(
+        &self,
+        owner: &CartOwner,
+        product_id: &str,
+        request: LineRequest,
+    ) -> StoreResult<(String, LineChange)> {
+        let row = new_cart_row(owner);
+        let change = self
+            .change_line_of(Some(&row), &row.id, product_id, request)
+            .await?;
+        Ok((row.id, change))
     }
 
     /// The cart row and its lines: on every page, so on SQLite it runs
@@ -323,7 +342,25 @@ impl Store {
         product_id: &str,
         request: LineRequest,
     ) -> StoreResult<LineChange> {
+        self.change_line_of(None, cart_id, product_id, request)
+            .await
+    }
+
+    /// `change_line`, first inserting the cart `new` when given.
+    async fn change_line_of(
+        &self,
+        new: Option<&CartRow>,
+        cart_id: &str,
+        product_id: &str,
+        request: LineRequest,
+    ) -> StoreResult<LineChange> {
         light_tx!(self, |c| {
+            if let Some(row) = new {
+                diesel::insert_into(carts::table)
+                    .values(row)
+                    .execute(c)
+                    .await?;
+            }
             let status: Option<String> = carts::table
                 .find(cart_id)
                 .select(carts::status)
