@@ -1,5 +1,6 @@
 //! The API keys of integrators, by the SHA-256 of the key.
 
+use super::prepared::Prepare;
 use super::rows::ApiKeyRow;
 use super::schema::api_keys;
 use super::{Store, StoreResult, is_unique_violation, now, read, with_conn};
@@ -73,6 +74,7 @@ impl Store {
                     .filter(api_keys::revoked_at.is_null()),
             )
             .set(api_keys::revoked_at.eq(Some(at)))
+            .prepared()
             .execute(c)
             .await
         })?;

@@ -3,6 +3,7 @@
 //! other than the one reviewed.
 
 use super::cart_cache::CachedCart;
+use super::prepared::Prepare;
 use super::processes::{Fence, hold_fence};
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
@@ -136,6 +137,7 @@ macro_rules! touch_cart {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
+            .prepared()
             .execute($c)
             .await
     };
@@ -276,6 +278,7 @@ impl Store {
                     carts::version.eq(carts::version + 1),
                     carts::updated_at.eq(now()),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             if taken == 0 {
@@ -320,6 +323,7 @@ impl Store {
                         cart_lines::quantity.eq(merged),
                         cart_lines::unit_price_minor.eq(product.price.minor),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -415,6 +419,7 @@ impl Store {
                     cart_lines::quantity.eq(wanted),
                     cart_lines::unit_price_minor.eq(product.price.minor),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             touch_cart!(c, cart_id)?;
@@ -443,6 +448,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
+            .prepared()
             .execute(c)
             .await
         })?;
@@ -474,6 +480,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
+            .prepared()
             .execute(c)
             .await?;
             if changed == 1 {
@@ -504,6 +511,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
+            .prepared()
             .execute(c)
             .await?;
             Ok::<_, StoreError>(())

@@ -41,6 +41,7 @@ pub struct VoucherChange {
 macro_rules! use_voucher {
     ($c:expr, $code:expr) => {{
         use $crate::domain::catalogue::VoucherProblem;
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::rows::VoucherRow;
         use $crate::store::schema::vouchers;
         let code: &str = $code;
@@ -63,6 +64,7 @@ macro_rules! use_voucher {
                         ),
                     )
                     .set(vouchers::uses.eq(vouchers::uses + 1))
+                    .prepared()
                     .execute($c)
                     .await?;
                     if counted == 1 {
@@ -81,6 +83,7 @@ pub(crate) use use_voucher;
 /// it had one, is given back.
 macro_rules! give_back_voucher_use {
     ($c:expr, $order_id:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::{orders, vouchers};
         let code: Option<String> = orders::table
             .find($order_id)
@@ -90,6 +93,7 @@ macro_rules! give_back_voucher_use {
         if let Some(code) = code {
             diesel::update(vouchers::table.find(&code).filter(vouchers::uses.gt(0)))
                 .set(vouchers::uses.eq(vouchers::uses - 1))
+                .prepared()
                 .execute($c)
                 .await?;
         }

@@ -7,6 +7,7 @@
 use super::mail::queue_order_mails;
 use super::orders::give_back;
 use super::outbox::event;
+use super::prepared::Prepare;
 use super::schema::{
     deliveries, delivery_lines, order_events, orders, outbox, payment_operations, payments,
     webhook_events,
@@ -406,6 +407,7 @@ impl Store {
                 .await?;
             diesel::update(orders::table.filter(orders::number.eq(number)))
                 .set(orders::created_at.eq(created - by))
+                .prepared()
                 .execute(c)
                 .await?;
             Ok::<_, StoreError>(())
@@ -467,6 +469,7 @@ impl Store {
                 orders::version.eq(orders::version + 1),
                 orders::updated_at.eq(at),
             ))
+            .prepared()
             .execute(c)
             .await?;
             if let Some(status) = write.status
@@ -474,6 +477,7 @@ impl Store {
             {
                 claim = diesel::update(orders::table.find(&write.order_id))
                     .set(orders::status.eq(status.as_str()))
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -494,6 +498,7 @@ impl Store {
                         payment_operations::reason.eq(reason),
                         payment_operations::updated_at.eq(at),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
                 // Answered already (another node got there first): the
@@ -510,6 +515,7 @@ impl Store {
                                     payments::captured_minor
                                         .eq(payments::captured_minor + answer.amount_minor),
                                 )
+                                .prepared()
                                 .execute(c)
                                 .await?
                         }
@@ -519,12 +525,14 @@ impl Store {
                                     payments::refunded_minor
                                         .eq(payments::refunded_minor + answer.amount_minor),
                                 )
+                                .prepared()
                                 .execute(c)
                                 .await?
                         }
                         OperationKind::Release => {
                             diesel::update(payment)
                                 .set(payments::released.eq(true))
+                                .prepared()
                                 .execute(c)
                                 .await?
                         }
@@ -540,6 +548,7 @@ impl Store {
                             payments::version.eq(payments::version + 1),
                             payments::updated_at.eq(at),
                         ))
+                        .prepared()
                         .execute(c)
                         .await?;
                 }
@@ -576,6 +585,7 @@ impl Store {
                         deliveries::version.eq(deliveries::version + 1),
                         deliveries::updated_at.eq(at),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
             }

@@ -2,6 +2,7 @@
 //! A claim is the insert of an in-progress row: the primary key lets one
 //! request of several racing on any nodes have it.
 
+use super::prepared::Prepare;
 use super::rows::IdempotencyRow;
 use super::schema::api_idempotency as records;
 use super::{Store, StoreError, StoreResult, is_unique_violation, now, with_conn};
@@ -73,6 +74,7 @@ impl Store {
                     .filter(records::claimed_at.lt(at - abandoned_after)),
             )
             .set(records::claimed_at.eq(at))
+            .prepared()
             .execute(c)
             .await?;
             if taken_over == 1 {
@@ -114,6 +116,7 @@ impl Store {
                 records::status_code.eq(Some(status)),
                 records::response_body.eq(Some(body)),
             ))
+            .prepared()
             .execute(c)
             .await?;
             Ok(())

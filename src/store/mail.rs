@@ -2,6 +2,7 @@
 //! them (a `mails` row and an outbox event pointing at it), sent by the
 //! mail worker, their content kept once sent.
 
+use super::prepared::Prepare;
 use super::schema::{mails, orders};
 use super::{Store, StoreError, StoreResult, light_conn, now, read, with_conn, write_tx};
 pub use crate::domain::mail::{MailContent, MailRecord, MailStatus};
@@ -40,6 +41,7 @@ impl NewMail<'_> {
 /// again on purpose).
 macro_rules! queue_mail {
     ($c:expr, $mail:expr, $dedupe:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::{mails, outbox};
         let mail: &$crate::store::mail::NewMail<'_> = $mail;
         let dedupe: Option<String> = $dedupe;
@@ -62,6 +64,7 @@ macro_rules! queue_mail {
                 mails::updated_at.eq(at),
             ))
             .on_conflict_do_nothing()
+            .prepared()
             .execute($c)
             .await?;
         if inserted == 1 {
@@ -246,6 +249,7 @@ impl Store {
                     mails::sent_at.eq(at),
                     mails::updated_at.eq(at),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -264,6 +268,7 @@ impl Store {
                     mails::last_error.eq(error),
                     mails::updated_at.eq(now()),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -279,6 +284,7 @@ impl Store {
                     mails::last_error.eq(why),
                     mails::updated_at.eq(now()),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;

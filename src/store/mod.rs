@@ -28,6 +28,7 @@ pub mod orders;
 pub mod outbox;
 pub mod password_reset;
 pub mod payments;
+pub(crate) mod prepared;
 pub mod processes;
 pub mod registrations;
 mod rows;

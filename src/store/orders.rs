@@ -4,6 +4,7 @@ use super::carts::load_cart;
 use super::catalogue::use_voucher;
 use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
+use super::prepared::Prepare;
 use super::processes::{Fence, hold_fence};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
@@ -31,6 +32,7 @@ use diesel_async::RunQueryDsl;
 /// lock them alike.
 macro_rules! take_stock {
     ($c:expr, $cart:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         let mut lines: Vec<_> = $cart.lines.iter().collect();
         lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
         let mut sold_out = None;
@@ -44,6 +46,7 @@ macro_rules! take_stock {
                 products::stock.eq(products::stock - line.quantity),
                 products::version.eq(products::version + 1),
             ))
+            .prepared()
             .execute($c)
             .await?;
             if taken != 1 {
@@ -62,6 +65,7 @@ macro_rules! take_stock {
 /// transaction; products in id order, as every writer of stock takes them.
 macro_rules! give_back {
     ($c:expr, $order_id:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::{order_lines, products};
         $crate::store::catalogue::give_back_voucher_use!($c, $order_id);
         let lines: Vec<(String, i64)> = order_lines::table
@@ -76,6 +80,7 @@ macro_rules! give_back {
                     products::stock.eq(products::stock + quantity),
                     products::version.eq(products::version + 1),
                 ))
+                .prepared()
                 .execute($c)
                 .await?;
         }
@@ -163,6 +168,7 @@ impl Store {
             let sequence: i64 = diesel::update(counters::table.find("order_number"))
                 .set(counters::value.eq(counters::value + 1))
                 .returning(counters::value)
+                .prepared()
                 .get_result(c)
                 .await?;
             let number = OrderNumber::from_sequence(sequence);
@@ -197,6 +203,7 @@ impl Store {
                         payments::version.eq(payments::version + 1),
                         payments::updated_at.eq(at),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -208,6 +215,7 @@ impl Store {
                     carts::version.eq(carts::version + 1),
                     carts::updated_at.eq(at),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             Ok(PlacedOrder {
@@ -265,6 +273,7 @@ impl Store {
                         payments::version.eq(payments::version + 1),
                         payments::updated_at.eq(at),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
                     if expired == 1 {
@@ -295,6 +304,7 @@ impl Store {
                 orders::version.eq(orders::version + 1),
                 orders::updated_at.eq(at),
             ))
+            .prepared()
             .execute(c)
             .await?;
             // Someone else cancelled it first (PostgreSQL runs both reads
@@ -333,6 +343,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(at),
             ))
+            .prepared()
             .execute(c)
             .await?;
             Ok::<_, StoreError>(())
@@ -375,6 +386,7 @@ impl Store {
                 orders::version.eq(orders::version + 1),
                 orders::updated_at.eq(at),
             ))
+            .prepared()
             .execute(c)
             .await?;
             let live: Option<(String, Option<String>)> = orders::table
@@ -421,6 +433,7 @@ impl Store {
                     carts::version.eq(carts::version + 1),
                     carts::updated_at.eq(at),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             }
@@ -431,6 +444,7 @@ impl Store {
                         payments::version.eq(payments::version + 1),
                         payments::updated_at.eq(at),
                     ))
+                    .prepared()
                     .execute(c)
                     .await?;
                 // Paid in full at once (automatic capture, a store payment):
@@ -442,6 +456,7 @@ impl Store {
                             .filter(payments::captured_minor.eq(0)),
                     )
                     .set(payments::captured_minor.eq(payments::amount_minor))
+                    .prepared()
                     .execute(c)
                     .await?;
                 }

@@ -1,6 +1,7 @@
 //! The transactional outbox: events are inserted in the transaction of the
 //! change they describe, and claimed by one worker at a time on any node.
 
+use super::prepared::Prepare;
 use super::schema::outbox;
 use super::{Store, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
@@ -53,6 +54,7 @@ pub(crate) fn event(
 /// belongs to a newer attempt.
 macro_rules! abandon_registration {
     ($c:expr, $registration_id:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::registrations;
         if let Some(id) = $registration_id {
             diesel::update(
@@ -61,6 +63,7 @@ macro_rules! abandon_registration {
                     .filter(registrations::status.eq("pending")),
             )
             .set(registrations::status.eq("abandoned"))
+            .prepared()
             .execute($c)
             .await?;
         }
@@ -151,6 +154,7 @@ impl Store {
                     outbox::locked_by.eq(worker),
                     outbox::locked_until.eq(at + lock),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
                 if taken == 1 {
@@ -207,6 +211,7 @@ impl Store {
                     outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
                     outbox::updated_at.eq(now()),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -230,6 +235,7 @@ impl Store {
                     outbox::last_error.eq(error),
                     outbox::updated_at.eq(at),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -249,6 +255,7 @@ impl Store {
                     outbox::last_error.eq(reason),
                     outbox::updated_at.eq(at),
                 ))
+                .prepared()
                 .execute(c)
                 .await
         })?;

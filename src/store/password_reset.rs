@@ -3,6 +3,7 @@
 //! for the limits. The token itself is made by the caller and never stored.
 
 use super::mail::{NewMail, queue_mail};
+use super::prepared::Prepare;
 use super::schema::{password_reset_requests, password_resets, users};
 use super::{Store, StoreError, StoreResult, light_conn, now, read, write_tx};
 use crate::domain::actor::SYSTEM;
@@ -79,6 +80,7 @@ impl Store {
             // after the other, so none slips past the limit.
             diesel::update(users::table.find(&user_id))
                 .set(users::email.eq(users::email))
+                .prepared()
                 .execute(c)
                 .await?;
             let sent: i64 = password_resets::table
@@ -171,6 +173,7 @@ impl Store {
                     .filter(password_resets::used_at.is_null()),
             )
             .set(password_resets::used_at.eq(at))
+            .prepared()
             .execute(c)
             .await?;
             if claimed == 0 {
@@ -178,6 +181,7 @@ impl Store {
             }
             diesel::update(users::table.find(&user_id))
                 .set(users::password_hash.eq(password_hash))
+                .prepared()
                 .execute(c)
                 .await?;
             diesel::update(
@@ -186,6 +190,7 @@ impl Store {
                     .filter(password_resets::used_at.is_null()),
             )
             .set(password_resets::used_at.eq(at))
+            .prepared()
             .execute(c)
             .await?;
             let email: String = users::table
@@ -265,6 +270,7 @@ impl Store {
                     password_resets::created_at.eq(created_at - by),
                     password_resets::expires_at.eq(expires_at - by),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             Ok::<_, StoreError>(())

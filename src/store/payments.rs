@@ -2,6 +2,7 @@
 //! provider, keyed by the attempt's idempotency key.
 
 use super::outbox::{abandon_registration, event};
+use super::prepared::Prepare;
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
 use super::{Store, StoreResult, light_conn, now, read, with_conn, write_tx};
@@ -48,6 +49,7 @@ impl Store {
             diesel::insert_into(payments::table)
                 .values(row)
                 .on_conflict_do_nothing()
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -83,6 +85,7 @@ impl Store {
                     payments::version.eq(payments::version + 1),
                     payments::updated_at.eq(now()),
                 ))
+                .prepared()
                 .execute(c)
                 .await?;
             abandon_registration!(c, &registration_id);
@@ -152,6 +155,7 @@ impl Store {
                     webhook_events::provider_reference.eq(provider_reference),
                 ))
                 .on_conflict_do_nothing()
+                .prepared()
                 .execute(c)
                 .await
         })?;
@@ -209,6 +213,7 @@ impl Store {
         light_conn!(self, |c| {
             diesel::update(payments::table.filter(payments::idempotency_key.eq(idempotency_key)))
                 .set(payments::checked_at.eq(now()))
+                .prepared()
                 .execute(c)
                 .await
         })?;

@@ -2,6 +2,7 @@
 //! holds the lease (compare-and-swap on the row, expiring, so a dead node's
 //! process is taken over).
 
+use super::prepared::Prepare;
 use super::rows::ProcessRow;
 use super::schema::carts;
 use super::schema::place_order_process as processes;
@@ -29,6 +30,7 @@ pub struct Fence<'a> {
 /// otherwise leaves the body with a conflict.
 macro_rules! hold_fence {
     ($c:ident, $fence:expr) => {{
+        use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::place_order_process as fenced;
         let fence: &$crate::store::processes::Fence<'_> = $fence;
         let held = diesel::update(
@@ -37,6 +39,7 @@ macro_rules! hold_fence {
                 .filter(fenced::lease_owner.eq(fence.holder)),
         )
         .set(fenced::lease_owner.eq(fence.holder))
+        .prepared()
         .execute($c)
         .await?;
         if held == 0 {
@@ -129,6 +132,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(row.created_at),
             ))
+            .prepared()
             .execute(c)
             .await?;
             if saved != 1 {
@@ -207,6 +211,7 @@ impl Store {
                 processes::lease_owner.eq(owner),
                 processes::lease_expires_at.eq(at + ttl),
             ))
+            .prepared()
             .execute(c)
             .await
         })?;
@@ -240,6 +245,8 @@ impl Store {
                 processes::lease_expires_at.eq(at + ttl),
                 processes::updated_at.eq(at),
             ))
+            .prepared()
+            .prepared()
             .execute(c)
             .await
         })?;
@@ -257,6 +264,7 @@ impl Store {
                 processes::lease_owner.eq(None::<String>),
                 processes::lease_expires_at.eq(None::<time::PrimitiveDateTime>),
             ))
+            .prepared()
             .execute(c)
             .await
         })?;

@@ -1,6 +1,7 @@
 //! The buyers' registrations with the external customer system.
 
 use super::outbox::event;
+use super::prepared::Prepare;
 use super::schema::{orders, outbox, registrations};
 use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
@@ -147,6 +148,7 @@ impl Store {
                 registrations::status.eq(status.as_str()),
                 registrations::updated_at.eq(now()),
             ))
+            .prepared()
             .execute(c)
             .await
         })?;
@@ -183,6 +185,7 @@ impl Store {
             for (cart_id, registration_id) in &stale {
                 diesel::update(registrations::table.find(cart_id))
                     .set(registrations::status.eq(RegistrationStatus::Abandoned.as_str()))
+                    .prepared()
                     .execute(c)
                     .await?;
                 let payload = EventPayload {

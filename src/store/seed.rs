@@ -1,6 +1,7 @@
 //! The demo data: the catalogue, seeded into an empty database on first
 //! start, and a staff account for the back office.
 
+use super::prepared::Prepare;
 use super::rows::{ProductRow, ShippingMethodRow, StaffRow, VoucherRow};
 use super::schema::{products, shipping_methods, staff, vouchers};
 use super::{Store, StoreError, StoreResult, now, write_tx};
@@ -128,6 +129,7 @@ impl Store {
                 diesel::insert_into(products::table)
                     .values(row)
                     .on_conflict_do_nothing()
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -148,6 +150,7 @@ impl Store {
                 diesel::insert_into(shipping_methods::table)
                     .values(row)
                     .on_conflict_do_nothing()
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -166,6 +169,7 @@ impl Store {
                 diesel::insert_into(vouchers::table)
                     .values(row)
                     .on_conflict_do_nothing()
+                    .prepared()
                     .execute(c)
                     .await?;
             }
@@ -200,6 +204,7 @@ impl Store {
             let inserted = diesel::insert_into(staff::table)
                 .values(&row)
                 .on_conflict_do_nothing()
+                .prepared()
                 .execute(c)
                 .await?;
             Ok::<_, StoreError>(inserted == 1)

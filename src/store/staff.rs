@@ -2,6 +2,7 @@
 //! (how long a session lasts, how many attempts are too many) belong to
 //! the caller; this module only counts and keeps.
 
+use super::prepared::Prepare;
 use super::rows::{LoginAttemptRow, StaffRow, StaffSessionRow};
 use super::schema::{staff, staff_login_attempts, staff_sessions};
 use super::{
@@ -146,6 +147,7 @@ impl Store {
             }
             diesel::update(staff_sessions::table.find(id_hash))
                 .set(staff_sessions::last_seen_at.eq(at))
+                .prepared()
                 .execute(c)
                 .await?;
             Ok::<_, StoreError>(Some(StoredStaffSession {
@@ -248,6 +250,7 @@ impl Store {
             for (id_hash, last_seen_at) in seen {
                 diesel::update(staff_sessions::table.find(id_hash))
                     .set(staff_sessions::last_seen_at.eq(last_seen_at - by))
+                    .prepared()
                     .execute(c)
                     .await?;
             }
