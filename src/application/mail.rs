@@ -14,7 +14,7 @@ use crate::mail::render::{Body, HowToPay, Letter, Parcel, Sender, render};
 use crate::mail::{OutgoingMail, SendError};
 use crate::store::fulfilment::Timeline;
 use crate::store::mail::{MailContent, MailRecord, MailStatus};
-use crate::store::outbox::{Lane, OutboxItem};
+use crate::store::outbox::{Delivered, Lane, OutboxItem};
 
 /// Runs until the task is dropped.
 pub async fn run(shop: Shop) {
@@ -22,16 +22,16 @@ pub async fn run(shop: Shop) {
 }
 
 /// Sends the mail of one outbox event.
-pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
+pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivered> {
     let later = |e: AppError| Undelivered::Later(e.to_string());
     let Some(id) = &item.payload.mail else {
-        return Ok(());
+        return Ok(Delivered::Plain);
     };
     let Some(mail) = shop.store.mail(id).await.map_err(|e| later(e.into()))? else {
-        return Ok(());
+        return Ok(Delivered::Plain);
     };
     if mail.status != MailStatus::Queued {
-        return Ok(());
+        return Ok(Delivered::Plain);
     }
     let composed = match compose(shop, &mail).await.map_err(later)? {
         Ok(composed) => composed,
@@ -41,6 +41,7 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undeli
                 .store
                 .mail_withdrawn(&mail.id, &why)
                 .await
+                .map(super::outbox::plain)
                 .map_err(|e| later(e.into()));
         }
         Err(NotSent::Impossible(reason)) => {
@@ -52,10 +53,10 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undeli
         Ok(()) => {
             crate::crash::point("mail.sent");
             tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), "mail sent");
-            shop.store
-                .mail_sent(&mail.id, &composed.kept)
-                .await
-                .map_err(|e| later(e.into()))
+            Ok(Delivered::MailSent {
+                mail_id: mail.id,
+                content: composed.kept,
+            })
         }
         Err(SendError::Transient(error)) => {
             if let Err(e) = shop.store.mail_not_sent(&mail.id, &error, false).await {

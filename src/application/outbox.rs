@@ -7,7 +7,7 @@
 use super::Shop;
 use crate::domain::events::RegistrationEffect;
 use crate::registration::RegistrationError;
-use crate::store::outbox::{Lane, OutboxItem};
+use crate::store::outbox::{Delivered, Lane, OutboxItem};
 use crate::store::registrations::RegistrationStatus;
 use std::time::Duration;
 
@@ -48,11 +48,11 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
                 Lane::Mail => super::mail::deliver(&shop, &item).await,
             };
             let saved = match outcome {
-                Ok(()) => {
+                Ok(delivered) => {
                     if lane == Lane::Events {
                         crate::crash::point("outbox.delivered");
                     }
-                    shop.store.outbox_done(&item.id, &worker).await
+                    shop.store.outbox_done(&item.id, &worker, &delivered).await
                 }
                 Err(Undelivered::Later(error)) => {
                     let wait = backoff(&settings, item.attempts);
@@ -71,6 +71,11 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
             }
         }
     }
+}
+
+/// A delivery with nothing of the shop's own to record.
+pub(super) fn plain((): ()) -> Delivered {
+    Delivered::Plain
 }
 
 fn backoff(settings: &crate::config::OutboxSettings, attempts: i64) -> Duration {
@@ -95,16 +100,18 @@ pub(super) enum Undelivered {
 }
 
 /// What one event means for the outside world.
-async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
+async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivered> {
     let effect = item.kind.registration_effect();
     match effect {
-        RegistrationEffect::None => return deliver_operation(shop, item).await,
-        RegistrationEffect::OrderState => return deliver_order_state(shop, item).await,
+        RegistrationEffect::None => return deliver_operation(shop, item).await.map(plain),
+        RegistrationEffect::OrderState => {
+            return deliver_order_state(shop, item).await.map(plain);
+        }
         RegistrationEffect::Confirm | RegistrationEffect::Delete => {}
     }
     let (Some(api), Some(registration_id)) = (&shop.registration, &item.payload.registration_id)
     else {
-        return Ok(());
+        return Ok(Delivered::Plain);
     };
     // Another event of the same change got there first (an expiry both
     // cancels the order and the payment): nothing to call again.
@@ -118,7 +125,7 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
         _ => RegistrationStatus::Deleted,
     };
     if known == Some(done) {
-        return Ok(());
+        return Ok(Delivered::Plain);
     }
     let result = match effect {
         RegistrationEffect::Confirm => api
@@ -131,11 +138,10 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<(), Undelivered> {
             .map(|()| RegistrationStatus::Deleted),
     };
     match result {
-        Ok(status) => shop
-            .store
-            .set_registration_status(registration_id, status)
-            .await
-            .map_err(|e| Undelivered::Later(e.to_string())),
+        Ok(status) => Ok(Delivered::Registration {
+            registration_id: registration_id.clone(),
+            status,
+        }),
         // A paying buyer whose registration is gone: a person must look.
         Err(RegistrationError::Gone) => Err(Undelivered::Never(format!(
             "registration {registration_id} no longer exists at the customer system; it cannot be confirmed"

@@ -39,6 +39,37 @@ impl NewMail<'_> {
 /// Inside the caller's transaction: the mail's row and the outbox event
 /// that sends it, once per identity (`dedupe`, or none for a mail sent
 /// again on purpose).
+/// The mail `$id` went out: what was sent (`$content`) is kept. A mail
+/// sent already stays as it was. Recorded with its outbox event's "done"
+/// (`Store::outbox_done`).
+macro_rules! mark_mail_sent {
+    ($c:expr, $id:expr, $content:expr) => {{
+        use $crate::store::prepared::Prepare as _;
+        use $crate::store::schema::mails;
+        let content: &$crate::store::mail::MailContent = $content;
+        let at = $crate::store::now();
+        diesel::update(
+            mails::table
+                .find($id)
+                .filter(mails::status.ne($crate::store::mail::SENT)),
+        )
+        .set((
+            mails::status.eq($crate::store::mail::SENT),
+            mails::attempts.eq(mails::attempts + 1),
+            mails::subject.eq(&content.subject),
+            mails::text_body.eq(&content.text),
+            mails::html_body.eq(&content.html),
+            mails::last_error.eq(None::<String>),
+            mails::sent_at.eq(at),
+            mails::updated_at.eq(at),
+        ))
+        .prepared()
+        .execute($c)
+        .await
+    }};
+}
+pub(crate) use mark_mail_sent;
+
 macro_rules! queue_mail {
     ($c:expr, $mail:expr, $dedupe:expr) => {{
         use $crate::store::prepared::Prepare as _;
@@ -116,7 +147,7 @@ macro_rules! queue_order_mails {
 pub(crate) use queue_order_mails;
 
 pub(crate) const QUEUED: &str = "queued";
-const SENT: &str = "sent";
+pub(crate) const SENT: &str = "sent";
 const FAILED: &str = "failed";
 const WITHDRAWN: &str = "withdrawn";
 
@@ -231,29 +262,6 @@ impl Store {
                 .await
         })?;
         rows.into_iter().map(MailRow::into_record).collect()
-    }
-
-    /// The mail went out: what was sent is kept. A mail sent already stays
-    /// as it was.
-    pub async fn mail_sent(&self, id: &str, content: &MailContent) -> StoreResult<()> {
-        let at = now();
-        light_conn!(self, |c| {
-            diesel::update(mails::table.find(id).filter(mails::status.ne(SENT)))
-                .set((
-                    mails::status.eq(SENT),
-                    mails::attempts.eq(mails::attempts + 1),
-                    mails::subject.eq(&content.subject),
-                    mails::text_body.eq(&content.text),
-                    mails::html_body.eq(&content.html),
-                    mails::last_error.eq(None::<String>),
-                    mails::sent_at.eq(at),
-                    mails::updated_at.eq(at),
-                ))
-                .prepared()
-                .execute(c)
-                .await
-        })?;
-        Ok(())
     }
 
     /// A try that did not send the mail: it stays queued for the next try,

@@ -10,6 +10,24 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
 
+/// What the delivery of an event leaves to record, in the same commit as
+/// the event's "done".
+#[derive(Debug)]
+pub enum Delivered {
+    /// Nothing of the shop's own.
+    Plain,
+    /// The mail went out: what was sent is kept.
+    MailSent {
+        mail_id: String,
+        content: super::mail::MailContent,
+    },
+    /// The customer system took the registration's new status.
+    Registration {
+        registration_id: String,
+        status: super::registrations::RegistrationStatus,
+    },
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = outbox)]
 pub(crate) struct NewOutboxRow {
@@ -203,18 +221,47 @@ impl Store {
         Ok(claimed)
     }
 
-    pub async fn outbox_done(&self, id: &str, worker: &str) -> StoreResult<()> {
-        light_conn!(self, |c| {
-            diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
-                .set((
-                    outbox::status.eq("done"),
-                    outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
-                    outbox::updated_at.eq(now()),
-                ))
-                .prepared()
-                .execute(c)
-                .await
-        })?;
+    /// The event `id` was delivered: marked done, in one commit with what
+    /// its delivery leaves to record.
+    pub async fn outbox_done(
+        &self,
+        id: &str,
+        worker: &str,
+        delivered: &Delivered,
+    ) -> StoreResult<()> {
+        macro_rules! done {
+            ($c:expr) => {
+                diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
+                    .set((
+                        outbox::status.eq("done"),
+                        outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
+                        outbox::updated_at.eq(now()),
+                    ))
+                    .prepared()
+                    .execute($c)
+                    .await
+            };
+        }
+        match delivered {
+            Delivered::Plain => {
+                light_conn!(self, |c| done!(c))?;
+            }
+            Delivered::MailSent { mail_id, content } => {
+                light_tx!(self, |c| {
+                    super::mail::mark_mail_sent!(c, mail_id, content)?;
+                    done!(c)
+                })?;
+            }
+            Delivered::Registration {
+                registration_id,
+                status,
+            } => {
+                light_tx!(self, |c| {
+                    super::registrations::mark_registration_status!(c, registration_id, *status)?;
+                    done!(c)
+                })?;
+            }
+        }
         Ok(())
     }
 

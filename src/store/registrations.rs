@@ -3,7 +3,7 @@
 use super::outbox::event;
 use super::prepared::Prepare;
 use super::schema::{orders, outbox, registrations};
-use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
+use super::{Store, StoreError, StoreResult, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::order::OrderStatus;
 use diesel::prelude::*;
@@ -33,6 +33,26 @@ pub struct CartRegistration {
     pub status: RegistrationStatus,
     pub generation: i64,
 }
+
+/// Sets the status of the registration `$id` (its id at the API).
+/// Recorded with the outbox event's "done" that carried it there
+/// (`Store::outbox_done`).
+macro_rules! mark_registration_status {
+    ($c:expr, $id:expr, $status:expr) => {{
+        use $crate::store::prepared::Prepare as _;
+        use $crate::store::schema::registrations;
+        let status: $crate::store::registrations::RegistrationStatus = $status;
+        diesel::update(registrations::table.filter(registrations::registration_id.eq($id)))
+            .set((
+                registrations::status.eq(status.as_str()),
+                registrations::updated_at.eq($crate::store::now()),
+            ))
+            .prepared()
+            .execute($c)
+            .await
+    }};
+}
+pub(crate) use mark_registration_status;
 
 impl Store {
     pub async fn registration_of_cart(
@@ -132,27 +152,6 @@ impl Store {
                     .ok_or_else(|| StoreError::Corrupt(format!("registration status {s}")))
             })
             .transpose()
-    }
-
-    /// Sets the status of a registration (by its id at the API).
-    pub async fn set_registration_status(
-        &self,
-        registration_id: &str,
-        status: RegistrationStatus,
-    ) -> StoreResult<()> {
-        light_conn!(self, |c| {
-            diesel::update(
-                registrations::table.filter(registrations::registration_id.eq(registration_id)),
-            )
-            .set((
-                registrations::status.eq(status.as_str()),
-                registrations::updated_at.eq(now()),
-            ))
-            .prepared()
-            .execute(c)
-            .await
-        })?;
-        Ok(())
     }
 
     /// Pending registrations older than `age` whose cart never got a live
