@@ -75,9 +75,8 @@ async fn stock_limits_what_fits_in_the_cart(backend: Backend) {
     );
 }
 
-async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_to_cart("espresso-cup", 1).await;
+/// The espresso cup costs 14.90 EUR from now on (12.90 in the demo).
+async fn reprice_espresso_cup(app: &TestApp) {
     let change = ProductChange {
         price_minor: Some(1490),
         ..Default::default()
@@ -87,6 +86,12 @@ async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: 
         .change_product("espresso-cup", change)
         .await
         .unwrap();
+}
+
+async fn a_repriced_product_is_shown_and_accepted_by_updating_the_line(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_to_cart("espresso-cup", 1).await;
+    reprice_espresso_cup(&app).await;
     let page = app.get_html("/cart").await;
     assert!(page.contains("The price of Espresso cup changed from 12.90 EUR to 14.90 EUR"));
     app.post(
@@ -111,15 +116,7 @@ async fn a_cart_already_shown_shows_a_later_price_change(backend: Backend) {
         let page = app.get_html("/cart").await;
         assert!(!page.contains("data-testid=\"cart-problems\""), "{page}");
     }
-    let change = ProductChange {
-        price_minor: Some(1490),
-        ..Default::default()
-    };
-    app.shop
-        .store()
-        .change_product("espresso-cup", change)
-        .await
-        .unwrap();
+    reprice_espresso_cup(&app).await;
     let page = app.get_html("/cart").await;
     assert!(
         page.contains("The price of Espresso cup changed from 12.90 EUR to 14.90 EUR"),
