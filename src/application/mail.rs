@@ -41,7 +41,7 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered,
                 .store
                 .mail_withdrawn(&mail.id, &why)
                 .await
-                .map(super::outbox::plain)
+                .map(|()| Delivered::Plain)
                 .map_err(|e| later(e.into()));
         }
         Err(NotSent::Impossible(reason)) => {

@@ -73,11 +73,6 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
     }
 }
 
-/// A delivery with nothing of the shop's own to record.
-pub(super) fn plain((): ()) -> Delivered {
-    Delivered::Plain
-}
-
 fn backoff(settings: &crate::config::OutboxSettings, attempts: i64) -> Duration {
     let factor = 2u64.saturating_pow(attempts.clamp(0, 20) as u32);
     Duration::from_millis(
@@ -103,9 +98,15 @@ pub(super) enum Undelivered {
 async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivered> {
     let effect = item.kind.registration_effect();
     match effect {
-        RegistrationEffect::None => return deliver_operation(shop, item).await.map(plain),
+        RegistrationEffect::None => {
+            return deliver_operation(shop, item)
+                .await
+                .map(|()| Delivered::Plain);
+        }
         RegistrationEffect::OrderState => {
-            return deliver_order_state(shop, item).await.map(plain);
+            return deliver_order_state(shop, item)
+                .await
+                .map(|()| Delivered::Plain);
         }
         RegistrationEffect::Confirm | RegistrationEffect::Delete => {}
     }
