@@ -6,8 +6,7 @@
 //
 // Usage: node back_office.js PATH_TO_KASSA_BINARY
 
-const path = require('node:path');
-const { assertAccessible, check, finish, screenshotDir, withShop } = require('./support');
+const { assertAccessible, check, finish, saveScreenshot, withShop } = require('./support');
 
 const MANUAL_CAPTURE = { KASSA_PAYMENT__HOSTED__CAPTURE: 'manual' };
 
@@ -52,7 +51,6 @@ async function text(page, testid) {
 }
 
 async function main() {
-  const screenshots = screenshotDir();
   await withShop(process.argv[2], MANUAL_CAPTURE, async ({ browser, shop }) => {
     const number = await placeCardOrder(browser, shop);
 
@@ -105,16 +103,16 @@ async function main() {
     check((await text(page, 'order-status')) === 'Completed', 'the order is completed');
     check(await page.isVisible('[data-testid=refund]'), 'a refund is offered now');
     await assertAccessible(page, 'order page, delivered');
-    await page.screenshot({ path: path.join(screenshots, 'back-office-order.png'), fullPage: true });
+    await saveScreenshot(page, 'back-office-order.png', { fullPage: true });
 
     // The same page on a phone: everything stays reachable.
     await page.setViewportSize({ width: 375, height: 740 });
     await page.reload();
     await assertAccessible(page, 'order page on a phone');
-    await page.screenshot({ path: path.join(screenshots, 'back-office-order-phone.png'), fullPage: true });
+    await saveScreenshot(page, 'back-office-order-phone.png', { fullPage: true });
     await page.goto(`${shop}/admin`);
     await assertAccessible(page, 'dashboard on a phone');
-    await page.screenshot({ path: path.join(screenshots, 'back-office-dashboard-phone.png'), fullPage: true });
+    await saveScreenshot(page, 'back-office-dashboard-phone.png', { fullPage: true });
 
     // A page the scan must refuse: proof that it looks.
     await page.setContent('<!doctype html><html><body><input type="text"></body></html>');

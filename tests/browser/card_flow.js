@@ -5,16 +5,15 @@
 //
 // Usage: node card_flow.js PATH_TO_KASSA_BINARY
 
-const path = require('node:path');
-const { check, finish, screenshotDir, withShop } = require('./support');
+const { assertAccessible, check, finish, saveScreenshot, withShop } = require('./support');
 
 async function main() {
-  const screenshots = screenshotDir();
   await withShop(process.argv[2], {}, async ({ browser, shop, sandboxPort }) => {
     const shopPort = new URL(shop).port;
     const page = await browser.newPage();
 
     await page.goto(`${shop}/account/register`);
+    await assertAccessible(page, 'register');
     await page.fill('#email', 'browser@example.com');
     await page.fill('#password', 'a long password');
     await page.fill('#password_confirmation', 'a long password');
@@ -22,9 +21,11 @@ async function main() {
     check((await page.textContent('[data-testid=user]')) === 'browser@example.com', 'logged in');
 
     await page.goto(`${shop}/products/hand-grinder`);
+    await assertAccessible(page, 'product page, logged in');
     await page.click('button:has-text("Add to cart")');
     await page.goto(`${shop}/checkout/start`);
     check(new URL(page.url()).pathname === '/checkout', 'a logged-in shopper skips the start page');
+    await assertAccessible(page, 'checkout form, logged in');
     await page.fill('#email', 'browser@example.com');
     await page.fill('#billing_first_name', 'Bea');
     await page.fill('#billing_last_name', 'Rowser');
@@ -37,12 +38,14 @@ async function main() {
     await page.check('#accept_terms');
     await page.click('button[type=submit]:has-text("Continue to review")');
     check(new URL(page.url()).pathname === '/checkout/review', 'on the review page');
+    await assertAccessible(page, 'review, card');
     await page.click('button:has-text("Place order")');
 
     const provider = new URL(page.url());
     check(provider.host === `127.0.0.1:${sandboxPort}` && provider.pathname.startsWith('/pay/'),
       `on the provider's page, cross-site: ${page.url()}`);
-    await page.screenshot({ path: path.join(screenshots, 'provider.png') });
+    await assertAccessible(page, 'provider page');
+    await saveScreenshot(page, 'provider.png');
     await page.click('[data-testid=pay-card]');
 
     const back = new URL(page.url());
@@ -53,7 +56,8 @@ async function main() {
     check((await page.textContent('[data-testid=user]')) === 'browser@example.com',
       'the session came back with the shopper');
     check((await page.textContent('[data-testid=cart-count]')) === '0', 'the cart is done');
-    await page.screenshot({ path: path.join(screenshots, 'success.png') });
+    await assertAccessible(page, 'success page, logged in');
+    await saveScreenshot(page, 'success.png');
     console.log(`card flow: order ${number} placed in Chromium`);
   });
 }

@@ -6,8 +6,7 @@
 //
 // Usage: node password_reset.js PATH_TO_KASSA_BINARY
 
-const path = require('node:path');
-const { assertAccessible, check, finish, mailsTo, screenshotDir, withShop } = require('./support');
+const { assertAccessible, check, finish, mailsTo, saveScreenshot, withShop } = require('./support');
 
 const EMAIL = 'rita@example.com';
 const OLD = 'first-password-1';
@@ -29,7 +28,6 @@ async function loggedIn(page) {
 }
 
 async function main() {
-  const screenshots = screenshotDir();
   await withShop(process.argv[2], {}, async ({ browser, shop, dataDir }) => {
     const page = await browser.newPage();
     try {
@@ -88,7 +86,7 @@ async function main() {
       check(/used|expired/i.test(again), 'the page says the link is used');
       await assertAccessible(page, 'used link');
     } catch (error) {
-      await page.screenshot({ path: path.join(screenshots, 'password_reset.png'), fullPage: true });
+      await saveScreenshot(page, 'password_reset.png', { fullPage: true });
       throw error;
     }
   });

@@ -84,6 +84,26 @@ function screenshotDir() {
   return dir;
 }
 
+// Saves a screenshot of `page` as `name` in the screenshot folder. A
+// screenshot is evidence, not a check: headless Chromium now and then
+// refuses one ("Unable to capture screenshot") on a busy machine, so it is
+// tried three times and then reported without failing the run.
+async function saveScreenshot(page, name, options = {}) {
+  const file = path.join(screenshotDir(), name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.screenshot({ ...options, path: file });
+      return;
+    } catch (error) {
+      if (attempt === 3) {
+        console.warn(`no screenshot ${name}: ${error.message.split('\n')[0]}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 // Fails on the page's serious or critical accessibility violations, as
 // axe-core finds them; `name` says which page in the message.
 async function assertAccessible(page, name) {
@@ -153,4 +173,4 @@ function finish(main) {
   );
 }
 
-module.exports = { assertAccessible, check, finish, mailsTo, screenshotDir, withShop };
+module.exports = { assertAccessible, check, finish, mailsTo, saveScreenshot, withShop };
