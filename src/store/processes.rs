@@ -246,7 +246,6 @@ impl Store {
                 processes::updated_at.eq(at),
             ))
             .prepared()
-            .prepared()
             .execute(c)
             .await
         })?;
