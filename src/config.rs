@@ -32,9 +32,13 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub accounts: AccountSettings,
     pub mail: MailSettings,
+    pub log: LogSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
+    /// On SIGTERM or SIGINT, how long requests in flight and the
+    /// background workers' current steps may take before the node exits.
+    pub shutdown_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,6 +227,23 @@ pub struct AccountSettings {
     /// email they name (the address is taken as for staff logins, see
     /// `admin.trust_forwarded_for`).
     pub max_reset_requests_per_ip: u32,
+}
+
+/// How the node writes its log (to standard output). Which lines are
+/// written is `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text`: one line per event for people (coloured only on a
+    /// terminal); `json`: one JSON object per line for log shippers.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How the shop's e-mail to shoppers leaves it.
@@ -466,7 +487,11 @@ impl Default for Settings {
                 from: "Kassa Demo Shop <shop@kassa.example>".into(),
                 reply_to: String::new(),
             },
+            log: LogSettings {
+                format: LogFormat::Text,
+            },
             public_url: String::new(),
+            shutdown_timeout_s: 30,
             placeorder: PlaceOrderSettings {
                 lease_ms: 30_000,
                 wait_for_lease_ms: 5_000,

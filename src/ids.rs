@@ -26,3 +26,8 @@ pub fn random_token() -> String {
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The id of a request that came without a usable one of its own.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

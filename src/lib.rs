@@ -4,6 +4,7 @@ pub mod config;
 pub mod crash;
 pub mod domain;
 pub mod ids;
+pub mod logging;
 pub mod mail;
 pub mod outbound;
 pub mod payment;

@@ -49,15 +49,20 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,actix_server=warn".into()),
-        )
-        .init();
+    let cli = Cli::parse();
+    // Loaded before the log exists, which it configures: a bad setting is
+    // told on standard error.
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("kassa: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    kassa::logging::init(settings.log.format);
     #[cfg(feature = "failpoints")]
     let _crash_points = kassa::crash::arm();
-    match run(Cli::parse()).await {
+    match run(cli, settings).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kassa: {e:#}");
@@ -66,8 +71,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut settings = Settings::load(cli.config.as_deref())?;
+async fn run(cli: Cli, mut settings: Settings) -> anyhow::Result<()> {
     let cli_bind = cli.bind.clone();
     if let Some(bind) = cli.bind
         && !matches!(cli.command, Some(Command::Sandbox))
@@ -83,7 +87,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_default();
             let app = Application::build(settings).await?;
             tracing::info!("Kassa listens on http://{host}:{}", app.port());
+            tokio::spawn(stop_on_signals(app.stopper()));
             app.run_until_stopped().await?;
+            tracing::info!("stopped");
         }
         Command::Sandbox => {
             let bind = cli_bind.unwrap_or_else(|| settings.sandbox.bind.clone());
@@ -108,6 +114,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// SIGTERM or SIGINT stops the node gracefully (`stop`); a second one of
+/// either ends it at once, whatever is still running.
+async fn stop_on_signals(stop: impl Fn()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM and SIGINT; stop the node with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!(
+        "stopping: no new connections; finishing requests in flight and the workers' \
+         current steps (a second signal stops at once)"
+    );
+    stop();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::warn!("stopping at once: second signal");
+    std::process::exit(1);
 }
 
 async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {

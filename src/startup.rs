@@ -16,7 +16,7 @@ use actix_session::config::PersistentSession;
 use actix_session::storage::RedisSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -113,26 +113,53 @@ impl Application {
 
     /// Serves until stopped; the node's sweeper, reconciliation, outbox and
     /// mail workers (and the sandbox, if it runs beside the shop) run as long as
-    /// the server.
+    /// the server. Stopped by [`Application::stopper`], the workers end their
+    /// current steps (within `shutdown_timeout_s`); stopped any other way
+    /// (a test's crash), they are dropped where they are.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweeper = tokio::spawn(sweeper::run(self.shop.clone()));
-        let reconciler = tokio::spawn(crate::application::payment_events::run(self.shop.clone()));
-        let outbox = tokio::spawn(crate::application::outbox::run(self.shop.clone()));
-        let mailer = tokio::spawn(crate::application::mail::run(self.shop.clone()));
+        let mut workers = [
+            tokio::spawn(sweeper::run(self.shop.clone())),
+            tokio::spawn(crate::application::payment_events::run(self.shop.clone())),
+            tokio::spawn(crate::application::outbox::run(self.shop.clone())),
+            tokio::spawn(crate::application::mail::run(self.shop.clone())),
+        ];
         let sandbox = self.sandbox.map(|(_, server)| {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
         let served = self.server.await;
-        sweeper.abort();
-        reconciler.abort();
-        outbox.abort();
-        mailer.abort();
+        if self.shop.stopping.is_set() {
+            let patience = std::time::Duration::from_secs(self.shop.settings.shutdown_timeout_s);
+            let all = async {
+                for worker in &mut workers {
+                    let _ = worker.await;
+                }
+            };
+            if tokio::time::timeout(patience, all).await.is_err() {
+                tracing::warn!("background workers still busy at the shutdown timeout; stopped");
+            }
+        }
+        for worker in &workers {
+            worker.abort();
+        }
         if let Some((task, handle)) = sandbox {
             handle.stop(false).await;
             let _ = task.await;
         }
         served
+    }
+
+    /// Stops the node gracefully: no new connections, requests in flight
+    /// finished, the background workers' current steps ended, all within
+    /// `shutdown_timeout_s`; `run_until_stopped` then returns.
+    pub fn stopper(&self) -> impl Fn() + use<> {
+        let handle = self.server.handle();
+        let stopping = self.shop.stopping.clone();
+        move || {
+            stopping.stop();
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.stop(true).await });
+        }
     }
 
     /// The port of the sandbox served beside the shop.
@@ -254,8 +281,8 @@ fn sandbox_beside_shop(settings: &Settings) -> anyhow::Result<Option<(u16, Serve
     Ok(Some((port, server)))
 }
 
-/// The shop's HTTP server on `listener`: security headers, access log,
-/// compression and sessions around the routes.
+/// The shop's HTTP server on `listener`: request ids and the access log,
+/// sessions, compression and security headers around the routes.
 fn http_server(
     listener: TcpListener,
     settings: Arc<Settings>,
@@ -264,6 +291,7 @@ fn http_server(
     data: web::Data<Shop>,
     probes: web::Data<Probes>,
 ) -> std::io::Result<Server> {
+    let shutdown_timeout_s = settings.shutdown_timeout_s;
     Ok(HttpServer::new(move || {
         let session_middleware = SessionMiddleware::builder(sessions.clone(), key.clone())
             .cookie_name("kassa_session".into())
@@ -290,12 +318,10 @@ fn http_server(
             )
             // Inside the logger, whose body wrapper would hide the page's bytes.
             .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip))
-            // Paths only: query strings carry confirmation tokens.
-            .wrap(
-                Logger::new("%{method}xi %U %s %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string()),
-            )
             .wrap(session_middleware)
+            // Outermost: everything logged while a request is served
+            // carries its id; it writes the access line too.
+            .wrap(actix_web::middleware::from_fn(crate::web::request_id::tag))
             .app_data(data.clone())
             .app_data(probes.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
@@ -305,6 +331,10 @@ fn http_server(
                 Err::<HttpResponse, _>(crate::web::error::PageError::NotFound)
             }))
     })
+    // The node's own signal handling stops it (`main`): gracefully on the
+    // first signal, whichever it is, at once on a second.
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout_s)
     .listen(listener)?
     .run())
 }

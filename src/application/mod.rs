@@ -21,6 +21,7 @@ pub mod payment_return;
 pub mod placeorder;
 pub mod registration;
 pub mod staff;
+pub mod stopping;
 
 pub use error::{AppError, AppResult};
 
@@ -48,6 +49,8 @@ pub struct Shop {
     pub public_url: String,
     /// Sends the mails the mail worker composes.
     pub mailer: crate::mail::Mailer,
+    /// Set when the node stops: the background workers end their step.
+    pub stopping: stopping::Stopping,
 }
 
 impl Shop {
@@ -79,6 +82,7 @@ impl Shop {
             registration: None,
             public_url,
             mailer,
+            stopping: stopping::Stopping::default(),
         })
     }
 }

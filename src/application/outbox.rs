@@ -16,15 +16,14 @@ pub async fn run(shop: Shop) {
     work(shop, Lane::Events).await
 }
 
-/// Claims and delivers the events of `lane` until the task is dropped.
+/// Claims and delivers the events of `lane` until the node stops (after
+/// the delivery in hand) or the task is dropped.
 pub(super) async fn work(shop: Shop, lane: Lane) {
     let settings = shop.settings.outbox.clone();
     let worker = crate::ids::new_holder();
     let abandon_after = Duration::from_millis(shop.settings.registration.abandon_after_ms);
-    let mut tick = tokio::time::interval(Duration::from_millis(settings.poll_ms));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    let mut tick = super::stopping::ticks(Duration::from_millis(settings.poll_ms));
+    while shop.stopping.next_tick(&mut tick).await {
         if lane == Lane::Events
             && shop.registration.is_some()
             && let Err(e) = shop.store.abandon_stale_registrations(abandon_after).await
@@ -42,7 +41,8 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
                 continue;
             }
         };
-        for item in items {
+        let mut items = items.into_iter();
+        for item in items.by_ref() {
             let outcome = match lane {
                 Lane::Events => deliver(&shop, &item).await,
                 Lane::Mail => super::mail::deliver(&shop, &item).await,
@@ -69,6 +69,16 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
             if let Err(e) = saved {
                 tracing::warn!(event = %item.id, error = %e, "outbox state not saved; the event runs again");
             }
+            if shop.stopping.is_set() {
+                break;
+            }
+        }
+        // Stopping: what is claimed but not begun is another node's at once.
+        let rest: Vec<String> = items.map(|item| item.id).collect();
+        if !rest.is_empty()
+            && let Err(e) = shop.store.release_outbox_claims(&rest, &worker).await
+        {
+            tracing::warn!(error = %e, "outbox claims not released; they run out by themselves");
         }
     }
 }

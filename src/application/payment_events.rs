@@ -248,12 +248,10 @@ fn time_left(deadline: Instant) -> Option<Duration> {
 /// sweeper, so a slow provider never delays the recovery of stalled
 /// processes.
 pub async fn run(shop: Shop) {
-    let mut tick = tokio::time::interval(Duration::from_millis(
+    let mut tick = super::stopping::ticks(Duration::from_millis(
         shop.settings.placeorder.sweep_interval_ms,
     ));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    while shop.stopping.next_tick(&mut tick).await {
         if let Err(e) = reconcile(&shop).await {
             tracing::warn!(error = ?e, "reconciliation could not run");
         }

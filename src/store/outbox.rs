@@ -289,6 +289,22 @@ impl Store {
         Ok(())
     }
 
+    /// Lets go of events `worker` claimed and did not begin (the node
+    /// stops): free for any worker now, not when the claim runs out.
+    pub async fn release_outbox_claims(&self, ids: &[String], worker: &str) -> StoreResult<()> {
+        light_conn!(self, |c| {
+            diesel::update(
+                outbox::table
+                    .filter(outbox::id.eq_any(ids))
+                    .filter(outbox::locked_by.eq(worker)),
+            )
+            .set(outbox::locked_until.eq(None::<time::PrimitiveDateTime>))
+            .execute(c)
+            .await
+        })?;
+        Ok(())
+    }
+
     /// Gives up on an event that can never be delivered: it stays, marked
     /// failed with the reason, for a person to look at.
     pub async fn outbox_failed(&self, id: &str, worker: &str, reason: &str) -> StoreResult<()> {

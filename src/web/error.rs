@@ -51,6 +51,8 @@ impl From<askama::Error> for PageError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
+    /// For the shopper to quote: it finds this request's log lines.
+    request_id: Option<String>,
 }
 
 impl ResponseError for PageError {
@@ -96,9 +98,13 @@ impl ResponseError for PageError {
                 )
             }
         };
-        let body = ErrorPage { title, message }
-            .render()
-            .unwrap_or_else(|_| message.to_owned());
+        let body = ErrorPage {
+            title,
+            message,
+            request_id: crate::web::request_id::current(),
+        }
+        .render()
+        .unwrap_or_else(|_| message.to_owned());
         HttpResponse::build(self.status_code())
             .content_type("text/html; charset=utf-8")
             .body(body)

@@ -13,6 +13,7 @@ pub mod health;
 pub mod layout;
 pub mod nul;
 pub mod password;
+pub mod request_id;
 pub mod session;
 pub mod session_store;
 pub mod shop;

@@ -182,7 +182,7 @@ const STAGE: Duration = Duration::from_secs(30);
 /// outgoing connection of a test running beside this one can take it
 /// between the kill and the restart; the counter keeps this binary's
 /// worlds apart, and a port another process holds is skipped.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     const FIRST: u16 = 21_000;
     const SPAN: u16 = 10_000;
@@ -689,7 +689,7 @@ fn one_order_in(books: &Books, status: &str) -> bool {
 
 /// A view of the node's database without serving or background work: the
 /// books are read through it, the shopper's client talks to the process.
-async fn idle_view(
+pub(crate) async fn idle_view(
     mut settings: kassa::config::Settings,
     resources: Arc<Resources>,
     sandbox_url: &str,
@@ -716,7 +716,7 @@ async fn idle_view(
     }
 }
 
-async fn wait_until_up(url: &str) {
+pub(crate) async fn wait_until_up(url: &str) {
     for _ in 0..200 {
         if reqwest::get(url)
             .await

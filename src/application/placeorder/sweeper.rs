@@ -9,14 +9,14 @@ use std::time::Duration;
 /// Runs until the task is dropped.
 pub async fn run(shop: Shop) {
     let settings = &shop.settings.placeorder;
-    let mut tick = tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick =
+        crate::application::stopping::ticks(Duration::from_millis(settings.sweep_interval_ms));
     let idle = Duration::from_millis(settings.stalled_after_ms);
-    loop {
-        tick.tick().await;
+    while shop.stopping.next_tick(&mut tick).await {
         match shop.store.stalled_processes(idle, 20).await {
             Ok(ids) => {
-                for id in ids {
+                // One process is one step: the rest wait for another sweep.
+                for id in ids.into_iter().take_while(|_| !shop.stopping.is_set()) {
                     tracing::info!(process = %id, "sweeper picks up a stalled process");
                     if let Err(e) = super::refresh(&shop, &id).await {
                         tracing::warn!(process = %id, error = ?e, "sweeper could not move the process");
