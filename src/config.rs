@@ -33,6 +33,7 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
+    pub jobs: JobsSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -227,6 +228,18 @@ pub struct AccountSettings {
     /// email they name (the address is taken as for staff logins, see
     /// `admin.trust_forwarded_for`).
     pub max_reset_requests_per_ip: u32,
+}
+
+/// Which nodes run the background workers: the sweeper of stalled
+/// place-order processes, the reconciliation with the provider, and the
+/// outbox and mail workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Run them beside the shop's pages (every node, as by default); a
+    /// node with `false` only serves pages, and `kassa jobs` runs them
+    /// without pages.
+    pub run: bool,
 }
 
 /// How the node writes its log (to standard output). Which lines are
@@ -487,6 +500,7 @@ impl Default for Settings {
                 from: "Kassa Demo Shop <shop@kassa.example>".into(),
                 reply_to: String::new(),
             },
+            jobs: JobsSettings { run: true },
             log: LogSettings {
                 format: LogFormat::Text,
             },

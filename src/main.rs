@@ -25,6 +25,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the background workers (sweeper, reconciliation, outbox,
+    /// mail), no pages: for a node of its own beside shop nodes with
+    /// `jobs.run = false` (PostgreSQL only).
+    Jobs,
     /// Run only the sandbox payment provider (on `sandbox.bind`, or --bind).
     Sandbox,
     /// Staff accounts and API keys of the back office.
@@ -89,6 +93,13 @@ async fn run(cli: Cli, mut settings: Settings) -> anyhow::Result<()> {
             tracing::info!("Kassa listens on http://{host}:{}", app.port());
             tokio::spawn(stop_on_signals(app.stopper()));
             app.run_until_stopped().await?;
+            tracing::info!("stopped");
+        }
+        Command::Jobs => {
+            let jobs = kassa::startup::Jobs::build(settings).await?;
+            tracing::info!("Kassa runs the background workers, no pages");
+            tokio::spawn(stop_on_signals(jobs.stopper()));
+            jobs.run_until_stopped().await;
             tracing::info!("stopped");
         }
         Command::Sandbox => {

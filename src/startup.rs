@@ -117,31 +117,17 @@ impl Application {
     /// current steps (within `shutdown_timeout_s`); stopped any other way
     /// (a test's crash), they are dropped where they are.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let mut workers = [
-            tokio::spawn(sweeper::run(self.shop.clone())),
-            tokio::spawn(crate::application::payment_events::run(self.shop.clone())),
-            tokio::spawn(crate::application::outbox::run(self.shop.clone())),
-            tokio::spawn(crate::application::mail::run(self.shop.clone())),
-        ];
+        let workers = if self.shop.settings.jobs.run {
+            spawn_workers(&self.shop)
+        } else {
+            Vec::new()
+        };
         let sandbox = self.sandbox.map(|(_, server)| {
             let handle = server.handle();
             (tokio::spawn(server), handle)
         });
         let served = self.server.await;
-        if self.shop.stopping.is_set() {
-            let patience = std::time::Duration::from_secs(self.shop.settings.shutdown_timeout_s);
-            let all = async {
-                for worker in &mut workers {
-                    let _ = worker.await;
-                }
-            };
-            if tokio::time::timeout(patience, all).await.is_err() {
-                tracing::warn!("background workers still busy at the shutdown timeout; stopped");
-            }
-        }
-        for worker in &workers {
-            worker.abort();
-        }
+        end_workers(&self.shop, workers).await;
         if let Some((task, handle)) = sandbox {
             handle.stop(false).await;
             let _ = task.await;
@@ -165,6 +151,84 @@ impl Application {
     /// The port of the sandbox served beside the shop.
     pub fn sandbox_port(&self) -> Option<u16> {
         self.sandbox.as_ref().map(|(port, _)| *port)
+    }
+}
+
+/// The background workers of a node (`jobs.run`, `kassa jobs`).
+fn spawn_workers(shop: &Shop) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(sweeper::run(shop.clone())),
+        tokio::spawn(crate::application::payment_events::run(shop.clone())),
+        tokio::spawn(crate::application::outbox::run(shop.clone())),
+        tokio::spawn(crate::application::mail::run(shop.clone())),
+    ]
+}
+
+/// Waits for the workers to end their steps when the node stops
+/// (within `shutdown_timeout_s`); otherwise (a test's crash) drops them
+/// where they are.
+async fn end_workers(shop: &Shop, mut workers: Vec<tokio::task::JoinHandle<()>>) {
+    if shop.stopping.is_set() {
+        let patience = std::time::Duration::from_secs(shop.settings.shutdown_timeout_s);
+        let all = async {
+            for worker in &mut workers {
+                let _ = worker.await;
+            }
+        };
+        if tokio::time::timeout(patience, all).await.is_err() {
+            tracing::warn!("background workers still busy at the shutdown timeout; stopped");
+        }
+    }
+    for worker in &workers {
+        worker.abort();
+    }
+}
+
+/// A node that runs only the background workers (`kassa jobs`): no pages,
+/// no sandbox. Several nodes share the work through PostgreSQL: on SQLite
+/// the shop's node is the only writer its cart cache allows.
+pub struct Jobs {
+    shop: Shop,
+}
+
+impl Jobs {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if let DatabaseBackend::Sqlite(_) = settings.database() {
+            anyhow::bail!(
+                "`kassa jobs` needs PostgreSQL (database.url): on SQLite the shop's own node \
+                 runs the background workers (jobs.run = true)"
+            );
+        }
+        anyhow::ensure!(
+            !settings.public_url.is_empty(),
+            "`kassa jobs` needs public_url, the address shoppers reach the shop at: \
+             it writes links into mails and payment requests"
+        );
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        let key = session_key(&settings)?;
+        let public_url = public_url(&settings, 0);
+        let gateways = hosted_gateway(&settings, &public_url, None, key.signing())?
+            .into_iter()
+            .collect();
+        let mut shop = Shop::new(store, settings.clone(), gateways, Arc::from(key.signing()))?;
+        shop.registration = registration_api(&settings, None)?;
+        shop.public_url = public_url;
+        tracing::info!("mail to shoppers: {}", shop.mailer.describe());
+        Ok(Self { shop })
+    }
+
+    /// Stops the workers after their current steps.
+    pub fn stopper(&self) -> impl Fn() + use<> {
+        let stopping = self.shop.stopping.clone();
+        move || stopping.stop()
+    }
+
+    /// Runs the workers until stopped.
+    pub async fn run_until_stopped(self) {
+        let workers = spawn_workers(&self.shop);
+        self.shop.stopping.stopped().await;
+        end_workers(&self.shop, workers).await;
     }
 }
 

@@ -30,6 +30,12 @@ impl Stopping {
         *self.set.borrow()
     }
 
+    /// Returns once the node stops.
+    pub async fn stopped(&self) {
+        let mut stopped = self.set.subscribe();
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+
     /// Waits for the next `tick`; false when the node stops first (or has).
     pub async fn next_tick(&self, tick: &mut tokio::time::Interval) -> bool {
         let mut stopped = self.set.subscribe();

@@ -19,6 +19,7 @@ mod fuzz;
 mod helpers;
 mod hosted;
 mod html_valid;
+mod jobs;
 mod junk_input;
 mod logs;
 mod mail_transport;

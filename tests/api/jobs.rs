@@ -1,0 +1,90 @@
+//! Which nodes run the background workers: a shop node with
+//! `jobs.run = false` leaves them to a `kassa jobs` process on the same
+//! PostgreSQL database, which stops cleanly on SIGTERM.
+
+use crate::helpers::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+async fn pending(app: &TestApp) -> i64 {
+    app.shop.store().count_pending_outbox().await.unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (KASSA_TEST_DATABASE_URL); run with --include-ignored"]
+async fn a_node_without_jobs_leaves_them_to_kassa_jobs() {
+    let app = spawn_app_with(Backend::Postgres, |s| {
+        s.jobs.run = false;
+        s.outbox.poll_ms = 50;
+    })
+    .await;
+    app.add_to_cart("hand-grinder", 1).await;
+    app.buy(&checkout_form()).await;
+    // Several polls of a worker later, the order's mail still waits.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(pending(&app).await > 0, "no worker ran on the shop node");
+
+    let data_dir = app.settings.data_dir.clone();
+    let mut jobs = Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .arg("jobs")
+        .current_dir(&data_dir)
+        .env("KASSA_DATA_DIR", &data_dir)
+        .env("KASSA_DATABASE__URL", &app.settings.database.url)
+        .env("KASSA_PUBLIC_URL", &app.address)
+        .env("KASSA_PAYMENT__HOSTED__ENABLED", "false")
+        .env("KASSA_REGISTRATION__ENABLED", "false")
+        .env("KASSA_SANDBOX__SERVE_BESIDE_SHOP", "false")
+        .env("KASSA_OUTBOX__POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .env_remove("FAILPOINTS")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("kassa jobs starts");
+
+    let started = Instant::now();
+    while pending(&app).await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "kassa jobs did not deliver the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mails = std::fs::read_dir(data_dir.join("mail")).unwrap().count();
+    assert!(mails > 0, "the order's mail was written by the jobs node");
+
+    let sent = Command::new("kill")
+        .args(["-TERM", &jobs.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = jobs.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "kassa jobs did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn kassa_jobs_on_sqlite_says_it_needs_postgresql() {
+    let data_dir = tempfile::TempDir::new().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .arg("jobs")
+        .current_dir(data_dir.path())
+        .env("KASSA_DATA_DIR", data_dir.path())
+        .env("KASSA_PUBLIC_URL", "http://127.0.0.1:9")
+        .env("RUST_LOG", "warn")
+        .env_remove("KASSA_DATABASE__URL")
+        .env_remove("KASSA_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("needs PostgreSQL"), "{said}");
+}
