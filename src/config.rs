@@ -34,6 +34,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub log: LogSettings,
     pub jobs: JobsSettings,
+    pub metrics: MetricsSettings,
     /// The address shoppers reach the shop at, for the provider's return
     /// links; empty: `http://<bind>`.
     pub public_url: String,
@@ -228,6 +229,23 @@ pub struct AccountSettings {
     /// email they name (the address is taken as for staff logins, see
     /// `admin.trust_forwarded_for`).
     pub max_reset_requests_per_ip: u32,
+}
+
+/// `GET /metrics`, the Prometheus text format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Asked for as `Authorization: Bearer <token>`. Without one, only
+    /// this machine may scrape, and not through a proxy (a request with
+    /// `Forwarded` or `X-Forwarded-For` is refused). Never logged.
+    #[serde(skip_serializing, default)]
+    pub token: Option<SecretString>,
+}
+
+impl MetricsSettings {
+    pub fn token(&self) -> Option<&str> {
+        non_empty_secret(&self.token)
+    }
 }
 
 /// Which nodes run the background workers: the sweeper of stalled
@@ -501,6 +519,7 @@ impl Default for Settings {
                 reply_to: String::new(),
             },
             jobs: JobsSettings { run: true },
+            metrics: MetricsSettings { token: None },
             log: LogSettings {
                 format: LogFormat::Text,
             },

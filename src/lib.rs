@@ -6,6 +6,7 @@ pub mod domain;
 pub mod ids;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod outbound;
 pub mod payment;
 pub mod registration;

@@ -12,3 +12,9 @@ pub async fn database_answers(shop: &Shop) -> AppResult<()> {
 pub fn commits(shop: &Shop) -> (u64, u64) {
     shop.store.commits().get()
 }
+
+/// The shop-wide figures for `/metrics`, counted in the database now.
+pub async fn figures(shop: &Shop) -> AppResult<crate::store::figures::ShopFigures> {
+    let stalled_after = std::time::Duration::from_millis(shop.settings.placeorder.stalled_after_ms);
+    Ok(shop.store.figures(stalled_after).await?)
+}

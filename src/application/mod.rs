@@ -51,6 +51,8 @@ pub struct Shop {
     pub mailer: crate::mail::Mailer,
     /// Set when the node stops: the background workers end their step.
     pub stopping: stopping::Stopping,
+    /// What this node counts while it serves.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shop {
@@ -83,6 +85,7 @@ impl Shop {
             public_url,
             mailer,
             stopping: stopping::Stopping::default(),
+            metrics: Arc::default(),
         })
     }
 }

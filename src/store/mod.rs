@@ -19,6 +19,7 @@ mod cart_cache;
 pub mod carts;
 pub mod catalogue;
 mod catalogue_cache;
+pub mod figures;
 pub mod fulfilment;
 pub mod idempotency;
 pub mod mail;

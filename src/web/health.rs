@@ -1,7 +1,9 @@
 //! Probes for a load balancer.
 
 use crate::application::{Shop, health};
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// What readiness depends on besides the shop's database.
@@ -38,20 +40,71 @@ async fn readyz(shop: web::Data<Shop>, probes: web::Data<Probes>) -> HttpRespons
     HttpResponse::Ok().content_type("text/plain").body("ready")
 }
 
-/// What the node has done, in the Prometheus text format: for now the
-/// store's commits by durability (the benchmark reads them per flow).
+/// What the node and the shop have done, in the Prometheus text format:
+/// this node's requests and commits, and the shop-wide figures counted in
+/// the database now. Only for a scraper (see [`refused_scrape`]).
 #[get("/metrics")]
-async fn metrics(shop: web::Data<Shop>) -> HttpResponse {
+async fn metrics(req: HttpRequest, shop: web::Data<Shop>) -> HttpResponse {
+    if let Some(refused) = refused_scrape(&req, shop.settings.metrics.token()) {
+        return refused;
+    }
+    let figures = match tokio::time::timeout(PROBE_TIMEOUT, health::figures(&shop)).await {
+        Ok(Ok(figures)) => figures,
+        _ => return unavailable("database unavailable"),
+    };
+    let mut out = String::with_capacity(8 * 1024);
+    shop.metrics.write(&mut out);
     let (durable, light) = health::commits(&shop);
-    let body = format!(
-        "# HELP kassa_db_commits_total Database commits by durability.\n\
-         # TYPE kassa_db_commits_total counter\n\
-         kassa_db_commits_total{{durability=\"durable\"}} {durable}\n\
-         kassa_db_commits_total{{durability=\"light\"}} {light}\n"
+    crate::metrics::help(
+        &mut out,
+        "kassa_db_commits_total",
+        "counter",
+        "Database commits of this node by durability.",
     );
+    let _ = writeln!(
+        out,
+        "kassa_db_commits_total{{durability=\"durable\"}} {durable}"
+    );
+    let _ = writeln!(
+        out,
+        "kassa_db_commits_total{{durability=\"light\"}} {light}"
+    );
+    crate::metrics::write_figures(&mut out, &figures);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(body)
+        .body(out)
+}
+
+/// The answer to a scrape that may not be served, if it may not: with
+/// `metrics.token` set, the scraper shows it as a bearer token; without,
+/// only this machine may scrape, and not through a proxy.
+fn refused_scrape(req: &HttpRequest, token: Option<&str>) -> Option<HttpResponse> {
+    match token {
+        Some(token) => {
+            let given = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            (!crate::application::secrets_match(given, token)).then(|| {
+                HttpResponse::Unauthorized()
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                    .content_type("text/plain")
+                    .body("a bearer token is needed")
+            })
+        }
+        None => {
+            let proxied = req.headers().contains_key(header::FORWARDED)
+                || req.headers().contains_key("x-forwarded-for");
+            let local = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+            (!local || proxied).then(|| {
+                HttpResponse::Forbidden()
+                    .content_type("text/plain")
+                    .body("set metrics.token to scrape from elsewhere")
+            })
+        }
+    }
 }
 
 fn unavailable(what: &'static str) -> HttpResponse {

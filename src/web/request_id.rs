@@ -54,23 +54,47 @@ pub async fn tag(
     let mut res = served?;
     // The route's pattern, not the path: a path may carry a token. Paths
     // that match no route are logged as they are.
-    let route = res
+    let took = started.elapsed();
+    let pattern = res.request().match_pattern();
+    let status = res.status().as_u16();
+    if let Some(shop) = res
         .request()
-        .match_pattern()
-        .unwrap_or_else(|| res.request().path().to_owned());
+        .app_data::<actix_web::web::Data<crate::application::Shop>>()
+    {
+        // Paths that match no route are one series: any client could make
+        // up new ones.
+        let route = pattern.as_deref().unwrap_or("unmatched");
+        shop.metrics.request(route, known(&method), status, took);
+    }
+    let route = pattern.unwrap_or_else(|| res.request().path().to_owned());
     tracing::info!(
         target: "kassa::access",
         %method,
         route,
-        status = res.status().as_u16(),
+        status,
         // Whole microseconds, so the number prints short.
-        ms = started.elapsed().as_micros() as f64 / 1000.0,
+        ms = took.as_micros() as f64 / 1000.0,
         "served"
     );
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, value);
     }
     Ok(res)
+}
+
+/// The method as a label: the ones the shop serves, the rest as one.
+fn known(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 #[cfg(test)]

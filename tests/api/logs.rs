@@ -225,7 +225,7 @@ async fn whole_flows_log_json_lines_with_request_ids_and_no_secret(backend: Back
         .unwrap()
         .to_owned();
     assert!(
-        given.len() == 32 && given.bytes().all(|b| b.is_ascii_hexdigit()),
+        given.len() == 16 && given.bytes().all(|b| b.is_ascii_hexdigit()),
         "{given}"
     );
 

@@ -24,6 +24,7 @@ mod junk_input;
 mod logs;
 mod mail_transport;
 mod mails;
+mod metrics;
 mod nodes;
 mod orders_api;
 mod password_reset;

@@ -1,0 +1,221 @@
+//! What a node counts while it serves, kept per app (tests run many apps
+//! in one process) and written in the Prometheus text format with the
+//! shop-wide figures the database gives at each scrape.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histograms' buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    /// Observations at or below each bound (not cumulative here).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_s: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, took: Duration) {
+        let s = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|bound| s <= *bound) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum_s += s;
+    }
+
+    /// `name_bucket`, `name_sum` and `name_count` lines with `labels`.
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let mut below = 0;
+        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
+            below += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {below}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum_s);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// Latencies by route, then by method and status.
+type ByRoute = HashMap<String, HashMap<(&'static str, u16), Histogram>>;
+
+/// HTTP requests by route pattern, method and status.
+#[derive(Default)]
+pub struct Metrics {
+    http: Mutex<ByRoute>,
+}
+
+impl Metrics {
+    /// One request served: `route` is its pattern (or its path, when no
+    /// route matched), `method` one of the methods the shop knows.
+    pub fn request(&self, route: &str, method: &'static str, status: u16, took: Duration) {
+        let mut http = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        // Looked up by `&str` first: no allocation once a route is known.
+        let by_status = match http.get_mut(route) {
+            Some(by_status) => by_status,
+            None => http.entry(route.to_owned()).or_default(),
+        };
+        by_status.entry((method, status)).or_default().observe(took);
+    }
+
+    /// The node's own series, in the text format.
+    pub fn write(&self, out: &mut String) {
+        let series = sorted(&self.http.lock().unwrap_or_else(|e| e.into_inner()));
+        help(
+            out,
+            "kassa_http_request_duration_seconds",
+            "histogram",
+            "HTTP requests served by this node, by route pattern, method and status.",
+        );
+        for (route, method, status, histogram) in series {
+            let labels = format!(
+                "route=\"{}\",method=\"{method}\",status=\"{status}\"",
+                escape(&route)
+            );
+            histogram.write(out, "kassa_http_request_duration_seconds", &labels);
+        }
+    }
+}
+
+type Series = (String, &'static str, u16, Histogram);
+
+/// A copy of the series in a stable order, taken under the lock.
+fn sorted(http: &ByRoute) -> Vec<Series> {
+    let mut all: Vec<Series> = http
+        .iter()
+        .flat_map(|(route, by)| {
+            by.iter()
+                .map(|((method, status), h)| (route.clone(), *method, *status, h.clone()))
+        })
+        .collect();
+    all.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+    all
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric.
+pub fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+    let _ = writeln!(out, "# HELP {name} {text}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// The shop-wide figures the database gave, as gauges.
+pub fn write_figures(out: &mut String, f: &crate::store::figures::ShopFigures) {
+    help(
+        out,
+        "kassa_orders",
+        "gauge",
+        "Orders in the shop by status.",
+    );
+    for (status, n) in &f.orders_by_status {
+        let _ = writeln!(out, "kassa_orders{{status=\"{}\"}} {n}", escape(status));
+    }
+    help(
+        out,
+        "kassa_payments",
+        "gauge",
+        "Payments in the shop by method and status.",
+    );
+    for ((method, status), n) in &f.payments {
+        let _ = writeln!(
+            out,
+            "kassa_payments{{method=\"{}\",status=\"{}\"}} {n}",
+            escape(method),
+            escape(status)
+        );
+    }
+    help(
+        out,
+        "kassa_placeorder_processes_running",
+        "gauge",
+        "Place-order processes not final, by state.",
+    );
+    for (state, n) in &f.running_processes {
+        let _ = writeln!(
+            out,
+            "kassa_placeorder_processes_running{{state=\"{}\"}} {n}",
+            escape(state)
+        );
+    }
+    let single = [
+        (
+            "kassa_placeorder_processes_stalled",
+            "Running place-order processes nobody stepped for placeorder.stalled_after_ms.",
+            f.stalled_processes,
+        ),
+        (
+            "kassa_outbox_pending",
+            "Outbox events waiting to be delivered.",
+            f.outbox_pending,
+        ),
+        (
+            "kassa_outbox_oldest_pending_seconds",
+            "Age of the oldest event waiting in the outbox (0 when none waits).",
+            f.outbox_oldest_pending_s,
+        ),
+    ];
+    for (name, text, value) in single {
+        help(out, name, "gauge", text);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    help(
+        out,
+        "kassa_outbox_failed",
+        "gauge",
+        "Outbox events given up on, by kind.",
+    );
+    for (kind, n) in &f.outbox_failed {
+        let _ = writeln!(out, "kassa_outbox_failed{{kind=\"{}\"}} {n}", escape(kind));
+    }
+}
+
+/// A label value as the text format wants it.
+pub fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_lands_in_its_bucket_and_every_one_above() {
+        let metrics = Metrics::default();
+        metrics.request("/cart", "GET", 200, Duration::from_millis(3));
+        metrics.request("/cart", "GET", 200, Duration::from_millis(30));
+        metrics.request("/a\"b", "POST", 404, Duration::from_secs(9));
+        let mut out = String::new();
+        metrics.write(&mut out);
+        let cart = "route=\"/cart\",method=\"GET\",status=\"200\"";
+        for (le, n) in [
+            ("0.0025", 0),
+            ("0.005", 1),
+            ("0.025", 1),
+            ("0.05", 2),
+            ("+Inf", 2),
+        ] {
+            let line =
+                format!("kassa_http_request_duration_seconds_bucket{{{cart},le=\"{le}\"}} {n}\n");
+            assert!(out.contains(&line), "{line} in\n{out}");
+        }
+        assert!(out.contains(&format!(
+            "kassa_http_request_duration_seconds_count{{{cart}}} 2\n"
+        )));
+        let odd = "route=\"/a\\\"b\",method=\"POST\",status=\"404\"";
+        assert!(out.contains(&format!(
+            "kassa_http_request_duration_seconds_bucket{{{odd},le=\"5\"}} 0\n"
+        )));
+        assert!(out.contains(&format!(
+            "kassa_http_request_duration_seconds_bucket{{{odd},le=\"+Inf\"}} 1\n"
+        )));
+    }
+}
