@@ -46,10 +46,32 @@ impl Histogram {
 /// Latencies by route, then by method and status.
 type ByRoute = HashMap<String, HashMap<(&'static str, u16), Histogram>>;
 
-/// HTTP requests by route pattern, method and status.
+/// HTTP requests by route pattern, method and status; webhooks by what
+/// came of them; calls to the shop's peers by peer and outcome.
 #[derive(Default)]
 pub struct Metrics {
     http: Mutex<ByRoute>,
+    webhooks: Mutex<HashMap<&'static str, u64>>,
+    calls: Mutex<HashMap<(&'static str, &'static str), Histogram>>,
+}
+
+/// Who a call went to, as a label.
+#[derive(Debug, Clone, Copy)]
+pub enum Peer {
+    PaymentProvider,
+    RegistrationApi,
+    /// The mail server, or the mail files of the demo's transport.
+    Mail,
+}
+
+impl Peer {
+    fn label(self) -> &'static str {
+        match self {
+            Self::PaymentProvider => "payment_provider",
+            Self::RegistrationApi => "registration_api",
+            Self::Mail => "mail",
+        }
+    }
 }
 
 impl Metrics {
@@ -65,8 +87,70 @@ impl Metrics {
         by_status.entry((method, status)).or_default().observe(took);
     }
 
+    /// One webhook delivery and what came of it (`applied`, `duplicate`,
+    /// `unknown_payment`, `stale_attempt`, `rejected_signature`,
+    /// `rejected_stale`, `unreadable`, `failed`).
+    pub fn webhook(&self, outcome: &'static str) {
+        *self
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// One call (one try) to a peer: `ok`, `refused` (4xx or a refusal),
+    /// `server_error`, `timeout` or `failed`.
+    pub fn call(&self, peer: Peer, outcome: &'static str, took: Duration) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((peer.label(), outcome))
+            .or_default()
+            .observe(took);
+    }
+
     /// The node's own series, in the text format.
     pub fn write(&self, out: &mut String) {
+        self.write_requests(out);
+        let mut webhooks: Vec<(&str, u64)> = self
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        webhooks.sort_unstable();
+        help(
+            out,
+            "kassa_webhooks_total",
+            "counter",
+            "Webhooks this node received, by what came of them.",
+        );
+        for (outcome, n) in webhooks {
+            let _ = writeln!(out, "kassa_webhooks_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let mut calls: Vec<((&str, &str), Histogram)> = self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, h)| (*k, h.clone()))
+            .collect();
+        calls.sort_unstable_by_key(|(k, _)| *k);
+        help(
+            out,
+            "kassa_outbound_call_duration_seconds",
+            "histogram",
+            "Calls (each try) this node made to the payment provider, the registration API and the mail server, by outcome.",
+        );
+        for ((peer, outcome), histogram) in calls {
+            let labels = format!("peer=\"{peer}\",outcome=\"{outcome}\"");
+            histogram.write(out, "kassa_outbound_call_duration_seconds", &labels);
+        }
+    }
+
+    fn write_requests(&self, out: &mut String) {
         let series = sorted(&self.http.lock().unwrap_or_else(|e| e.into_inner()));
         help(
             out,

@@ -2,7 +2,9 @@
 //! registration API): one way to build a client with timeouts, and one
 //! retry loop for the calls that are safe to repeat.
 
-use std::time::Duration;
+use crate::metrics::{Metrics, Peer};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A client whose every call gives up after `timeout`, connecting included.
 pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
@@ -14,10 +16,12 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 
 /// How often a call is tried when nobody answers, and how long it waits
 /// before the second try (twice that before the third, and so on).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Retry {
     attempts: u32,
     backoff: Duration,
+    /// Where each try is counted, and as whose.
+    meter: Option<(Arc<Metrics>, Peer)>,
 }
 
 impl Retry {
@@ -26,7 +30,14 @@ impl Retry {
         Self {
             attempts: attempts.max(1),
             backoff,
+            meter: None,
         }
+    }
+
+    /// Each try is counted in `metrics` as a call to `peer`.
+    pub fn metered(mut self, metrics: Arc<Metrics>, peer: Peer) -> Self {
+        self.meter = Some((metrics, peer));
+        self
     }
 
     /// Sends the request `build` makes, again on no answer or a 5xx. Only
@@ -40,7 +51,12 @@ impl Retry {
         let mut wait = self.backoff;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
-            match build().send().await {
+            let started = Instant::now();
+            let sent = build().send().await;
+            if let Some((metrics, peer)) = &self.meter {
+                metrics.call(*peer, outcome(&sent), started.elapsed());
+            }
+            match sent {
                 Ok(response) if !response.status().is_server_error() => return Ok(response),
                 Ok(response) => last = format!("status {}", response.status()),
                 Err(e) if e.is_timeout() => last = "timed out".into(),
@@ -52,5 +68,16 @@ impl Retry {
             }
         }
         Err(last)
+    }
+}
+
+/// A try's outcome as a label.
+fn outcome(sent: &reqwest::Result<reqwest::Response>) -> &'static str {
+    match sent {
+        Ok(r) if r.status().is_server_error() => "server_error",
+        Ok(r) if r.status().is_client_error() => "refused",
+        Ok(_) => "ok",
+        Err(e) if e.is_timeout() => "timeout",
+        Err(_) => "failed",
     }
 }

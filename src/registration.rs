@@ -42,6 +42,14 @@ impl RegistrationApi {
         })
     }
 
+    /// Counts each call in `metrics`.
+    pub fn metered(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.retry = self
+            .retry
+            .metered(metrics, crate::metrics::Peer::RegistrationApi);
+        self
+    }
+
     async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,

@@ -4,6 +4,7 @@
 use crate::application::Shop;
 use crate::application::placeorder::sweeper;
 use crate::config::{DatabaseBackend, SessionStoreKind, Settings};
+use crate::metrics::Metrics;
 use crate::payment::PaymentGateway;
 use crate::payment::hosted::HostedGateway;
 use crate::registration::RegistrationApi;
@@ -67,20 +68,23 @@ impl Application {
         let port = listener.local_addr()?.port();
         let sandbox = sandbox_beside_shop(&settings)?;
         let public_url = public_url(&settings, port);
+        let metrics = Arc::new(Metrics::default());
         let mut gateways = Vec::new();
         if let Some(hosted) = hosted_gateway(
             &settings,
             &public_url,
             sandbox.as_ref().map(|s| s.0),
             key.signing(),
+            &metrics,
         )? {
             gateways.push(hosted);
         }
         gateways.extend(extras.gateways);
         let link_key: Arc<[u8]> = Arc::from(key.signing());
         let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
-        shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0))?;
+        shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0), &metrics)?;
         shop.public_url = public_url;
+        shop.metrics = metrics;
         tracing::info!("mail to shoppers: {}", shop.mailer.describe());
         let server = http_server(
             listener,
@@ -208,12 +212,14 @@ impl Jobs {
         let store = open_store(&settings).await?;
         let key = session_key(&settings)?;
         let public_url = public_url(&settings, 0);
-        let gateways = hosted_gateway(&settings, &public_url, None, key.signing())?
+        let metrics = Arc::new(Metrics::default());
+        let gateways = hosted_gateway(&settings, &public_url, None, key.signing(), &metrics)?
             .into_iter()
             .collect();
         let mut shop = Shop::new(store, settings.clone(), gateways, Arc::from(key.signing()))?;
-        shop.registration = registration_api(&settings, None)?;
+        shop.registration = registration_api(&settings, None, &metrics)?;
         shop.public_url = public_url;
+        shop.metrics = metrics;
         tracing::info!("mail to shoppers: {}", shop.mailer.describe());
         Ok(Self { shop })
     }
@@ -256,6 +262,7 @@ fn hosted_gateway(
     public_url: &str,
     sandbox_port: Option<u16>,
     link_key: &[u8],
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Option<Arc<dyn PaymentGateway>>> {
     let hosted = &settings.payment.hosted;
     if !hosted.enabled {
@@ -283,7 +290,8 @@ fn hosted_gateway(
         link_key.to_vec(),
         std::time::Duration::from_millis(hosted.timeout_ms),
         convenience_store_days,
-    )?;
+    )?
+    .metered(metrics.clone());
     Ok(Some(Arc::new(gateway)))
 }
 
@@ -306,6 +314,7 @@ fn public_url(settings: &Settings, shop_port: u16) -> String {
 fn registration_api(
     settings: &Settings,
     sandbox_port: Option<u16>,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Option<RegistrationApi>> {
     let config = &settings.registration;
     if !config.enabled {
@@ -319,12 +328,15 @@ fn registration_api(
         }
         (url, _) => url.to_owned(),
     };
-    Ok(Some(RegistrationApi::new(
-        url,
-        std::time::Duration::from_millis(config.timeout_ms),
-        config.attempts,
-        std::time::Duration::from_millis(config.backoff_ms),
-    )?))
+    Ok(Some(
+        RegistrationApi::new(
+            url,
+            std::time::Duration::from_millis(config.timeout_ms),
+            config.attempts,
+            std::time::Duration::from_millis(config.backoff_ms),
+        )?
+        .metered(metrics.clone()),
+    ))
 }
 
 /// The session store, and a Redis connection for the readiness probe.

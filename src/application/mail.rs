@@ -49,7 +49,16 @@ pub(super) async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered,
             return Err(Undelivered::Never(reason));
         }
     };
-    match shop.mailer.send(&composed.outgoing).await {
+    let started = std::time::Instant::now();
+    let sent = shop.mailer.send(&composed.outgoing).await;
+    let outcome = match &sent {
+        Ok(()) => "ok",
+        Err(SendError::Transient(_)) => "failed",
+        Err(SendError::Permanent(_)) => "refused",
+    };
+    shop.metrics
+        .call(crate::metrics::Peer::Mail, outcome, started.elapsed());
+    match sent {
         Ok(()) => {
             crate::crash::point("mail.sent");
             tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), "mail sent");

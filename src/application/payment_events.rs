@@ -59,6 +59,10 @@ pub async fn receive(shop: &Shop, signature_header: &str, body: &[u8]) -> AppRes
     if let Err(e) = signature::verify(&shop.settings.webhook_secret(), signature_header, body, now)
     {
         tracing::warn!(reason = %e, "webhook refused");
+        shop.metrics.webhook(match e {
+            signature::SignatureError::Stale => "rejected_stale",
+            _ => "rejected_signature",
+        });
         return Ok(Received::Refused);
     }
     // A NUL character is junk that no database stores: unreadable.
@@ -70,15 +74,23 @@ pub async fn receive(shop: &Shop, signature_header: &str, body: &[u8]) -> AppRes
                 .any(|s| s.contains('\0'))
         });
     let Some(event) = event else {
+        shop.metrics.webhook("unreadable");
         return Ok(Received::Unreadable);
     };
     match apply(shop, &event).await {
         Ok(outcome) => {
             tracing::info!(event = %event.id, kind = %event.kind, ?outcome, "webhook");
+            shop.metrics.webhook(match outcome {
+                EventOutcome::Applied => "applied",
+                EventOutcome::Duplicate => "duplicate",
+                EventOutcome::Unknown => "unknown_payment",
+                EventOutcome::StaleAttempt => "stale_attempt",
+            });
             Ok(Received::Applied(outcome))
         }
         Err(e) => {
             tracing::warn!(event = %event.id, error = ?e, "webhook not applied; the provider sends it again");
+            shop.metrics.webhook("failed");
             Err(e)
         }
     }

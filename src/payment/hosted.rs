@@ -67,6 +67,14 @@ impl HostedGateway {
         })
     }
 
+    /// Counts each call in `metrics`.
+    pub fn metered(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.retry = self
+            .retry
+            .metered(metrics, crate::metrics::Peer::PaymentProvider);
+        self
+    }
+
     fn return_url(&self, process_id: &str, cancelled: bool) -> String {
         let sig =
             super::signature::digest(&self.link_key, &return_link_text(process_id, cancelled));

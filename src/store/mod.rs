@@ -503,11 +503,37 @@ pub enum Durability {
     Light,
 }
 
-/// Commits since start, by durability.
+/// Commits since start, by durability, and the waits for connections.
 #[derive(Debug, Default)]
 pub struct CommitCounts {
     durable: std::sync::atomic::AtomicU64,
     light: std::sync::atomic::AtomicU64,
+    /// Waits for a connection: reading, and writing (on SQLite the turn
+    /// at the write gate).
+    read_waits: WaitCounts,
+    write_waits: WaitCounts,
+}
+
+/// How many waits, and how long they took in all.
+#[derive(Debug, Default)]
+struct WaitCounts {
+    count: std::sync::atomic::AtomicU64,
+    micros: std::sync::atomic::AtomicU64,
+}
+
+impl WaitCounts {
+    fn add(&self, since: std::time::Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.count.fetch_add(1, Relaxed);
+        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Relaxed);
+    }
+
+    fn get(&self) -> (u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let micros = self.micros.load(Relaxed);
+        (self.count.load(Relaxed), micros as f64 / 1e6)
+    }
 }
 
 impl CommitCounts {
@@ -515,6 +541,11 @@ impl CommitCounts {
     pub fn get(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.durable.load(Relaxed), self.light.load(Relaxed))
+    }
+
+    /// (waits, seconds waited) for a reading and for a writing connection.
+    pub fn waits(&self) -> ((u64, f64), (u64, f64)) {
+        (self.read_waits.get(), self.write_waits.get())
     }
 }
 
@@ -567,34 +598,43 @@ impl Store {
 
     /// A connection whose commits are durable.
     pub async fn conn(&self) -> StoreResult<DbConn> {
-        Ok(match &self.pool {
+        let since = std::time::Instant::now();
+        let conn = match &self.pool {
             DbPool::Sqlite { writer, gate, .. } => {
                 DbConn::Sqlite(gate.writer(writer, Durability::Durable).await?)
             }
             DbPool::Pg(pool) => DbConn::Pg(pg_conn(pool).await?),
-        })
+        };
+        self.commits.write_waits.add(since);
+        Ok(conn)
     }
 
     /// A connection for light commits (see [`Durability::Light`]).
     pub async fn light(&self) -> StoreResult<LightConn> {
-        Ok(match &self.pool {
+        let since = std::time::Instant::now();
+        let conn = match &self.pool {
             DbPool::Sqlite { writer, gate, .. } => {
                 LightConn::Sqlite(gate.writer(writer, Durability::Light).await?)
             }
             DbPool::Pg(pool) => LightConn::Pg(pg_conn(pool).await?),
-        })
+        };
+        self.commits.write_waits.add(since);
+        Ok(conn)
     }
 
     pub async fn read_conn(&self) -> StoreResult<ReadConn> {
         let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| {
             StoreError::Pool(e.to_string())
         };
-        Ok(match &self.pool {
+        let since = std::time::Instant::now();
+        let conn = match &self.pool {
             DbPool::Sqlite { reader, .. } => {
                 ReadConn::Sqlite(reader.get().await.map_err(pool_error)?)
             }
             DbPool::Pg(pool) => ReadConn::Pg(pg_conn(pool).await?),
-        })
+        };
+        self.commits.read_waits.add(since);
+        Ok(conn)
     }
 
     /// Opens the SQLite file (creating it), migrated, as two pools whose

@@ -69,6 +69,31 @@ async fn metrics(req: HttpRequest, shop: web::Data<Shop>) -> HttpResponse {
         out,
         "kassa_db_commits_total{{durability=\"light\"}} {light}"
     );
+    let (read, write) = health::connection_waits(&shop);
+    crate::metrics::help(
+        &mut out,
+        "kassa_db_connection_waits_total",
+        "counter",
+        "Times this node waited for a database connection (write: on SQLite, the turn to write).",
+    );
+    for (pool, (count, _)) in [("read", read), ("write", write)] {
+        let _ = writeln!(
+            out,
+            "kassa_db_connection_waits_total{{pool=\"{pool}\"}} {count}"
+        );
+    }
+    crate::metrics::help(
+        &mut out,
+        "kassa_db_connection_wait_seconds_total",
+        "counter",
+        "Time this node spent waiting for database connections.",
+    );
+    for (pool, (_, seconds)) in [("read", read), ("write", write)] {
+        let _ = writeln!(
+            out,
+            "kassa_db_connection_wait_seconds_total{{pool=\"{pool}\"}} {seconds}"
+        );
+    }
     crate::metrics::write_figures(&mut out, &figures);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -3,9 +3,13 @@
 //! outbox as the database counts them; only for a scraper it allows.
 
 use crate::helpers::*;
+use crate::hosted::{choose, hosted_shop, send_event, to_the_provider, wait_for};
 use reqwest::StatusCode;
 
-on_both_backends!(a_flow_moves_the_counters_by_what_it_did);
+on_both_backends!(
+    a_flow_moves_the_counters_by_what_it_did,
+    webhooks_and_calls_to_peers_are_counted_by_outcome,
+);
 
 async fn scrape(app: &TestApp) -> String {
     let response = app.get("/metrics").await;
@@ -69,6 +73,17 @@ async fn a_flow_moves_the_counters_by_what_it_did(backend: Backend) {
         durable(&after) > durable(&before),
         "the order's commit counted"
     );
+    for pool in ["read", "write"] {
+        let waits = |m: &str| {
+            value(
+                m,
+                &format!("kassa_db_connection_waits_total{{pool=\"{pool}\"}}"),
+            )
+            .unwrap()
+        };
+        assert!(waits(&after) > waits(&before), "{pool} connections counted");
+    }
+    assert_metric_families_are_contiguous(&after);
 
     let proxied = app
         .client
@@ -81,6 +96,81 @@ async fn a_flow_moves_the_counters_by_what_it_did(backend: Backend) {
         proxied.status(),
         StatusCode::FORBIDDEN,
         "without a token, not through a proxy"
+    );
+}
+
+/// Each metric's samples follow its own `# TYPE` line, as the text format
+/// wants: a family is never split.
+fn assert_metric_families_are_contiguous(metrics: &str) {
+    let mut seen = std::collections::HashSet::new();
+    let mut current = String::new();
+    for line in metrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            current = rest.split(' ').next().unwrap().to_owned();
+            assert!(seen.insert(current.clone()), "{current} declared twice");
+        } else if !line.starts_with('#') {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| *base == current)
+                .unwrap_or(name);
+            assert_eq!(family, current, "{line} outside its family");
+        }
+    }
+}
+
+async fn webhooks_and_calls_to_peers_are_counted_by_outcome(backend: Backend) {
+    let app = hosted_shop(backend, |s| s.registration.enabled = true).await;
+    let pay_url = to_the_provider(&app, "card").await;
+    let back = choose(&app, &pay_url, "card").await;
+    app.client.get(location(&back)).send().await.unwrap();
+    let webhooks = |m: &str, outcome: &str| {
+        value(m, &format!("kassa_webhooks_total{{outcome=\"{outcome}\"}}")).unwrap_or(0.0)
+    };
+    let calls = |m: &str, peer: &str, outcome: &str| {
+        value(
+            m,
+            &format!(
+                "kassa_outbound_call_duration_seconds_count{{peer=\"{peer}\",outcome=\"{outcome}\"}}"
+            ),
+        )
+        .unwrap_or(0.0)
+    };
+    // The sandbox's webhook and the order's mail come in the background.
+    wait_for("the webhook and the mail", async || {
+        let m = scrape(&app).await;
+        webhooks(&m, "applied") >= 1.0 && calls(&m, "mail", "ok") >= 1.0
+    })
+    .await;
+    let before = scrape(&app).await;
+    assert!(calls(&before, "payment_provider", "ok") >= 1.0, "{before}");
+    assert!(calls(&before, "registration_api", "ok") >= 1.0, "{before}");
+
+    // A forged webhook is refused and counted as such, once.
+    let forged = app
+        .client
+        .post(app.url("/webhooks/hosted"))
+        .header("Kassa-Signature", "t=1,v1=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    // A signed event for a payment the shop never made.
+    let unknown = send_event(&app, "evt_unknown_1", "payment.authorized", "ps_nobody")
+        .await
+        .unwrap();
+    assert!(unknown.status().is_success());
+    let after = scrape(&app).await;
+    assert_eq!(
+        webhooks(&after, "rejected_signature") + webhooks(&after, "rejected_stale"),
+        webhooks(&before, "rejected_signature") + webhooks(&before, "rejected_stale") + 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        webhooks(&after, "unknown_payment"),
+        webhooks(&before, "unknown_payment") + 1.0
     );
 }
 
