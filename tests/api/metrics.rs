@@ -196,3 +196,42 @@ async fn with_a_token_only_its_bearer_may_scrape() {
     assert_eq!(allowed.status(), StatusCode::OK);
     assert!(allowed.text().await.unwrap().contains("kassa_orders"));
 }
+
+/// Every series the Grafana dashboard (`ops/grafana/kassa.json`) asks for
+/// is one `/metrics` serves, so the dashboard cannot drift from the code.
+#[tokio::test]
+async fn the_dashboard_asks_only_for_served_metrics() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let served = scrape(&app).await;
+    let families: std::collections::HashSet<&str> = served
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ops/grafana/kassa.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for start in expr.match_indices("kassa_").map(|(i, _)| i) {
+                let name: String = expr[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|base| families.contains(base))
+                    .unwrap_or(&name);
+                assert!(
+                    families.contains(family),
+                    "{:?} asks for {name}, which /metrics does not serve",
+                    panel["title"]
+                );
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 15, "the dashboard asks for {asked} series");
+}
