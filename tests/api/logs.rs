@@ -1,7 +1,8 @@
 //! The node's log, read from a real `kassa` process: one JSON object per
 //! line with `log.format = "json"`, no terminal colours in a pipe, each
 //! request's id on the lines written while it was served and in its
-//! response, and not one secret in the log of whole flows.
+//! response, and not one secret (webhook secret, passwords, tokens,
+//! cookies, the session key, an API key) in the log of whole flows.
 
 use crate::crash_matrix::{free_port, idle_view, wait_until_up};
 use crate::helpers::*;
@@ -198,6 +199,30 @@ async fn whole_flows_log_json_lines_with_request_ids_and_no_secret(backend: Back
     assert_eq!(opened.status(), StatusCode::OK);
     secrets.push(token);
     secrets.push(hex(&std::fs::read(data_dir.join("session.key")).unwrap()));
+
+    // An API key made by the admin command and used on the orders API.
+    let mut make_key = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
+    make_key
+        .args(["admin", "api-key", "warehouse"])
+        .current_dir(&data_dir)
+        .env("KASSA_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("FAILPOINTS");
+    if !app.settings.database.url.is_empty() {
+        make_key.env("KASSA_DATABASE__URL", &app.settings.database.url);
+    }
+    let made = make_key.output().unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let api_key = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let listed = app
+        .client
+        .get(app.url("/api/v1/orders"))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    secrets.push(api_key);
 
     // A request that brings its own id, and one whose id is refused.
     let traced = app
