@@ -216,6 +216,20 @@ pub fn write_figures(out: &mut String, f: &crate::store::figures::ShopFigures) {
     }
     help(
         out,
+        "kassa_payment_operations",
+        "gauge",
+        "Captures, releases and refunds in the shop by kind and status.",
+    );
+    for ((kind, status), n) in &f.payment_operations {
+        let _ = writeln!(
+            out,
+            "kassa_payment_operations{{kind=\"{}\",status=\"{}\"}} {n}",
+            escape(kind),
+            escape(status)
+        );
+    }
+    help(
+        out,
         "kassa_placeorder_processes_running",
         "gauge",
         "Place-order processes not final, by state.",

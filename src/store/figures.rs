@@ -1,7 +1,9 @@
 //! What the shop's database says about its work, for `/metrics`: counted
 //! at each scrape, so every node reports the same shop-wide figures.
 
-use super::schema::{orders, outbox, payments, place_order_process as processes};
+use super::schema::{
+    orders, outbox, payment_operations, payments, place_order_process as processes,
+};
 use super::{Store, StoreResult, now, read};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -17,6 +19,8 @@ pub struct ShopFigures {
     pub orders_by_status: Counts<String>,
     /// (method, status).
     pub payments: Counts<(String, String)>,
+    /// Captures, releases and refunds: (kind, status).
+    pub payment_operations: Counts<(String, String)>,
     /// Processes not final, by state.
     pub running_processes: Counts<String>,
     /// Running processes nobody has stepped for the sweeper's idle time.
@@ -49,6 +53,18 @@ impl Store {
                 .into_iter()
                 .map(|(method, status, n)| ((method, status), n))
                 .collect();
+            let payment_operations = payment_operations::table
+                .group_by((payment_operations::kind, payment_operations::status))
+                .select((
+                    payment_operations::kind,
+                    payment_operations::status,
+                    sql::<BigInt>(COUNT),
+                ))
+                .load::<(String, String, i64)>(c)
+                .await?
+                .into_iter()
+                .map(|(kind, status, n)| ((kind, status), n))
+                .collect();
             let running_processes = processes::table
                 .filter(processes::is_final.eq(false))
                 .group_by(processes::state)
@@ -75,6 +91,7 @@ impl Store {
             Ok(ShopFigures {
                 orders_by_status,
                 payments,
+                payment_operations,
                 running_processes,
                 stalled_processes,
                 outbox_pending: pending.0,

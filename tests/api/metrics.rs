@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 on_both_backends!(
     a_flow_moves_the_counters_by_what_it_did,
     webhooks_and_calls_to_peers_are_counted_by_outcome,
+    a_refund_is_counted_among_the_payment_operations,
 );
 
 async fn scrape(app: &TestApp) -> String {
@@ -195,6 +196,40 @@ async fn with_a_token_only_its_bearer_may_scrape() {
     let allowed = with(Some("scrape-token-2f81")).await.unwrap();
     assert_eq!(allowed.status(), StatusCode::OK);
     assert!(allowed.text().await.unwrap().contains("kassa_orders"));
+}
+
+async fn a_refund_is_counted_among_the_payment_operations(backend: Backend) {
+    use kassa::application::fulfilment::{Command, Outcome, act};
+    let app = spawn_app(backend).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    let form = with(checkout_form(), "payment_method", "offline:cash_in_advance");
+    let number = order_number(&app.buy(&form).await);
+    let staff = "staff@kassa.example";
+    let done = |command: Command| {
+        let app = &app;
+        let number = number.clone();
+        async move {
+            act(&app.shop, &number, None, &command, staff)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(done(Command::MarkPaid).await, Outcome::Done);
+    let refunds = |m: &str| -> f64 {
+        m.lines()
+            .filter(|l| l.starts_with("kassa_payment_operations{kind=\"refund\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(refunds(&scrape(&app).await), 0.0);
+    assert_eq!(
+        done(Command::Refund { amount_minor: 100 }).await,
+        Outcome::Done
+    );
+    let after = scrape(&app).await;
+    assert_eq!(refunds(&after), 1.0, "{after}");
+    assert_eq!(value(&after, "kassa_orders{status=\"placed\"}"), None);
 }
 
 /// Every series the Grafana dashboard (`ops/grafana/kassa.json`) asks for
