@@ -3,11 +3,61 @@
 //! PostgreSQL database, which stops cleanly on SIGTERM.
 
 use crate::helpers::*;
+use kassa::store::outbox::Lane;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+on_both_backends!(events_a_stopping_worker_did_not_begin_are_free_at_once);
+
 async fn pending(app: &TestApp) -> i64 {
     app.shop.store().count_pending_outbox().await.unwrap()
+}
+
+/// A worker that stops lets go of what it claimed and did not begin: the
+/// next worker takes it now, not when the claim would have run out.
+async fn events_a_stopping_worker_did_not_begin_are_free_at_once(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.jobs.run = false).await;
+    app.add_to_cart("hand-grinder", 1).await;
+    app.buy(&checkout_form()).await;
+    let store = app.shop.store();
+    let long = Duration::from_secs(600);
+    let claimed: Vec<String> = store
+        .claim_outbox("stopping-worker", Lane::Mail, long, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| item.id)
+        .collect();
+    assert!(!claimed.is_empty(), "the order queued a mail");
+    let other = store
+        .claim_outbox("other-worker", Lane::Mail, long, 20)
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "claimed events are the claimer's");
+
+    // Only the claimer can let go.
+    store
+        .release_outbox_claims(&claimed, "other-worker")
+        .await
+        .unwrap();
+    let still = store
+        .claim_outbox("other-worker", Lane::Mail, long, 20)
+        .await
+        .unwrap();
+    assert!(still.is_empty(), "another worker's release frees nothing");
+
+    store
+        .release_outbox_claims(&claimed, "stopping-worker")
+        .await
+        .unwrap();
+    let taken: Vec<String> = store
+        .claim_outbox("other-worker", Lane::Mail, long, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| item.id)
+        .collect();
+    assert_eq!(taken, claimed);
 }
 
 #[tokio::test]
