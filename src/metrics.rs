@@ -121,15 +121,15 @@ impl Metrics {
             .map(|(k, v)| (*k, *v))
             .collect();
         webhooks.sort_unstable();
-        help(
+        family(
             out,
             "kassa_webhooks_total",
             "counter",
             "Webhooks this node received, by what came of them.",
+            webhooks
+                .into_iter()
+                .map(|(outcome, n)| (label("outcome", outcome), n)),
         );
-        for (outcome, n) in webhooks {
-            let _ = writeln!(out, "kassa_webhooks_total{{outcome=\"{outcome}\"}} {n}");
-        }
         let mut calls: Vec<((&str, &str), Histogram)> = self
             .calls
             .lock()
@@ -184,63 +184,110 @@ fn sorted(http: &ByRoute) -> Vec<Series> {
 }
 
 /// The `# HELP` and `# TYPE` lines of a metric.
-pub fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+fn help(out: &mut String, name: &str, kind: &str, text: &str) {
     let _ = writeln!(out, "# HELP {name} {text}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A whole metric family: its `# HELP` and `# TYPE` lines, then one sample
+/// per `(labels, value)`, the labels as written between the braces (none
+/// when empty).
+fn family<V: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    text: &str,
+    samples: impl IntoIterator<Item = (String, V)>,
+) {
+    help(out, name, kind, text);
+    for (labels, value) in samples {
+        let _ = if labels.is_empty() {
+            writeln!(out, "{name} {value}")
+        } else {
+            writeln!(out, "{name}{{{labels}}} {value}")
+        };
+    }
+}
+
+/// `name="value"`, the value escaped.
+fn label(name: &str, value: &str) -> String {
+    format!("{name}=\"{}\"", escape(value))
+}
+
+/// Two labels.
+fn labels(a: (&str, &str), b: (&str, &str)) -> String {
+    format!("{},{}", label(a.0, a.1), label(b.0, b.1))
+}
+
+/// This node's store counters: commits by durability, and waits for a
+/// reading and a writing connection, each `(count, seconds)`.
+pub fn write_store(out: &mut String, commits: (u64, u64), waits: ((u64, f64), (u64, f64))) {
+    let (durable, light) = commits;
+    family(
+        out,
+        "kassa_db_commits_total",
+        "counter",
+        "Database commits of this node by durability.",
+        [
+            (label("durability", "durable"), durable),
+            (label("durability", "light"), light),
+        ],
+    );
+    let pools = [("read", waits.0), ("write", waits.1)];
+    family(
+        out,
+        "kassa_db_connection_waits_total",
+        "counter",
+        "Times this node waited for a database connection (write: on SQLite, the turn to write).",
+        pools.map(|(pool, (count, _))| (label("pool", pool), count)),
+    );
+    family(
+        out,
+        "kassa_db_connection_wait_seconds_total",
+        "counter",
+        "Time this node spent waiting for database connections.",
+        pools.map(|(pool, (_, seconds))| (label("pool", pool), seconds)),
+    );
+}
+
 /// The shop-wide figures the database gave, as gauges.
 pub fn write_figures(out: &mut String, f: &crate::store::figures::ShopFigures) {
-    help(
+    family(
         out,
         "kassa_orders",
         "gauge",
         "Orders in the shop by status.",
+        f.orders_by_status
+            .iter()
+            .map(|(status, n)| (label("status", status), n)),
     );
-    for (status, n) in &f.orders_by_status {
-        let _ = writeln!(out, "kassa_orders{{status=\"{}\"}} {n}", escape(status));
-    }
-    help(
+    family(
         out,
         "kassa_payments",
         "gauge",
         "Payments in the shop by method and status.",
+        f.payments
+            .iter()
+            .map(|((method, status), n)| (labels(("method", method), ("status", status)), n)),
     );
-    for ((method, status), n) in &f.payments {
-        let _ = writeln!(
-            out,
-            "kassa_payments{{method=\"{}\",status=\"{}\"}} {n}",
-            escape(method),
-            escape(status)
-        );
-    }
-    help(
+    family(
         out,
         "kassa_payment_operations",
         "gauge",
         "Captures, releases and refunds in the shop by kind and status.",
+        f.payment_operations
+            .iter()
+            .map(|((kind, status), n)| (labels(("kind", kind), ("status", status)), n)),
     );
-    for ((kind, status), n) in &f.payment_operations {
-        let _ = writeln!(
-            out,
-            "kassa_payment_operations{{kind=\"{}\",status=\"{}\"}} {n}",
-            escape(kind),
-            escape(status)
-        );
-    }
-    help(
+    family(
         out,
         "kassa_placeorder_processes_running",
         "gauge",
         "Place-order processes not final, by state.",
+        f.running_processes
+            .iter()
+            .map(|(state, n)| (label("state", state), n)),
     );
-    for (state, n) in &f.running_processes {
-        let _ = writeln!(
-            out,
-            "kassa_placeorder_processes_running{{state=\"{}\"}} {n}",
-            escape(state)
-        );
-    }
     let single = [
         (
             "kassa_placeorder_processes_stalled",
@@ -259,18 +306,17 @@ pub fn write_figures(out: &mut String, f: &crate::store::figures::ShopFigures) {
         ),
     ];
     for (name, text, value) in single {
-        help(out, name, "gauge", text);
-        let _ = writeln!(out, "{name} {value}");
+        family(out, name, "gauge", text, [(String::new(), value)]);
     }
-    help(
+    family(
         out,
         "kassa_outbox_failed",
         "gauge",
         "Outbox events given up on, by kind.",
+        f.outbox_failed
+            .iter()
+            .map(|(kind, n)| (label("kind", kind), n)),
     );
-    for (kind, n) in &f.outbox_failed {
-        let _ = writeln!(out, "kassa_outbox_failed{{kind=\"{}\"}} {n}", escape(kind));
-    }
 }
 
 /// A label value as the text format wants it.

@@ -67,25 +67,14 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let sandbox = sandbox_beside_shop(&settings)?;
-        let public_url = public_url(&settings, port);
-        let metrics = Arc::new(Metrics::default());
-        let mut gateways = Vec::new();
-        if let Some(hosted) = hosted_gateway(
+        let shop = assemble_shop(
             &settings,
-            &public_url,
+            store,
+            &key,
+            public_url(&settings, port),
             sandbox.as_ref().map(|s| s.0),
-            key.signing(),
-            &metrics,
-        )? {
-            gateways.push(hosted);
-        }
-        gateways.extend(extras.gateways);
-        let link_key: Arc<[u8]> = Arc::from(key.signing());
-        let mut shop = Shop::new(store, settings.clone(), gateways, link_key)?;
-        shop.registration = registration_api(&settings, sandbox.as_ref().map(|s| s.0), &metrics)?;
-        shop.public_url = public_url;
-        shop.metrics = metrics;
-        tracing::info!("mail to shoppers: {}", shop.mailer.describe());
+            extras.gateways,
+        )?;
         let server = http_server(
             listener,
             settings,
@@ -212,15 +201,7 @@ impl Jobs {
         let store = open_store(&settings).await?;
         let key = session_key(&settings)?;
         let public_url = public_url(&settings, 0);
-        let metrics = Arc::new(Metrics::default());
-        let gateways = hosted_gateway(&settings, &public_url, None, key.signing(), &metrics)?
-            .into_iter()
-            .collect();
-        let mut shop = Shop::new(store, settings.clone(), gateways, Arc::from(key.signing()))?;
-        shop.registration = registration_api(&settings, None, &metrics)?;
-        shop.public_url = public_url;
-        shop.metrics = metrics;
-        tracing::info!("mail to shoppers: {}", shop.mailer.describe());
+        let shop = assemble_shop(&settings, store, &key, public_url, None, Vec::new())?;
         Ok(Self { shop })
     }
 
@@ -236,6 +217,32 @@ impl Jobs {
         self.shop.stopping.stopped().await;
         end_workers(&self.shop, workers).await;
     }
+}
+
+/// The shop's use cases wired to the store and the peers: the hosted
+/// gateway (at its API, or the sandbox on `sandbox_port`) before `extra`
+/// ones, and the registration API, all counting into one registry.
+fn assemble_shop(
+    settings: &Arc<Settings>,
+    store: Store,
+    key: &Key,
+    public_url: String,
+    sandbox_port: Option<u16>,
+    extra: Vec<Arc<dyn PaymentGateway>>,
+) -> anyhow::Result<Shop> {
+    let metrics = Arc::new(Metrics::default());
+    let mut gateways: Vec<Arc<dyn PaymentGateway>> =
+        hosted_gateway(settings, &public_url, sandbox_port, key.signing(), &metrics)?
+            .into_iter()
+            .collect();
+    gateways.extend(extra);
+    let link_key: Arc<[u8]> = Arc::from(key.signing());
+    let registration = registration_api(settings, sandbox_port, &metrics)?;
+    let mut shop = Shop::new(store, settings.clone(), gateways, link_key, metrics)?;
+    shop.registration = registration;
+    shop.public_url = public_url;
+    tracing::info!("mail to shoppers: {}", shop.mailer.describe());
+    Ok(shop)
 }
 
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

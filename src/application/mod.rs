@@ -62,6 +62,7 @@ impl Shop {
         settings: Arc<Settings>,
         extra: Vec<Arc<dyn PaymentGateway>>,
         link_key: Arc<[u8]>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         let currency = Currency::parse(&settings.shop.currency).map_err(anyhow::Error::msg)?;
         let public_url = settings.public_url.trim_end_matches('/').to_owned();
@@ -85,7 +86,7 @@ impl Shop {
             public_url,
             mailer,
             stopping: stopping::Stopping::default(),
-            metrics: Arc::default(),
+            metrics,
         })
     }
 }

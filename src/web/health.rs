@@ -3,7 +3,6 @@
 use crate::application::{Shop, health};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 /// What readiness depends on besides the shop's database.
@@ -54,46 +53,11 @@ async fn metrics(req: HttpRequest, shop: web::Data<Shop>) -> HttpResponse {
     };
     let mut out = String::with_capacity(8 * 1024);
     shop.metrics.write(&mut out);
-    let (durable, light) = health::commits(&shop);
-    crate::metrics::help(
+    crate::metrics::write_store(
         &mut out,
-        "kassa_db_commits_total",
-        "counter",
-        "Database commits of this node by durability.",
+        health::commits(&shop),
+        health::connection_waits(&shop),
     );
-    let _ = writeln!(
-        out,
-        "kassa_db_commits_total{{durability=\"durable\"}} {durable}"
-    );
-    let _ = writeln!(
-        out,
-        "kassa_db_commits_total{{durability=\"light\"}} {light}"
-    );
-    let (read, write) = health::connection_waits(&shop);
-    crate::metrics::help(
-        &mut out,
-        "kassa_db_connection_waits_total",
-        "counter",
-        "Times this node waited for a database connection (write: on SQLite, the turn to write).",
-    );
-    for (pool, (count, _)) in [("read", read), ("write", write)] {
-        let _ = writeln!(
-            out,
-            "kassa_db_connection_waits_total{{pool=\"{pool}\"}} {count}"
-        );
-    }
-    crate::metrics::help(
-        &mut out,
-        "kassa_db_connection_wait_seconds_total",
-        "counter",
-        "Time this node spent waiting for database connections.",
-    );
-    for (pool, (_, seconds)) in [("read", read), ("write", write)] {
-        let _ = writeln!(
-            out,
-            "kassa_db_connection_wait_seconds_total{{pool=\"{pool}\"}} {seconds}"
-        );
-    }
     crate::metrics::write_figures(&mut out, &figures);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
