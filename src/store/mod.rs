@@ -274,9 +274,11 @@ async fn pg_conn(pool: &Pool<AsyncPgConnection>) -> StoreResult<Object<AsyncPgCo
 /// A pool of SQLite connections of type `$conn`, set up with `$pragmas`;
 /// writing connections tell `$carts` (`Some`) of every cart they change.
 macro_rules! sqlite_pool {
-    ($conn:ty, $url:expr, $size:expr, $pragmas:expr, $carts:expr) => {{
+    ($conn:ty, $url:expr, $size:expr, $pragmas:expr, $carts:expr, $statements:expr) => {{
         let pragmas: String = $pragmas;
         let carts: Option<std::sync::Arc<cart_cache::CartCache>> = $carts;
+        #[cfg(feature = "test-support")]
+        let statements: Statements = std::sync::Arc::clone($statements);
         let mut config = ManagerConfig::<$conn>::default();
         // The default recycling runs `SELECT 1` at every checkout: a query
         // (on the durable writer, a blocking hop) per unit of work. A
@@ -286,9 +288,13 @@ macro_rules! sqlite_pool {
             let url = url.to_owned();
             let pragmas = pragmas.clone();
             let carts = carts.clone();
+            #[cfg(feature = "test-support")]
+            let statements = statements.clone();
             Box::pin(async move {
                 use diesel_async::AsyncConnection as _;
                 let mut conn = <$conn>::establish(&url).await?;
+                #[cfg(feature = "test-support")]
+                record_statements(&mut conn, &statements);
                 conn.batch_execute(&pragmas)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -555,6 +561,30 @@ pub struct Store {
     pool: DbPool,
     commits: std::sync::Arc<CommitCounts>,
     catalogue: std::sync::Arc<catalogue_cache::CatalogueCache>,
+    /// Every statement this store's SQLite connections ran, for the tests
+    /// that look at their query plans.
+    #[cfg(feature = "test-support")]
+    statements: Statements,
+}
+
+/// The text of statements run, without their bound values.
+#[cfg(feature = "test-support")]
+type Statements = std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
+
+/// Writes down each statement a connection starts (tests only).
+#[cfg(feature = "test-support")]
+fn record_statements(conn: &mut impl diesel_async::AsyncConnection, into: &Statements) {
+    use diesel::connection::InstrumentationEvent;
+    let into = into.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let text = query.to_string();
+            let sql = text.split(" -- binds:").next().unwrap_or_default();
+            into.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(sql.to_owned());
+        }
+    });
 }
 
 /// How long a catalogue snapshot serves at most when this node changes
@@ -567,6 +597,8 @@ impl Store {
             pool,
             commits: std::sync::Arc::default(),
             catalogue: std::sync::Arc::new(catalogue_cache::CatalogueCache::new(CATALOGUE_TTL)),
+            #[cfg(feature = "test-support")]
+            statements: Statements::default(),
         }
     }
 
@@ -575,6 +607,34 @@ impl Store {
     pub fn refresh_catalogue_within(mut self, ttl: std::time::Duration) -> Self {
         self.catalogue = std::sync::Arc::new(catalogue_cache::CatalogueCache::new(ttl));
         self
+    }
+
+    /// The statements this store's SQLite connections ran, each once.
+    #[cfg(feature = "test-support")]
+    pub fn statements_run(&self) -> Vec<String> {
+        let seen = self.statements.lock().unwrap_or_else(|e| e.into_inner());
+        seen.iter().cloned().collect()
+    }
+
+    /// SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`), one line per step;
+    /// nothing on PostgreSQL.
+    #[cfg(feature = "test-support")]
+    pub async fn query_plan(&self, sql: &str) -> StoreResult<Vec<String>> {
+        #[derive(diesel::QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        match self.read_conn().await? {
+            ReadConn::Sqlite(mut conn) => {
+                use diesel_async::RunQueryDsl as _;
+                let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                    .load(&mut *conn)
+                    .await?;
+                Ok(steps.into_iter().map(|s| s.detail).collect())
+            }
+            ReadConn::Pg(_) => Ok(Vec::new()),
+        }
     }
 
     /// Commits made through this store (all its clones) since start.
@@ -663,24 +723,33 @@ impl Store {
              PRAGMA busy_timeout = {busy_timeout_ms};"
         );
         let carts = std::sync::Arc::new(cart_cache::CartCache::default());
+        // (Only test builds record statements; others never expand the
+        // pools' last argument.)
+        #[cfg(feature = "test-support")]
+        let statements = Statements::default();
         // One writer: writers take turns at the gate anyway.
         let writer = sqlite_pool!(
             SqliteConn,
             &url,
             1,
             format!("{common} PRAGMA synchronous = FULL;"),
-            Some(carts.clone())
+            Some(carts.clone()),
+            &statements
         )?;
         // Readers refuse to write, so a write sent to them by mistake fails
-        // in the tests instead of waiting for the write lock.
+        // in the tests instead of waiting for the write lock. Their page
+        // cache is small: any commit empties it (WAL mode), and emptying
+        // walks the whole cache, so a large one costs at every read after
+        // a write and holds nothing worth keeping.
         let reader = sqlite_pool!(
             SqliteReader,
             &url,
             pool_size,
-            format!("{common} PRAGMA query_only = ON;"),
-            None
+            format!("{common} PRAGMA query_only = ON; PRAGMA cache_size = -256;"),
+            None,
+            &statements
         )?;
-        Ok(Self::new(DbPool::Sqlite {
+        let store = Self::new(DbPool::Sqlite {
             writer,
             reader,
             gate: WriteGate::new(
@@ -688,7 +757,13 @@ impl Store {
                 carts.clone(),
             ),
             carts,
-        }))
+        });
+        #[cfg(feature = "test-support")]
+        let store = Self {
+            statements,
+            ..store
+        };
+        Ok(store)
     }
 
     /// Connects to PostgreSQL, migrated, as a pool.

@@ -31,6 +31,7 @@ mod password_reset;
 mod payment_operations;
 mod place_order;
 mod process;
+mod query_plans;
 mod registration;
 mod scripted_gateway;
 mod seed_story;
