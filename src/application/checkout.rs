@@ -249,7 +249,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
     // The cart validator of the external registration: a refusal is the
     // email field's problem; no answer, the whole form's.
     match registration::ensure(shop, &cart.id, details.email.as_str()).await? {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(RegistrationProblem::Refused(reason)) => {
             let mut errors = FieldErrors::default();
             errors.add("email", reason);

@@ -17,15 +17,16 @@ pub enum RegistrationProblem {
 
 pub const UNAVAILABLE_MESSAGE: &str = "We could not check your registration, please try again.";
 
-/// Makes sure the cart's buyer has a live registration for `email`. A
-/// resubmit with the same email calls nobody; another email replaces it.
+/// Makes sure the cart's buyer has a live registration for `email`, and
+/// tells its id (none when no registration API is configured). A resubmit
+/// with the same email calls nobody; another email replaces it.
 pub async fn ensure(
     shop: &Shop,
     cart_id: &str,
     email: &str,
-) -> AppResult<Result<(), RegistrationProblem>> {
+) -> AppResult<Result<Option<String>, RegistrationProblem>> {
     let Some(api) = &shop.registration else {
-        return Ok(Ok(()));
+        return Ok(Ok(None));
     };
     let existing = shop.store.registration_of_cart(cart_id).await?;
     if let Some(r) = &existing
@@ -35,7 +36,7 @@ pub async fn ensure(
             RegistrationStatus::Pending | RegistrationStatus::Confirmed
         )
     {
-        return Ok(Ok(()));
+        return Ok(Ok(existing.map(|r| r.registration_id)));
     }
     let generation = existing.map(|r| r.generation + 1).unwrap_or(1);
     // One key per cart and generation: a retry of this very call gives
@@ -47,7 +48,7 @@ pub async fn ensure(
             shop.store
                 .save_registration(cart_id, email, &id, generation)
                 .await?;
-            Ok(Ok(()))
+            Ok(Ok(Some(id)))
         }
         Err(RegistrationError::Refused(reason)) => Ok(Err(RegistrationProblem::Refused(reason))),
         Err(e) => {
@@ -55,23 +56,4 @@ pub async fn ensure(
             Ok(Err(RegistrationProblem::Unavailable))
         }
     }
-}
-
-/// The cart's registration that a new attempt may use: pending or
-/// confirmed, never one whose deletion is queued.
-pub async fn live_registration(shop: &Shop, cart_id: &str) -> AppResult<Option<String>> {
-    if shop.registration.is_none() {
-        return Ok(None);
-    }
-    Ok(shop
-        .store
-        .registration_of_cart(cart_id)
-        .await?
-        .filter(|r| {
-            matches!(
-                r.status,
-                RegistrationStatus::Pending | RegistrationStatus::Confirmed
-            )
-        })
-        .map(|r| r.registration_id))
 }

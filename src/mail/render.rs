@@ -127,7 +127,7 @@ pub struct Rendered {
 }
 
 #[derive(Template)]
-#[template(path = "mail/mail.txt")]
+#[template(path = "mail/mail.txt", whitespace = "preserve")]
 struct TextMail<'a> {
     letter: &'a Letter<'a>,
 }

@@ -92,10 +92,11 @@ pub async fn start(
         }
         // The registration is taken only now that no older attempt of the
         // cart can queue events any more.
-        if let Err(problem) = registration::ensure(shop, cart_id, details.email.as_str()).await? {
-            return Ok(Err(StartRefused::Registration(problem)));
-        }
-        let registration_id = registration::live_registration(shop, cart_id).await?;
+        let registration_id =
+            match registration::ensure(shop, cart_id, details.email.as_str()).await? {
+                Ok(id) => id,
+                Err(problem) => return Ok(Err(StartRefused::Registration(problem))),
+            };
         // A fresh idempotency key for every attempt, also on the cart's
         // payment selection.
         let key = new_idempotency_key();
