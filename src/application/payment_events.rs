@@ -161,8 +161,8 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
                 .settle_order(
                     order_id,
                     key,
-                    settlement.payment_status,
-                    settlement.order_status,
+                    (settlement.payment_status, settlement.order_status),
+                    None,
                 )
                 .await?;
             refund_if_cancelled(shop, order_id).await?;

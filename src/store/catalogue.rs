@@ -177,6 +177,7 @@ impl Store {
                 .execute(c)
                 .await
         })?;
+        self.catalogue.changed();
         Ok(changed > 0)
     }
 
@@ -189,6 +190,7 @@ impl Store {
                 .execute(c)
                 .await
         })?;
+        self.catalogue.changed();
         Ok(changed > 0)
     }
 }

@@ -1,7 +1,8 @@
 //! The catalogue, shipping methods and vouchers, served from memory: every
 //! page needs them and they change rarely. A snapshot is loaded in one read
-//! and kept until this node commits a durable change (an order takes stock
-//! or a voucher use, a cancellation gives them back) or `ttl` has passed,
+//! and kept until this node commits a change to them (an order takes stock
+//! or a voucher use, a cancellation gives them back: the store functions
+//! that write them say so, `changed`) or `ttl` has passed,
 //! which bounds how long another node's change stays unseen here. Prices,
 //! stock and voucher limits are checked again in the order's own
 //! transaction, so a stale page never sells what is not there.
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 
 pub struct CatalogueCache {
     ttl: Duration,
-    /// Counts this node's durable commits: a snapshot of an older count
-    /// may miss one of them.
+    /// Counts this node's commits that changed the catalogue: a snapshot
+    /// of an older count may miss one of them.
     generation: AtomicU64,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
 }

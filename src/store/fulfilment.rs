@@ -458,7 +458,7 @@ impl Store {
 
     /// Saves a change of an order if it is still at `write.version`.
     pub async fn write_order(&self, write: &OrderWrite) -> StoreResult<Written> {
-        write_tx!(self, |c| {
+        let written = write_tx!(self, |c| {
             let at = now();
             let mut claim = diesel::update(
                 orders::table
@@ -654,7 +654,10 @@ impl Store {
             }
             queue_order_mails!(c, &write.order_id, &write.mails, &write.actor);
             Ok::<_, StoreError>(Written::Saved)
-        })
+        });
+        // A cancellation may give stock back.
+        self.catalogue.changed();
+        written
     }
 
     /// A payment operation and what sending it needs.

@@ -646,11 +646,7 @@ impl Store {
         use std::sync::atomic::Ordering::Relaxed;
         if ok {
             match durability {
-                Durability::Durable => {
-                    // Stock and voucher uses change only in durable commits.
-                    self.catalogue.changed();
-                    self.commits.durable.fetch_add(1, Relaxed)
-                }
+                Durability::Durable => self.commits.durable.fetch_add(1, Relaxed),
                 Durability::Light => self.commits.light.fetch_add(1, Relaxed),
             };
         }

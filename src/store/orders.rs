@@ -127,7 +127,7 @@ impl Store {
         token: &str,
         fence: &Fence<'_>,
     ) -> Result<PlacedOrder, PlaceError> {
-        write_tx!(self, |c| {
+        let placed = write_tx!(self, |c| {
             hold_fence!(c, fence);
             let existing: Option<(String, String, String)> = orders::table
                 .filter(orders::cart_id.eq(&draft.cart_id))
@@ -223,7 +223,10 @@ impl Store {
                 number: number.as_str().to_owned(),
                 token: token.to_owned(),
             })
-        })
+        });
+        // Stock and voucher uses changed.
+        self.catalogue.changed();
+        placed
     }
 
     /// The cart's order that is not cancelled, if any: the one a running
@@ -246,7 +249,7 @@ impl Store {
     /// its cart released as `why` says, only if the cart still belongs to
     /// this order (a newer attempt's cart is never touched).
     pub async fn cancel_order(&self, order_id: &str, why: Cancellation<'_>) -> StoreResult<()> {
-        write_tx!(self, |c| {
+        let cancelled = write_tx!(self, |c| {
             if let Cancellation::Rollback { fence: Some(fence) } = &why {
                 hold_fence!(c, fence);
             }
@@ -347,19 +350,26 @@ impl Store {
             .execute(c)
             .await?;
             Ok::<_, StoreError>(())
-        })
+        });
+        // Stock and voucher uses given back.
+        self.catalogue.changed();
+        cancelled
     }
 
     /// Gives an order (unless cancelled) and its payment their final
-    /// status; its cart is ordered for good.
+    /// status; its cart is ordered for good. A place-order step settles
+    /// under its process's lease (`fence`).
     pub async fn settle_order(
         &self,
         order_id: &str,
         payment_key: Option<&str>,
-        payment_status: PaymentStatus,
-        order_status: OrderStatus,
+        (payment_status, order_status): (PaymentStatus, OrderStatus),
+        fence: Option<&Fence<'_>>,
     ) -> StoreResult<()> {
         write_tx!(self, |c| {
+            if let Some(fence) = fence {
+                hold_fence!(c, fence);
+            }
             let at = now();
             let before: Option<String> = orders::table
                 .find(order_id)

@@ -15,33 +15,125 @@ use diesel_async::RunQueryDsl;
 use std::time::Duration;
 
 /// The lease a place-order step runs under. The store changes a step makes
-/// (freezing the cart, placing or cancelling the order, opening the cart
-/// again) land only while this holder still holds the process's lease: a
-/// node paused past its lease that wakes after another took the attempt
-/// over changes nothing, as its save of the process would change nothing.
+/// (freezing the cart, placing, settling or cancelling the order, opening
+/// the cart again) land only while this holder still holds the process's
+/// lease: a node paused past its lease that wakes after another took the
+/// attempt over changes nothing, as its save of the process would change
+/// nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fence<'a> {
     pub process_id: &'a str,
     pub holder: &'a str,
+    /// A save of the process that travels in the change's transaction
+    /// instead of a commit of its own: the step before the change and the
+    /// change land together or not at all.
+    pub carries: Option<&'a StepSave>,
+}
+
+/// The process as a step left it, ready to be written: on its own
+/// (`Store::save_step`) or with the next change a step makes (`Fence`).
+/// Written only over the `version` it was taken at, by the lease's holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSave {
+    state: &'static str,
+    context: String,
+    failure: Option<String>,
+    is_final: bool,
+    version: i64,
+    lease_until: time::PrimitiveDateTime,
+    at: time::PrimitiveDateTime,
+}
+
+impl StepSave {
+    /// `process` as it stands, with the lease renewed for `ttl`.
+    pub fn of(process: &Process, ttl: Duration) -> StoreResult<Self> {
+        let at = now();
+        Ok(Self {
+            state: process.state.as_str(),
+            context: json(&process.context)?,
+            failure: process.failure.as_ref().map(json).transpose()?,
+            is_final: process.state.is_final(),
+            version: process.version,
+            lease_until: at + ttl,
+            at,
+        })
+    }
+}
+
+/// Writes a `StepSave` of process `$id` for `$holder`: the rows changed
+/// (1, or 0 when the lease or the version moved on).
+macro_rules! write_step {
+    ($c:ident, $id:expr, $holder:expr, $save:expr) => {{
+        use $crate::store::prepared::Prepare as _;
+        use $crate::store::schema::place_order_process as saved;
+        let save: &$crate::store::processes::StepSave = $save;
+        diesel::update(
+            saved::table
+                .find($id)
+                .filter(saved::version.eq(save.version()))
+                .filter(saved::lease_owner.eq($holder)),
+        )
+        .set(save.changes())
+        .prepared()
+        .execute($c)
+        .await
+    }};
+}
+
+impl StepSave {
+    pub(super) fn version(&self) -> i64 {
+        self.version
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn changes(
+        &self,
+    ) -> (
+        diesel::dsl::Eq<processes::state, &'static str>,
+        diesel::dsl::Eq<processes::context, &str>,
+        diesel::dsl::Eq<processes::failure, Option<&str>>,
+        diesel::dsl::Eq<processes::is_final, bool>,
+        diesel::dsl::Eq<processes::version, i64>,
+        diesel::dsl::Eq<processes::lease_expires_at, time::PrimitiveDateTime>,
+        diesel::dsl::Eq<processes::updated_at, time::PrimitiveDateTime>,
+    ) {
+        (
+            processes::state.eq(self.state),
+            processes::context.eq(self.context.as_str()),
+            processes::failure.eq(self.failure.as_deref()),
+            processes::is_final.eq(self.is_final),
+            processes::version.eq(self.version + 1),
+            processes::lease_expires_at.eq(self.lease_until),
+            processes::updated_at.eq(self.at),
+        )
+    }
 }
 
 /// Inside a write transaction: goes on only while the fence's holder holds
 /// the lease, and keeps it held (the row stays locked) until the commit;
-/// otherwise leaves the body with a conflict.
+/// otherwise leaves the body with a conflict. A save the fence carries is
+/// written here, so it holds the lease as well.
 macro_rules! hold_fence {
     ($c:ident, $fence:expr) => {{
         use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::place_order_process as fenced;
         let fence: &$crate::store::processes::Fence<'_> = $fence;
-        let held = diesel::update(
-            fenced::table
-                .find(fence.process_id)
-                .filter(fenced::lease_owner.eq(fence.holder)),
-        )
-        .set(fenced::lease_owner.eq(fence.holder))
-        .prepared()
-        .execute($c)
-        .await?;
+        let held = match fence.carries {
+            Some(save) => {
+                $crate::store::processes::write_step!($c, fence.process_id, fence.holder, save)?
+            }
+            None => {
+                diesel::update(
+                    fenced::table
+                        .find(fence.process_id)
+                        .filter(fenced::lease_owner.eq(fence.holder)),
+                )
+                .set(fenced::lease_owner.eq(fence.holder))
+                .prepared()
+                .execute($c)
+                .await?
+            }
+        };
         if held == 0 {
             return Err($crate::store::StoreError::Conflict(
                 "the attempt passed to another holder of its lease",
@@ -50,7 +142,7 @@ macro_rules! hold_fence {
         }
     }};
 }
-pub(crate) use hold_fence;
+pub(crate) use {hold_fence, write_step};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("process {what}: {e}"))
@@ -226,29 +318,14 @@ impl Store {
         owner: &str,
         ttl: Duration,
     ) -> StoreResult<bool> {
-        let at = now();
-        let context = json(&process.context)?;
-        let failure = process.failure.as_ref().map(json).transpose()?;
-        let saved = light_conn!(self, |c| {
-            diesel::update(
-                processes::table
-                    .find(&process.id)
-                    .filter(processes::version.eq(process.version))
-                    .filter(processes::lease_owner.eq(owner)),
-            )
-            .set((
-                processes::state.eq(process.state.as_str()),
-                processes::context.eq(context),
-                processes::failure.eq(failure),
-                processes::is_final.eq(process.state.is_final()),
-                processes::version.eq(process.version + 1),
-                processes::lease_expires_at.eq(at + ttl),
-                processes::updated_at.eq(at),
-            ))
-            .prepared()
-            .execute(c)
+        self.save_step(&process.id, owner, &StepSave::of(process, ttl)?)
             .await
-        })?;
+    }
+
+    /// Writes a step taken before (`StepSave::of`) on its own; `false`
+    /// when the lease was lost or another save came first.
+    pub async fn save_step(&self, id: &str, owner: &str, save: &StepSave) -> StoreResult<bool> {
+        let saved = light_conn!(self, |c| write_step!(c, id, owner, save))?;
         Ok(saved == 1)
     }
 

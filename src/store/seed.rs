@@ -100,7 +100,7 @@ impl Store {
     /// Nodes starting together may both seed: rows that exist already are
     /// left alone.
     pub async fn seed_demo_data(&self, currency: &str, stock: Option<i64>) -> StoreResult<bool> {
-        write_tx!(self, |c| {
+        let seeded = write_tx!(self, |c| {
             let existing: i64 = products::table.count().get_result(c).await?;
             if existing > 0 {
                 return Ok(false);
@@ -174,7 +174,9 @@ impl Store {
                     .await?;
             }
             Ok::<_, StoreError>(true)
-        })
+        });
+        self.catalogue.changed();
+        seeded
     }
 }
 

@@ -778,8 +778,8 @@ async fn a_settlement_repeated_after_delivery_leaves_the_order_completed(backend
         .settle_order(
             &order.id,
             Some(process.context.idempotency_key.as_str()),
-            PaymentStatus::Authorized,
-            OrderStatus::Placed,
+            (PaymentStatus::Authorized, OrderStatus::Placed),
+            None,
         )
         .await
         .unwrap();

@@ -682,7 +682,7 @@ async fn fifty_carts_on_two_nodes_with_two_hundred_webhooks() {
 async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Backend) {
     use kassa::domain::cart::CartStatus;
     use kassa::store::StoreError;
-    use kassa::store::processes::Fence;
+    use kassa::store::processes::{Fence, StepSave};
     let app = hosted_shop(backend, |_| {}).await;
     to_the_provider(&app, "card").await;
     let process = app.latest_process().await;
@@ -698,6 +698,7 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
     let paused = Fence {
         process_id: &process.id,
         holder: "node-a",
+        carries: None,
     };
     let refused = store.reopen_cart(&process.cart_id, &paused).await;
     assert!(
@@ -715,7 +716,49 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
     let holder = Fence {
         process_id: &process.id,
         holder: "node-b",
+        carries: None,
     };
     store.reopen_cart(&process.cart_id, &holder).await.unwrap();
     assert_eq!(cart_status().await, CartStatus::Open);
+
+    // Settling is fenced as well.
+    let refused = store
+        .settle_order(
+            "any-order",
+            None,
+            (PaymentStatus::Captured, OrderStatus::Paid),
+            Some(&paused),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+
+    // A save the fence carries lands with the change, and only over the
+    // version it was taken at: the second time, neither lands.
+    let stored = store.process(&process.id).await.unwrap().unwrap();
+    let save = StepSave::of(&stored, Duration::from_secs(30)).unwrap();
+    let carrying = Fence {
+        carries: Some(&save),
+        ..holder
+    };
+    let version = store.cart(&process.cart_id).await.unwrap().unwrap().version;
+    assert!(
+        store
+            .freeze_cart(&process.cart_id, version, &carrying)
+            .await
+            .unwrap()
+    );
+    assert_eq!(cart_status().await, CartStatus::Frozen);
+    let saved = store.process(&process.id).await.unwrap().unwrap();
+    assert_eq!(saved.version, stored.version + 1, "saved with the freeze");
+    let refused = store.reopen_cart(&process.cart_id, &carrying).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(cart_status().await, CartStatus::Frozen, "nothing changed");
+    let after = store.process(&process.id).await.unwrap().unwrap();
+    assert_eq!(after.version, saved.version, "nor saved");
 }

@@ -13,6 +13,7 @@ use crate::domain::cart::Cart;
 use crate::domain::placeorder::coordinator::{self, Turn, status_of};
 use crate::domain::placeorder::{FailureReason, Process, State};
 use crate::ids::{new_holder, new_id, new_idempotency_key};
+use crate::store::processes::StepSave;
 use ports::ShopPorts;
 use std::time::Duration;
 
@@ -262,16 +263,22 @@ async fn step(
     let fence = crate::store::processes::Fence {
         process_id: &process_id,
         holder: owner,
+        carries: None,
     };
     let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref(), fence);
     let mut moved = false;
     let mut lost_lease = false;
     while !process.state.is_final() {
         let turn = coordinator::turn(&mut process, moved, &mut ports).await;
+        process.version += ports.take_landed();
         if turn.moved() {
             crate::crash::point("placeorder.step_done");
         }
         log_turn(&process.id, &turn);
+        if ports.lost_lease() {
+            lost_lease = true;
+            break;
+        }
         if !turn.changed() {
             break;
         }
@@ -279,16 +286,32 @@ async fn step(
         if !turn.saves() {
             continue;
         }
+        if travels_with_next_change(&turn, &process) {
+            ports.carry(StepSave::of(&process, shop.lease())?);
+            continue;
+        }
+        ports.drop_pending();
         if !shop
             .store
             .save_process(&process, owner, shop.lease())
             .await?
         {
-            tracing::warn!(process = %process.id, "lost the lease; another node goes on");
             lost_lease = true;
             break;
         }
         process.version += 1;
+    }
+    // The pass ends with a save still waiting (a step must wait, or the
+    // change it waited for was not made): it is written now.
+    if !lost_lease {
+        match ports.flush().await {
+            Ok(()) => process.version += ports.take_landed(),
+            Err(_) if ports.lost_lease() => lost_lease = true,
+            Err(e) => return Err(AppError::Unavailable(e.to_string())),
+        }
+    }
+    if lost_lease {
+        tracing::warn!(process = %process.id, "lost the lease; another node goes on");
     }
     // A process is final here only once saved so.
     let holds_lease = !lost_lease && !process.state.is_final();
@@ -304,6 +327,21 @@ async fn step(
         return Ok((status_of(stored.as_ref().unwrap_or(&process)), false));
     }
     Ok((status_of(&process), holds_lease))
+}
+
+/// Whether a step's save may wait for the next change a step makes in the
+/// store and be written in that change's transaction: a step to a state
+/// that goes on at once, of a process not failing. Until then the stored
+/// process stands at an earlier step. Every step runs again to the same
+/// effect after a crash (a crash between a change and its save is the
+/// same case), and a failure from outside finds the stored step's
+/// undo for whatever the steps since changed (`unsaved_rollback`), since
+/// every call to a payment gateway writes the waiting save first
+/// (`ShopPorts::flush`). Resting and final states, failures and
+/// rollbacks are saved at once.
+fn travels_with_next_change(turn: &Turn, process: &Process) -> bool {
+    matches!(turn, Turn::Stepped { to, .. } if !to.is_resting() && !to.is_final())
+        && process.failure.is_none()
 }
 
 fn log_turn(id: &str, turn: &Turn) {

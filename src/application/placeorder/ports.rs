@@ -13,7 +13,7 @@ use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
-use crate::store::processes::Fence;
+use crate::store::processes::{Fence, StepSave};
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
@@ -27,6 +27,15 @@ pub struct ShopPorts<'a> {
     /// states that only read it run back to back. A copy gone stale meanwhile
     /// is caught when the cart is frozen at the reviewed version.
     cart: Option<Cart>,
+    /// A save of the process waiting for the next change a step makes in
+    /// the store, to travel in its transaction (`Fence::carries`); written
+    /// on its own before anything outside the store changes.
+    pending: Option<StepSave>,
+    /// Saves written since the coordinator last asked (each moves the
+    /// stored version on by one).
+    landed: i64,
+    /// A save found the lease with another holder.
+    lost_lease: bool,
 }
 
 impl<'a> ShopPorts<'a> {
@@ -42,6 +51,74 @@ impl<'a> ShopPorts<'a> {
             fence,
             registration_id,
             cart: None,
+            pending: None,
+            landed: 0,
+            lost_lease: false,
+        }
+    }
+
+    /// Lets `save` wait for the next change a step makes, replacing a save
+    /// still waiting (the newer one says all the older one would).
+    pub fn carry(&mut self, save: StepSave) {
+        self.pending = Some(save);
+    }
+
+    /// A save still waiting is made moot by one written now.
+    pub fn drop_pending(&mut self) {
+        self.pending = None;
+    }
+
+    /// How many saves were written since the last call.
+    pub fn take_landed(&mut self) -> i64 {
+        std::mem::take(&mut self.landed)
+    }
+
+    pub fn lost_lease(&self) -> bool {
+        self.lost_lease
+    }
+
+    /// Writes a waiting save on its own: before a change outside the
+    /// store, and when a pass ends.
+    pub async fn flush(&mut self) -> Result<(), PortError> {
+        let Some(save) = self.pending.take() else {
+            return Ok(());
+        };
+        let fence = self.fence;
+        match self
+            .shop
+            .store
+            .save_step(fence.process_id, fence.holder, &save)
+            .await
+        {
+            Ok(true) => {
+                self.landed += 1;
+                Ok(())
+            }
+            Ok(false) => {
+                self.lost_lease = true;
+                Err(PortError::Unavailable(
+                    "the attempt passed to another holder of its lease".into(),
+                ))
+            }
+            Err(e) => {
+                self.pending = Some(save);
+                Err(store_error(e))
+            }
+        }
+    }
+
+    /// The fence for a change in the store, carrying the waiting save.
+    fn fence(&self) -> Fence<'_> {
+        Fence {
+            carries: self.pending.as_ref(),
+            ..self.fence
+        }
+    }
+
+    /// The change the fence was given to made it: so did its save.
+    fn changed(&mut self) {
+        if self.pending.take().is_some() {
+            self.landed += 1;
         }
     }
 
@@ -99,6 +176,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError> {
+        self.flush().await?;
         let start = self
             .gateway(request)?
             .start_flow(request)
@@ -120,6 +198,9 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn payment_status(&mut self, request: &PaymentRequest) -> Result<FlowStatus, PortError> {
+        // Not a change, but a wait on the provider: where the process
+        // stands is stored before it.
+        self.flush().await?;
         self.gateway(request)?
             .flow_status(request)
             .await
@@ -127,6 +208,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
+        self.flush().await?;
         self.gateway(request)?
             .confirm(request)
             .await
@@ -136,6 +218,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
+        self.flush().await?;
         match self.gateway(request)?.cancel(request).await {
             // Refused: nothing there to void (never created, or expired).
             Ok(()) | Err(GatewayError::Refused(_)) => {}
@@ -154,9 +237,10 @@ impl Ports for ShopPorts<'_> {
         let frozen = self
             .shop
             .store
-            .freeze_cart(cart_id, version, &self.fence)
+            .freeze_cart(cart_id, version, &self.fence())
             .await
             .map_err(store_error)?;
+        self.changed();
         crate::crash::point("placeorder.cart_frozen");
         Ok(frozen)
     }
@@ -165,9 +249,10 @@ impl Ports for ShopPorts<'_> {
         self.cart = None;
         self.shop
             .store
-            .reopen_cart(cart_id, &self.fence)
+            .reopen_cart(cart_id, &self.fence())
             .await
             .map_err(store_error)?;
+        self.changed();
         crate::crash::point("placeorder.cart_reopened");
         Ok(())
     }
@@ -179,10 +264,11 @@ impl Ports for ShopPorts<'_> {
             match self
                 .shop
                 .store
-                .place_order(draft, self.shop.currency, &random_token(), &self.fence)
+                .place_order(draft, self.shop.currency, &random_token(), &self.fence())
                 .await
             {
                 Ok(order) => {
+                    self.changed();
                     crate::crash::point("placeorder.order_placed");
                     return Ok(order);
                 }
@@ -214,11 +300,12 @@ impl Ports for ShopPorts<'_> {
             .cancel_order(
                 order_id,
                 Cancellation::Rollback {
-                    fence: Some(self.fence),
+                    fence: Some(self.fence()),
                 },
             )
             .await
             .map_err(store_error)?;
+        self.changed();
         crate::crash::point("placeorder.order_cancelled");
         Ok(())
     }
@@ -234,11 +321,12 @@ impl Ports for ShopPorts<'_> {
             .settle_order(
                 order_id,
                 payment_key.map(IdempotencyKey::as_str),
-                settlement.payment_status,
-                settlement.order_status,
+                (settlement.payment_status, settlement.order_status),
+                Some(&self.fence()),
             )
             .await
             .map_err(store_error)?;
+        self.changed();
         crate::crash::point("placeorder.order_settled");
         Ok(())
     }
