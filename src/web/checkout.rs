@@ -313,7 +313,9 @@ fn start_refused(session: &ShopSession, refused: StartRefused) -> PageResult<Htt
 }
 
 /// After the shopper's "place order": the payment step shows the rest,
-/// unless the attempt failed at once.
+/// unless the attempt is over already: failed, or placed (a payment that
+/// needs nothing from the shopper, such as cash on delivery), which goes
+/// to its confirmation as `/checkout/placeorder` would.
 fn after_start(
     shop: &Shop,
     session: &ShopSession,
@@ -321,8 +323,17 @@ fn after_start(
 ) -> PageResult<HttpResponse> {
     match status {
         ProcessStatus::Failed(reason) => failed(shop, session, &reason),
+        ProcessStatus::Succeeded(order) => placed(session, order),
         _ => Ok(see_other("/checkout/payment")),
     }
+}
+
+/// The session knows the order (and no longer the cart); the shopper sees
+/// its confirmation.
+fn placed(session: &ShopSession, order: impl Into<OrderRef>) -> PageResult<HttpResponse> {
+    let order = order.into();
+    session.order_placed(&order)?;
+    Ok(see_other(&success_url(&order)))
 }
 
 /// Back to the form (or the review, for a payment error with
@@ -408,11 +419,7 @@ async fn cancel_payment(
 async fn place_order(shop: web::Data<Shop>, session: ShopSession) -> PageResult<HttpResponse> {
     match checkout::attempt(&shop, &session.cart_claim()).await? {
         Attempt::NoCart => Ok(already_ordered(&session).unwrap_or_else(|| see_other("/cart"))),
-        Attempt::Status(ProcessStatus::Succeeded(order)) => {
-            let order = OrderRef::from(order);
-            session.order_placed(&order)?;
-            Ok(see_other(&success_url(&order)))
-        }
+        Attempt::Status(ProcessStatus::Succeeded(order)) => placed(&session, order),
         Attempt::Status(ProcessStatus::Failed(_)) | Attempt::None => Ok(see_other("/checkout")),
         Attempt::Status(_) => Ok(see_other("/checkout/payment")),
     }
