@@ -1,6 +1,7 @@
-//! The place-order processes: saved after every step, stepped by whoever
-//! holds the lease (compare-and-swap on the row, expiring, so a dead node's
-//! process is taken over).
+//! The place-order processes: saved around the steps that change something
+//! (alone, or in the transaction of the change), stepped by whoever holds the
+//! lease (compare-and-swap on the row, expiring, so a dead node's process is
+//! taken over).
 
 use super::prepared::Prepare;
 use super::rows::ProcessRow;

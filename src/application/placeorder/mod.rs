@@ -1,6 +1,7 @@
 //! The place-order coordinator: starts, refreshes and cancels processes.
 //! Whoever holds a process's lease steps it, one state at a time, saving
-//! around every step that changes something outside (`Turn::saves`);
+//! around every step that changes something outside (`Turn::saves`), in
+//! the transaction of the change where it can (`travels_with_next_change`);
 //! everyone else waits for it or reads where it stands.
 
 mod ports;
