@@ -62,6 +62,13 @@ pub trait PaymentGateway: Send + Sync {
     fn instructions(&self, _order: &Order) -> Option<PaymentInstructions> {
         None
     }
+    /// Whether a started payment exists outside the shop (a session at a
+    /// provider, which may take money): its record must be on disk before
+    /// the process goes on. A payment that exists only in the shop's own
+    /// records reaches the disk with the order's commit, which is durable.
+    fn held_outside(&self) -> bool {
+        true
+    }
 }
 
 /// The gateways the shop offers, in checkout order.

@@ -72,6 +72,11 @@ impl PaymentGateway for OfflineGateway {
         }
     }
 
+    /// Nobody outside the shop knows of a cash payment.
+    fn held_outside(&self) -> bool {
+        false
+    }
+
     fn methods(&self) -> Vec<PaymentMethodOption> {
         [
             (CASH_ON_DELIVERY, "Cash on delivery"),

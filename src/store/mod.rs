@@ -637,6 +637,36 @@ impl Store {
         }
     }
 
+    /// How a transaction of `durability` is set to commit, as the database
+    /// tells it inside one: SQLite's `synchronous` (2 FULL, 1 NORMAL),
+    /// PostgreSQL's `synchronous_commit` (on, off).
+    #[cfg(feature = "test-support")]
+    pub async fn commit_setting(&self, durability: Durability) -> StoreResult<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            setting: String,
+        }
+        let sql = match &self.pool {
+            DbPool::Sqlite { .. } => {
+                "SELECT CAST(synchronous AS TEXT) AS setting FROM pragma_synchronous"
+            }
+            DbPool::Pg(_) => "SELECT current_setting('synchronous_commit') AS setting",
+        };
+        let ask = diesel::sql_query(sql);
+        let setting: Setting = match durability {
+            Durability::Durable => write_tx!(self, |c| {
+                use diesel_async::RunQueryDsl as _;
+                ask.get_result(c).await
+            })?,
+            Durability::Light => light_tx!(self, |c| {
+                use diesel_async::RunQueryDsl as _;
+                ask.get_result(c).await
+            })?,
+        };
+        Ok(setting.setting)
+    }
+
     /// Commits made through this store (all its clones) since start.
     pub fn commits(&self) -> &CommitCounts {
         &self.commits

@@ -5,7 +5,7 @@ use super::outbox::{abandon_registration, event};
 use super::prepared::Prepare;
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
-use super::{Store, StoreResult, light_conn, now, read, with_conn, write_tx};
+use super::{Durability, Store, StoreResult, light_conn, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -15,12 +15,14 @@ use diesel_async::RunQueryDsl;
 
 impl Store {
     /// Records a started payment; a repeat of the same attempt changes nothing.
+    /// Records a started payment, with a commit as durable as `durability`
+    /// (see `PaymentGateway::held_outside`).
     pub async fn record_payment_started(
         &self,
         cart_id: &str,
         request: &PaymentRequest,
-        provider_reference: Option<&str>,
-        registration_id: Option<&str>,
+        (provider_reference, registration_id): (Option<&str>, Option<&str>),
+        durability: Durability,
     ) -> StoreResult<()> {
         let at = now();
         let row = PaymentRow {
@@ -45,14 +47,20 @@ impl Store {
             refunded_minor: 0,
             released: false,
         };
-        with_conn!(self, |c| {
-            diesel::insert_into(payments::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .prepared()
-                .execute(c)
-                .await
-        })?;
+        macro_rules! insert {
+            ($c:expr) => {
+                diesel::insert_into(payments::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .prepared()
+                    .execute($c)
+                    .await
+            };
+        }
+        match durability {
+            Durability::Durable => with_conn!(self, |c| insert!(c))?,
+            Durability::Light => light_conn!(self, |c| insert!(c))?,
+        };
         Ok(())
     }
 

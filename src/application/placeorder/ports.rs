@@ -11,9 +11,9 @@ use crate::domain::payment::{
 use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
 use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
-use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
 use crate::store::processes::{Fence, StepSave};
+use crate::store::{Durability, StoreError};
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
@@ -177,19 +177,21 @@ impl Ports for ShopPorts<'_> {
 
     async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError> {
         self.flush().await?;
-        let start = self
-            .gateway(request)?
-            .start_flow(request)
-            .await
-            .map_err(gateway_error)?;
+        let gateway = self.gateway(request)?;
+        let start = gateway.start_flow(request).await.map_err(gateway_error)?;
         crate::crash::point("placeorder.payment_started");
+        let durability = if gateway.held_outside() {
+            Durability::Durable
+        } else {
+            Durability::Light
+        };
         self.shop
             .store
             .record_payment_started(
                 self.cart_id,
                 request,
-                start.provider_reference.as_deref(),
-                self.registration_id,
+                (start.provider_reference.as_deref(), self.registration_id),
+                durability,
             )
             .await
             .map_err(store_error)?;
