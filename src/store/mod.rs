@@ -498,13 +498,14 @@ pub(crate) use write_tx;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
     /// On disk before the commit returns (SQLite `synchronous = FULL`,
-    /// PostgreSQL's default): orders, payments, money, accounts.
+    /// PostgreSQL's default): orders, payments a provider holds, money,
+    /// accounts.
     Durable,
     /// Survives the process dying at once; a machine that loses power may
     /// lose the last light commits, never a durable one or the order
     /// between them (SQLite `synchronous = NORMAL` in WAL mode, PostgreSQL
     /// `synchronous_commit = off`): carts, the place-order process's
-    /// steps, leases, outbox bookkeeping. Every step they record is safe
+    /// steps, leases, outbox bookkeeping, a cash payment before its order. Every step they record is safe
     /// to run again, and the next durable commit makes them durable too.
     Light,
 }
