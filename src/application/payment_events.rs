@@ -158,12 +158,7 @@ async fn settle_waiting_order(shop: &Shop, payment: &StoredPayment) -> AppResult
     match status {
         FlowStatus::Completed(settlement) => {
             shop.store
-                .settle_order(
-                    order_id,
-                    key,
-                    (settlement.payment_status, settlement.order_status),
-                    None,
-                )
+                .settle_order(order_id, key, settlement, None)
                 .await?;
             refund_if_cancelled(shop, order_id).await?;
         }

@@ -18,7 +18,7 @@ use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::mail::{CancelReason, MailRequest, mails_on_settle};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
-use crate::domain::payment::PaymentStatus;
+use crate::domain::payment::{PaymentStatus, Settlement};
 use crate::domain::placeorder::{
     OrderDraft, OrderRefusal, PlacedOrder, cart_status_after, order_totals,
 };
@@ -363,9 +363,13 @@ impl Store {
         &self,
         order_id: &str,
         payment_key: Option<&str>,
-        (payment_status, order_status): (PaymentStatus, OrderStatus),
+        settlement: Settlement,
         fence: Option<&Fence<'_>>,
     ) -> StoreResult<()> {
+        let Settlement {
+            payment_status,
+            order_status,
+        } = settlement;
         write_tx!(self, |c| {
             if let Some(fence) = fence {
                 hold_fence!(c, fence);

@@ -21,7 +21,8 @@ impl Store {
         &self,
         cart_id: &str,
         request: &PaymentRequest,
-        (provider_reference, registration_id): (Option<&str>, Option<&str>),
+        provider_reference: Option<&str>,
+        registration_id: Option<&str>,
         durability: Durability,
     ) -> StoreResult<()> {
         let at = now();

@@ -12,7 +12,7 @@ use kassa::application::fulfilment::{self, Command, Outcome};
 use kassa::config::CaptureMode;
 use kassa::domain::fulfilment::{DeliveryStatus, OperationStatus, StaffOrder};
 use kassa::domain::order::OrderStatus;
-use kassa::domain::payment::PaymentStatus;
+use kassa::domain::payment::{PaymentStatus, Settlement};
 
 on_both_backends!(
     the_seed_story_captures_each_delivery_and_the_last_one_the_rest,
@@ -778,7 +778,10 @@ async fn a_settlement_repeated_after_delivery_leaves_the_order_completed(backend
         .settle_order(
             &order.id,
             Some(process.context.idempotency_key.as_str()),
-            (PaymentStatus::Authorized, OrderStatus::Placed),
+            Settlement {
+                payment_status: PaymentStatus::Authorized,
+                order_status: OrderStatus::Placed,
+            },
             None,
         )
         .await

@@ -726,7 +726,10 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
         .settle_order(
             "any-order",
             None,
-            (PaymentStatus::Captured, OrderStatus::Paid),
+            kassa::domain::payment::Settlement {
+                payment_status: PaymentStatus::Captured,
+                order_status: OrderStatus::Paid,
+            },
             Some(&paused),
         )
         .await;

@@ -190,7 +190,8 @@ impl Ports for ShopPorts<'_> {
             .record_payment_started(
                 self.cart_id,
                 request,
-                (start.provider_reference.as_deref(), self.registration_id),
+                start.provider_reference.as_deref(),
+                self.registration_id,
                 durability,
             )
             .await
@@ -323,7 +324,7 @@ impl Ports for ShopPorts<'_> {
             .settle_order(
                 order_id,
                 payment_key.map(IdempotencyKey::as_str),
-                (settlement.payment_status, settlement.order_status),
+                settlement,
                 Some(&self.fence()),
             )
             .await
