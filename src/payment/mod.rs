@@ -64,8 +64,11 @@ pub trait PaymentGateway: Send + Sync {
     }
     /// Whether a started payment exists outside the shop (a session at a
     /// provider, which may take money): its record must be on disk before
-    /// the process goes on. A payment that exists only in the shop's own
-    /// records reaches the disk with the order's commit, which is durable.
+    /// the process goes on, and the process is saved before each call,
+    /// which may change something there or wait for it. A payment that
+    /// exists only in the shop's own records (its calls change nothing and
+    /// wait for nobody) is recorded with the step's save and reaches the
+    /// disk with the order's commit, which is durable.
     fn held_outside(&self) -> bool {
         true
     }

@@ -3,9 +3,10 @@
 
 use super::outbox::{abandon_registration, event};
 use super::prepared::Prepare;
+use super::processes::{Fence, hold_fence};
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
-use super::{Durability, Store, StoreResult, light_conn, now, read, with_conn, write_tx};
+use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -13,17 +14,28 @@ use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+/// How a started payment is recorded (see `PaymentGateway::held_outside`).
+#[derive(Debug, Clone, Copy)]
+pub enum Recording<'a> {
+    /// A payment a provider holds: on disk before the process goes on,
+    /// whoever holds its lease (the provider has it either way).
+    Durable,
+    /// A payment only the shop knows of (cash): a light commit under the
+    /// step's lease, with the save the fence carries; the order's durable
+    /// commit takes it to disk.
+    Fenced(&'a Fence<'a>),
+}
+
 impl Store {
-    /// Records a started payment; a repeat of the same attempt changes nothing.
-    /// Records a started payment, with a commit as durable as `durability`
-    /// (see `PaymentGateway::held_outside`).
+    /// Records a started payment, committed as `recording` says; a repeat
+    /// of the same attempt changes nothing.
     pub async fn record_payment_started(
         &self,
         cart_id: &str,
         request: &PaymentRequest,
         provider_reference: Option<&str>,
         registration_id: Option<&str>,
-        durability: Durability,
+        recording: Recording<'_>,
     ) -> StoreResult<()> {
         let at = now();
         let row = PaymentRow {
@@ -58,9 +70,12 @@ impl Store {
                     .await
             };
         }
-        match durability {
-            Durability::Durable => with_conn!(self, |c| insert!(c))?,
-            Durability::Light => light_conn!(self, |c| insert!(c))?,
+        match recording {
+            Recording::Durable => with_conn!(self, |c| insert!(c))?,
+            Recording::Fenced(fence) => light_tx!(self, |c| {
+                hold_fence!(c, fence);
+                Ok::<_, StoreError>(insert!(c)?)
+            })?,
         };
         Ok(())
     }

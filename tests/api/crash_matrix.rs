@@ -46,11 +46,11 @@ const MATRIX: &[(&str, &[Flow])] = &[
     ),
     (
         "placeorder.payment_started",
-        &[CardCapturedRefunded, ConvenienceStore],
+        &[CashOnDelivery, CardCapturedRefunded, ConvenienceStore],
     ),
     (
         "placeorder.payment_recorded",
-        &[CardCapturedRefunded, ConvenienceStore],
+        &[CashOnDelivery, CardCapturedRefunded, ConvenienceStore],
     ),
     ("placeorder.payment_confirmed", &[CardCapturedRefunded]),
     ("placeorder.payment_voided", &[CardDeclined]),

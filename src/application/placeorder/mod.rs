@@ -337,8 +337,9 @@ async fn step(
 /// effect after a crash (a crash between a change and its save is the
 /// same case), and a failure from outside finds the stored step's
 /// undo for whatever the steps since changed (`unsaved_rollback`), since
-/// every call to a payment gateway writes the waiting save first
-/// (`ShopPorts::flush`). Resting and final states, failures and
+/// every call to a gateway that holds payments outside the shop writes
+/// the waiting save first (`ShopPorts::ready`); a cash payment's record
+/// carries it. Resting and final states, failures and
 /// rollbacks are saved at once.
 fn travels_with_next_change(turn: &Turn, process: &Process) -> bool {
     matches!(turn, Turn::Stepped { to, .. } if !to.is_resting() && !to.is_final())

@@ -11,9 +11,10 @@ use crate::domain::payment::{
 use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
 use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
+use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
+use crate::store::payments::Recording;
 use crate::store::processes::{Fence, StepSave};
-use crate::store::{Durability, StoreError};
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
@@ -129,6 +130,23 @@ impl<'a> ShopPorts<'a> {
             )
         })
     }
+
+    /// The request's gateway, ready to be called. Where the process stands
+    /// is stored before a call to a gateway that holds payments outside
+    /// the shop, which may change something there or wait for it. Calls to
+    /// one that holds nothing outside (cash) change nothing and wait for
+    /// nobody: a waiting save goes on waiting for the next change in the
+    /// store.
+    async fn ready(
+        &mut self,
+        request: &PaymentRequest,
+    ) -> Result<Arc<dyn PaymentGateway>, PortError> {
+        let gateway = Arc::clone(self.gateway(request)?);
+        if gateway.held_outside() {
+            self.flush().await?;
+        }
+        Ok(gateway)
+    }
 }
 
 /// Unreadable data stays unreadable however often a step is retried.
@@ -176,14 +194,15 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError> {
-        self.flush().await?;
-        let gateway = self.gateway(request)?;
+        let gateway = self.ready(request).await?;
         let start = gateway.start_flow(request).await.map_err(gateway_error)?;
         crate::crash::point("placeorder.payment_started");
-        let durability = if gateway.held_outside() {
-            Durability::Durable
+        let held_outside = gateway.held_outside();
+        let fence = self.fence();
+        let recording = if held_outside {
+            Recording::Durable
         } else {
-            Durability::Light
+            Recording::Fenced(&fence)
         };
         self.shop
             .store
@@ -192,27 +211,29 @@ impl Ports for ShopPorts<'_> {
                 request,
                 start.provider_reference.as_deref(),
                 self.registration_id,
-                durability,
+                recording,
             )
             .await
             .map_err(store_error)?;
+        if !held_outside {
+            self.changed();
+        }
         crate::crash::point("placeorder.payment_recorded");
         Ok(start)
     }
 
     async fn payment_status(&mut self, request: &PaymentRequest) -> Result<FlowStatus, PortError> {
-        // Not a change, but a wait on the provider: where the process
-        // stands is stored before it.
-        self.flush().await?;
-        self.gateway(request)?
+        // Not a change, but maybe a wait on the provider (`ready`).
+        self.ready(request)
+            .await?
             .flow_status(request)
             .await
             .map_err(gateway_error)
     }
 
     async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
-        self.flush().await?;
-        self.gateway(request)?
+        self.ready(request)
+            .await?
             .confirm(request)
             .await
             .map_err(gateway_error)?;
@@ -221,8 +242,7 @@ impl Ports for ShopPorts<'_> {
     }
 
     async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
-        self.flush().await?;
-        match self.gateway(request)?.cancel(request).await {
+        match self.ready(request).await?.cancel(request).await {
             // Refused: nothing there to void (never created, or expired).
             Ok(()) | Err(GatewayError::Refused(_)) => {}
             Err(e) => return Err(gateway_error(e)),
