@@ -18,7 +18,7 @@ use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::mail::{CancelReason, MailRequest, mails_on_settle};
 use crate::domain::money::{Currency, Money};
 use crate::domain::order::{Order, OrderLine, OrderNumber, OrderStatus, Payment};
-use crate::domain::payment::{PaymentStatus, Settlement};
+use crate::domain::payment::{IdempotencyKey, PaymentStatus, Settlement};
 use crate::domain::placeorder::{
     OrderDraft, OrderRefusal, PlacedOrder, cart_status_after, order_totals,
 };
@@ -26,6 +26,121 @@ use crate::domain::pricing::Totals;
 use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+
+/// Inside a write transaction: gives order `$order_id` (unless cancelled)
+/// and its payment (`$payment_key`) the `$settlement`'s status, queues the
+/// events and mails that settling sends, and orders the cart for good.
+macro_rules! settle {
+    ($c:ident, $order_id:expr, $payment_key:expr, $settlement:expr) => {{
+        let order_id: &str = $order_id;
+        let payment_key: Option<&str> = $payment_key;
+        let Settlement {
+            payment_status,
+            order_status,
+        } = $settlement;
+        let at = now();
+        let before: Option<String> = orders::table
+            .find(order_id)
+            .select(orders::status)
+            .first($c)
+            .await
+            .optional()?;
+        // A late settlement (a place-order step run again after its
+        // node died) keeps the status of an order that moved on
+        // meanwhile (shipped, completed); what else settling does
+        // (events, mails, payment, cart) is done all the same, as it
+        // may never have been. A cancelled order keeps its status.
+        let status = match before.as_deref().and_then(OrderStatus::parse) {
+            Some(before) if !before.may_settle_to(order_status) => before,
+            _ => order_status,
+        };
+        diesel::update(
+            orders::table
+                .find(order_id)
+                .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+        )
+        .set((
+            orders::status.eq(status.as_str()),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(at),
+        ))
+        .prepared()
+        .execute($c)
+        .await?;
+        let live: Option<(String, Option<String>)> = orders::table
+            .find(order_id)
+            .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+            .select((orders::cart_id, orders::registration_id))
+            .first($c)
+            .await
+            .optional()?;
+        let cart_id = live.as_ref().map(|(cart, _)| cart.clone());
+        if let Some((cart_id, registration_id)) = live {
+            let kind = match (payment_status, order_status) {
+                (PaymentStatus::Authorized, _) => Some(EventKind::PaymentAuthorized),
+                (PaymentStatus::Captured, _) => Some(EventKind::PaymentCaptured),
+                (_, OrderStatus::Placed) => Some(EventKind::OrderPlaced),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                let payload = EventPayload {
+                    order_id: Some(order_id.to_owned()),
+                    registration_id,
+                    attempt: payment_key.map(str::to_owned),
+                    ..EventPayload::default()
+                };
+                diesel::insert_into(outbox::table)
+                    .values(event(kind, &cart_id, &payload)?)
+                    .execute($c)
+                    .await?;
+            }
+            let before = before.as_deref().and_then(OrderStatus::parse);
+            if let Some(before) = before {
+                let mails = mails_on_settle(before, order_status);
+                queue_order_mails!($c, order_id, &mails, SYSTEM);
+            }
+        }
+        if let Some(cart_id) = cart_id {
+            diesel::update(
+                carts::table
+                    .find(&cart_id)
+                    .filter(carts::order_id.eq(order_id)),
+            )
+            .set((
+                carts::status.eq(CartStatus::Ordered.as_str()),
+                carts::version.eq(carts::version + 1),
+                carts::updated_at.eq(at),
+            ))
+            .prepared()
+            .execute($c)
+            .await?;
+        }
+        if let Some(key) = payment_key {
+            diesel::update(payments::table.filter(payments::idempotency_key.eq(key)))
+                .set((
+                    payments::status.eq(payment_status.as_str()),
+                    payments::version.eq(payments::version + 1),
+                    payments::updated_at.eq(at),
+                ))
+                .prepared()
+                .execute($c)
+                .await?;
+            // Paid in full at once (automatic capture, a store payment):
+            // the back office sees the money as captured.
+            if payment_status == PaymentStatus::Captured {
+                diesel::update(
+                    payments::table
+                        .filter(payments::idempotency_key.eq(key))
+                        .filter(payments::captured_minor.eq(0)),
+                )
+                .set(payments::captured_minor.eq(payments::amount_minor))
+                .prepared()
+                .execute($c)
+                .await?;
+            }
+        }
+    }};
+}
 
 /// Inside the order's transaction: takes each line's quantity from stock,
 /// only where enough is left. Products in id order, so concurrent orders
@@ -136,7 +251,14 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?;
+            let payment_key = draft.payment_key.as_ref().map(IdempotencyKey::as_str);
             if let Some((id, number, token)) = existing {
+                // Placed by a run that died before its save: its
+                // settlement, if it had one, is made again (as settling
+                // late would).
+                if let Some(settlement) = draft.settlement {
+                    settle!(c, &id, payment_key, settlement);
+                }
                 return Ok(PlacedOrder { id, number, token });
             }
             let Some((cart_row, line_rows)) = load_cart!(c, &draft.cart_id) else {
@@ -218,6 +340,9 @@ impl Store {
                 .prepared()
                 .execute(c)
                 .await?;
+            if let Some(settlement) = draft.settlement {
+                settle!(c, &order_id, payment_key, settlement);
+            }
             Ok(PlacedOrder {
                 id: order_id,
                 number: number.as_str().to_owned(),
@@ -366,115 +491,11 @@ impl Store {
         settlement: Settlement,
         fence: Option<&Fence<'_>>,
     ) -> StoreResult<()> {
-        let Settlement {
-            payment_status,
-            order_status,
-        } = settlement;
         write_tx!(self, |c| {
             if let Some(fence) = fence {
                 hold_fence!(c, fence);
             }
-            let at = now();
-            let before: Option<String> = orders::table
-                .find(order_id)
-                .select(orders::status)
-                .first(c)
-                .await
-                .optional()?;
-            // A late settlement (a place-order step run again after its
-            // node died) keeps the status of an order that moved on
-            // meanwhile (shipped, completed); what else settling does
-            // (events, mails, payment, cart) is done all the same, as it
-            // may never have been. A cancelled order keeps its status.
-            let status = match before.as_deref().and_then(OrderStatus::parse) {
-                Some(before) if !before.may_settle_to(order_status) => before,
-                _ => order_status,
-            };
-            diesel::update(
-                orders::table
-                    .find(order_id)
-                    .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
-            )
-            .set((
-                orders::status.eq(status.as_str()),
-                orders::version.eq(orders::version + 1),
-                orders::updated_at.eq(at),
-            ))
-            .prepared()
-            .execute(c)
-            .await?;
-            let live: Option<(String, Option<String>)> = orders::table
-                .find(order_id)
-                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
-                .select((orders::cart_id, orders::registration_id))
-                .first(c)
-                .await
-                .optional()?;
-            let cart_id = live.as_ref().map(|(cart, _)| cart.clone());
-            if let Some((cart_id, registration_id)) = live {
-                let kind = match (payment_status, order_status) {
-                    (PaymentStatus::Authorized, _) => Some(EventKind::PaymentAuthorized),
-                    (PaymentStatus::Captured, _) => Some(EventKind::PaymentCaptured),
-                    (_, OrderStatus::Placed) => Some(EventKind::OrderPlaced),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    let payload = EventPayload {
-                        order_id: Some(order_id.to_owned()),
-                        registration_id,
-                        attempt: payment_key.map(str::to_owned),
-                        ..EventPayload::default()
-                    };
-                    diesel::insert_into(outbox::table)
-                        .values(event(kind, &cart_id, &payload)?)
-                        .execute(c)
-                        .await?;
-                }
-                let before = before.as_deref().and_then(OrderStatus::parse);
-                if let Some(before) = before {
-                    let mails = mails_on_settle(before, order_status);
-                    queue_order_mails!(c, order_id, &mails, SYSTEM);
-                }
-            }
-            if let Some(cart_id) = cart_id {
-                diesel::update(
-                    carts::table
-                        .find(&cart_id)
-                        .filter(carts::order_id.eq(order_id)),
-                )
-                .set((
-                    carts::status.eq(CartStatus::Ordered.as_str()),
-                    carts::version.eq(carts::version + 1),
-                    carts::updated_at.eq(at),
-                ))
-                .prepared()
-                .execute(c)
-                .await?;
-            }
-            if let Some(key) = payment_key {
-                diesel::update(payments::table.filter(payments::idempotency_key.eq(key)))
-                    .set((
-                        payments::status.eq(payment_status.as_str()),
-                        payments::version.eq(payments::version + 1),
-                        payments::updated_at.eq(at),
-                    ))
-                    .prepared()
-                    .execute(c)
-                    .await?;
-                // Paid in full at once (automatic capture, a store payment):
-                // the back office sees the money as captured.
-                if payment_status == PaymentStatus::Captured {
-                    diesel::update(
-                        payments::table
-                            .filter(payments::idempotency_key.eq(key))
-                            .filter(payments::captured_minor.eq(0)),
-                    )
-                    .set(payments::captured_minor.eq(payments::amount_minor))
-                    .prepared()
-                    .execute(c)
-                    .await?;
-                }
-            }
+            settle!(c, order_id, payment_key, settlement);
             Ok::<_, StoreError>(())
         })
     }

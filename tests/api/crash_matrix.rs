@@ -64,9 +64,10 @@ const MATRIX: &[(&str, &[Flow])] = &[
         &[CashOnDelivery, CardCapturedRefunded, ConvenienceStore],
     ),
     ("placeorder.order_cancelled", &[CardDeclined]),
+    // Cash on delivery is settled with its order (order_placed).
     (
         "placeorder.order_settled",
-        &[CashOnDelivery, CardCapturedRefunded, ConvenienceStore],
+        &[CardCapturedRefunded, ConvenienceStore],
     ),
     (
         "placeorder.step_done",

@@ -231,6 +231,11 @@ impl Ports for ShopPorts<'_> {
             .map_err(gateway_error)
     }
 
+    fn held_outside(&self, request: &PaymentRequest) -> bool {
+        // A gateway no longer offered is asked, and says so, at its call.
+        self.gateway(request).map_or(true, |g| g.held_outside())
+    }
+
     async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {
         self.ready(request)
             .await?

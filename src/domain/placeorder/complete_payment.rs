@@ -6,6 +6,28 @@ use super::{Context, FailureReason, PortError, Ports, State, Transition};
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::{PaymentStatus, Settlement};
 
+/// Nothing to pay: the order is complete as it is.
+const NOTHING_TO_PAY: Settlement = Settlement {
+    payment_status: PaymentStatus::Captured,
+    order_status: OrderStatus::Placed,
+};
+
+/// The settlement the order can be placed with, in the same change, so
+/// that this state is not needed: the payment's last word is in and nobody
+/// outside has to confirm it (paid in full, or a payment only the shop
+/// knows of), or there is nothing to pay.
+pub fn at_once(ctx: &Context, ports: &dyn Ports) -> Option<Settlement> {
+    match (&ctx.payment, ctx.settlement) {
+        (Some(request), Some(settlement))
+            if ctx.payment_completed || !ports.held_outside(request) =>
+        {
+            Some(settlement)
+        }
+        (Some(_), _) => None,
+        (None, _) => Some(NOTHING_TO_PAY),
+    }
+}
+
 pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition, PortError> {
     let Some(order) = ctx.order.clone() else {
         return Ok(Transition::Fail(FailureReason::Error(
@@ -24,11 +46,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
                 "the payment was not approved".into(),
             )));
         }
-        // Nothing to pay: the order is complete as it is.
-        (None, _) => Settlement {
-            payment_status: PaymentStatus::Captured,
-            order_status: OrderStatus::Placed,
-        },
+        (None, _) => NOTHING_TO_PAY,
     };
     let key = ctx.payment.as_ref().map(|p| &p.idempotency_key);
     ports.settle_order(&order.id, key, settlement).await?;

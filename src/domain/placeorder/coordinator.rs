@@ -217,6 +217,7 @@ mod tests {
             expected_total: process.context.amount.unwrap(),
             payment_key: None,
             registration_id: None,
+            settlement: None,
         };
         let order = now(ports.place_order(&draft)).unwrap();
 

@@ -13,6 +13,8 @@ pub struct FakePorts {
     pub status: FlowStatus,
     pub provider_down: bool,
     pub refuse_order: bool,
+    /// The payment is cash: nobody outside holds it.
+    pub cash: bool,
     pub started: Vec<PaymentRequest>,
     pub cancelled: Vec<PaymentRequest>,
     pub confirmed: Vec<PaymentRequest>,
@@ -98,6 +100,7 @@ impl Default for FakePorts {
             status: FlowStatus::WaitingForCustomer,
             provider_down: false,
             refuse_order: false,
+            cash: false,
             started: Vec::new(),
             cancelled: Vec::new(),
             confirmed: Vec::new(),
@@ -156,6 +159,10 @@ impl Ports for FakePorts {
     async fn payment_status(&mut self, _request: &PaymentRequest) -> Result<FlowStatus, PortError> {
         self.reachable()?;
         Ok(self.status.clone())
+    }
+
+    fn held_outside(&self, _request: &PaymentRequest) -> bool {
+        !self.cash
     }
 
     async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError> {

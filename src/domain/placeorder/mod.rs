@@ -255,6 +255,9 @@ pub struct OrderDraft {
     pub payment_key: Option<IdempotencyKey>,
     /// The buyer's registration of this attempt.
     pub registration_id: Option<String>,
+    /// Settled as it is placed, in one change: the payment's last word is
+    /// in and nobody outside has to confirm it (`complete_payment::at_once`).
+    pub settlement: Option<Settlement>,
 }
 
 /// The typed state data of a process, saved after every step.
@@ -354,6 +357,10 @@ pub trait Ports: Send {
     /// with the same idempotency key.
     async fn start_payment(&mut self, request: &PaymentRequest) -> Result<PaymentStart, PortError>;
     async fn payment_status(&mut self, request: &PaymentRequest) -> Result<FlowStatus, PortError>;
+    /// Whether the payment exists at a provider outside the shop, whose
+    /// approval its confirmation makes final. One only the shop knows of
+    /// (cash) has nobody to confirm it with.
+    fn held_outside(&self, request: &PaymentRequest) -> bool;
     async fn confirm_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError>;
     async fn cancel_payment(&mut self, request: &PaymentRequest) -> Result<(), PortError>;
     /// Freezes the cart at `version`; `false` when it changed meanwhile.

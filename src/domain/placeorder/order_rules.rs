@@ -83,6 +83,7 @@ mod tests {
             expected_total: ctx.amount.unwrap(),
             payment_key: None,
             registration_id: None,
+            settlement: None,
         };
         let mut cart = ports.cart.clone();
         cart.status = CartStatus::Frozen;

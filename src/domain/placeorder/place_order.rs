@@ -1,6 +1,9 @@
 //! PlaceOrder: turns the frozen cart into an order. Before the payment is
-//! approved (early place order) the order waits as pending payment.
-//! Rollback: the order is cancelled and its stock put back.
+//! approved (early place order) the order waits as pending payment. When
+//! the payment's last word is in and nobody has to confirm it (cash,
+//! paid in full, nothing to pay), the order is settled in the same change
+//! and the process succeeds. Rollback: the order is cancelled and its
+//! stock put back.
 
 use super::{Context, FailureReason, OrderDraft, PortError, Ports, Rollback, State, Transition};
 use crate::domain::order::OrderStatus;
@@ -23,6 +26,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         expected_total: amount,
         payment_key: ctx.payment.as_ref().map(|p| p.idempotency_key.clone()),
         registration_id: ctx.registration_id.clone(),
+        settlement: super::complete_payment::at_once(ctx, ports),
     };
     let order = match ports.place_order(&draft).await {
         Ok(order) => order,
@@ -33,6 +37,13 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         }
         Err(unavailable) => return Err(unavailable),
     };
+    if draft.settlement.is_some() {
+        // Placed and settled in one change: from here on the money is the
+        // shop's, and nothing is left to undo.
+        ctx.order = Some(order);
+        ctx.rollbacks.clear();
+        return Ok(Transition::Next(State::Success));
+    }
     ctx.push_rollback(Rollback::CancelOrder {
         order_id: order.id.clone(),
     });
@@ -92,6 +103,32 @@ mod tests {
             Transition::Next(State::CompletePayment)
         );
         assert_eq!(ports.orders[0].status, OrderStatus::OnHold);
+        assert_eq!(
+            ports.orders[0].settlement, None,
+            "the provider confirms first"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cash_payment_is_settled_with_its_order_in_one_change() {
+        let mut ports = FakePorts {
+            cash: true,
+            ..Default::default()
+        };
+        let mut ctx = frozen(&ports, false);
+        let settlement = Settlement {
+            payment_status: PaymentStatus::Pending,
+            order_status: OrderStatus::Placed,
+        };
+        ctx.settlement = Some(settlement);
+        assert_eq!(
+            run(&mut ctx, &mut ports).await.unwrap(),
+            Transition::Next(State::Success)
+        );
+        assert_eq!(ports.orders[0].settlement, Some(settlement));
+        assert!(ports.confirmed.is_empty(), "nobody to confirm cash with");
+        assert!(ctx.order.is_some());
+        assert!(ctx.rollbacks.is_empty(), "nothing left to undo");
     }
 
     #[tokio::test]

@@ -348,6 +348,11 @@ impl Ports for Shop<'_> {
         })
     }
 
+    /// The model's payments are a provider's.
+    fn held_outside(&self, _request: &PaymentRequest) -> bool {
+        true
+    }
+
     /// Manual capture: nothing to confirm.
     async fn confirm_payment(&mut self, _request: &PaymentRequest) -> Result<(), PortError> {
         Ok(())
@@ -400,7 +405,11 @@ impl Ports for Shop<'_> {
     /// the store's rules (`order_totals`).
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
         self.fenced()?;
+        let with_payment = draft.payment_key.is_some();
         if let Some(index) = self.world.orders.iter().position(OrderRow::live) {
+            if let Some(settlement) = draft.settlement {
+                settle(self.world, index, with_payment, settlement);
+            }
             return Ok(placed(index));
         }
         let cart = self.world.cart();
@@ -420,6 +429,9 @@ impl Ports for Shop<'_> {
         cart.status = cart_status_after(draft.status);
         cart.order = Some(index);
         cart.version += 1;
+        if let Some(settlement) = draft.settlement {
+            settle(self.world, index, with_payment, settlement);
+        }
         Ok(placed(index))
     }
 
@@ -462,21 +474,25 @@ impl Ports for Shop<'_> {
         settlement: Settlement,
     ) -> Result<(), PortError> {
         let index = order_index(order_id).ok_or_else(|| refused("no such order"))?;
-        if let Some(order) = self.world.orders.get_mut(index)
-            && order.live()
-        {
-            order.status = settlement.order_status;
-            let cart = &mut self.world.cart;
-            if cart.order == Some(index) {
-                cart.status = CartStatus::Ordered;
-                cart.version += 1;
-            }
-        }
-        if payment_key.is_some()
-            && let Some(row) = self.world.payment.as_mut()
-        {
-            row.status = settlement.payment_status;
-        }
+        settle(self.world, index, payment_key.is_some(), settlement);
         Ok(())
+    }
+}
+
+/// Order `index` (unless cancelled), its cart and, `with_payment`, the
+/// payment get their final status.
+fn settle(world: &mut World, index: usize, with_payment: bool, settlement: Settlement) {
+    if let Some(order) = world.orders.get_mut(index)
+        && order.live()
+    {
+        order.status = settlement.order_status;
+        let cart = &mut world.cart;
+        if cart.order == Some(index) {
+            cart.status = CartStatus::Ordered;
+            cart.version += 1;
+        }
+    }
+    if with_payment && let Some(row) = world.payment.as_mut() {
+        row.status = settlement.payment_status;
     }
 }
