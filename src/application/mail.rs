@@ -117,11 +117,13 @@ async fn compose(shop: &Shop, mail: &MailRecord) -> AppResult<Result<Composed, N
     };
     let (rendered, kept, to_name) = match &mail.order_id {
         Some(order_id) => {
-            let Some(number) = shop.store.order_number(order_id).await? else {
+            let Some(order) = shop.store.order(order_id).await? else {
                 return Ok(Err(format!("order {order_id} does not exist").into()));
             };
-            let Some(sheet) = shop.store.staff_order(&number, Timeline::Actions).await? else {
-                return Ok(Err(format!("order {number} does not exist").into()));
+            let sheet = if mail.kind.reads_fulfilment() {
+                shop.store.order_facts(order, Timeline::Actions).await?
+            } else {
+                StaffOrder::bare(order)
             };
             let billing = &sheet.order.details.billing;
             let name = format!("{} {}", billing.first_name, billing.last_name);

@@ -82,6 +82,20 @@ pub struct StaffOrder {
     pub mails: Vec<super::mail::MailRecord>,
 }
 
+impl StaffOrder {
+    /// The order alone, for what needs nothing else of it (a mail about
+    /// the order itself, `MailKind::reads_fulfilment`).
+    pub fn bare(order: super::order::Order) -> Self {
+        Self {
+            order,
+            deliveries: Vec::new(),
+            operations: Vec::new(),
+            timeline: Vec::new(),
+            mails: Vec::new(),
+        }
+    }
+}
+
 /// A shipment of some or all of an order's lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

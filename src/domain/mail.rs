@@ -37,6 +37,12 @@ super::stored_names!(MailKind {
 });
 
 impl MailKind {
+    /// Whether its text needs more of the order than the order itself:
+    /// the deliveries (a parcel) or the payment operations (a refund).
+    pub fn reads_fulfilment(self) -> bool {
+        matches!(self, Self::Shipped | Self::Delivered | Self::RefundIssued)
+    }
+
     /// What the back office calls it.
     pub fn label(self) -> &'static str {
         match self {

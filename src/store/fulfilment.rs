@@ -220,7 +220,9 @@ impl Store {
         Ok(Some(sheet))
     }
 
-    async fn order_facts(
+    /// `order` with its deliveries, payment operations and, as deep as
+    /// asked, its timeline.
+    pub async fn order_facts(
         &self,
         order: crate::domain::order::Order,
         depth: Timeline,

@@ -142,6 +142,13 @@ macro_rules! settle {
     }};
 }
 
+/// How an order is looked up.
+#[derive(Debug, Clone, Copy)]
+enum OrderKey<'a> {
+    Id(&'a str),
+    Number(&'a str),
+}
+
 /// Inside the order's transaction: takes each line's quantity from stock,
 /// only where enough is left. Products in id order, so concurrent orders
 /// lock them alike.
@@ -502,13 +509,32 @@ impl Store {
 
     /// The order with this number, lines and payment included.
     pub async fn order_by_number(&self, number: &str) -> StoreResult<Option<Order>> {
+        self.load_order(OrderKey::Number(number)).await
+    }
+
+    /// The order with this id, lines and payment included.
+    pub async fn order(&self, id: &str) -> StoreResult<Option<Order>> {
+        self.load_order(OrderKey::Id(id)).await
+    }
+
+    async fn load_order(&self, key: OrderKey<'_>) -> StoreResult<Option<Order>> {
         let loaded = read!(self, |c| {
-            let order: Option<OrderRow> = orders::table
-                .filter(orders::number.eq(number))
-                .select(OrderRow::as_select())
-                .first(c)
-                .await
-                .optional()?;
+            // Two queries of their own, not one boxed: each stays a
+            // prepared statement cached by its type.
+            let order: Option<OrderRow> = match key {
+                OrderKey::Id(id) => orders::table
+                    .find(id)
+                    .select(OrderRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()?,
+                OrderKey::Number(number) => orders::table
+                    .filter(orders::number.eq(number))
+                    .select(OrderRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()?,
+            };
             match order {
                 None => Ok::<_, StoreError>(None),
                 Some(order) => {
