@@ -764,4 +764,52 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
     assert_eq!(cart_status().await, CartStatus::Frozen, "nothing changed");
     let after = store.process(&process.id).await.unwrap().unwrap();
     assert_eq!(after.version, saved.version, "nor saved");
+
+    // A payment only the shop knows of (cash) is recorded under the lease,
+    // with the save the fence carries.
+    use kassa::store::payments::Recording;
+    let cash = kassa::domain::payment::PaymentRequest {
+        gateway: "offline".into(),
+        method: "cash_on_delivery".into(),
+        idempotency_key: kassa::ids::new_idempotency_key(),
+        ..process
+            .context
+            .payment
+            .clone()
+            .expect("the card attempt's payment")
+    };
+    let payments = async || store.count_orphaned_payments().await.unwrap();
+    let before = payments().await;
+    let refused = store
+        .record_payment_started(
+            &process.cart_id,
+            &cash,
+            None,
+            None,
+            Recording::Fenced(&paused),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(payments().await, before, "not recorded without the lease");
+    let save = StepSave::of(&after, Duration::from_secs(30)).unwrap();
+    let carrying = Fence {
+        carries: Some(&save),
+        ..holder
+    };
+    store
+        .record_payment_started(
+            &process.cart_id,
+            &cash,
+            None,
+            None,
+            Recording::Fenced(&carrying),
+        )
+        .await
+        .unwrap();
+    assert_eq!(payments().await, before + 1, "recorded");
+    let recorded = store.process(&process.id).await.unwrap().unwrap();
+    assert_eq!(recorded.version, after.version + 1, "saved with the record");
 }
