@@ -171,15 +171,12 @@ impl Store {
     }
 
     /// The cart row and its lines: on every page, so on SQLite it runs
-    /// straight on diesel's own connection, where a cached statement is
-    /// found by its type and rows are read in place (diesel-async's wrapper
-    /// writes out each query's SQL text and copies its rows first).
+    /// on diesel's own connection, where rows are read in place (the async
+    /// interface copies every row out first).
     async fn read_cart(&self, id: &str) -> StoreResult<Option<CartRows>> {
         let rows = match self.read_conn().await? {
             super::ReadConn::Sqlite(mut conn) => {
-                let id = id.to_owned();
-                conn.spawn_blocking(move |c| diesel::RunQueryDsl::load(cart_rows!(&id), c))
-                    .await?
+                diesel::RunQueryDsl::load(cart_rows!(id), conn.sync())?
             }
             super::ReadConn::Pg(mut conn) => cart_rows!(id).load(&mut *conn).await?,
         };

@@ -22,6 +22,7 @@ mod catalogue_cache;
 pub mod figures;
 pub mod fulfilment;
 pub mod idempotency;
+mod inline_sqlite;
 pub mod mail;
 pub mod migrations;
 pub mod order_list;
@@ -37,14 +38,12 @@ pub mod schema;
 pub mod seed;
 pub mod staff;
 
-use diesel::SqliteConnection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::SimpleAsyncConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use std::path::Path;
 
 /// A SQLite connection whose statements run on the calling thread. Reads
@@ -52,35 +51,9 @@ use std::path::Path;
 /// so they never meet another writer at SQLite's lock; and the one
 /// statement that waits for the disk, a durable COMMIT, is sent to the
 /// blocking pool (`commit_durably`).
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, OnThisThread>;
+pub type SqliteConn = inline_sqlite::InlineSqlite;
 /// The same connection type, for the read-only pool.
 pub type SqliteReader = SqliteConn;
-
-/// Runs a "blocking" SQLite call where it is asked for (see [`SqliteConn`]).
-pub struct OnThisThread;
-
-impl diesel_async::sync_connection_wrapper::SpawnBlocking for OnThisThread {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
-                > + Send
-                + 'a,
-        >,
-    >
-    where
-        R: Send + 'static,
-    {
-        Box::pin(std::future::ready(Ok(task())))
-    }
-
-    fn get_runtime() -> Self {
-        Self
-    }
-}
 
 #[derive(Clone)]
 pub enum DbPool {
@@ -103,8 +76,49 @@ pub enum DbPool {
 /// A connection for reading, for one unit of work.
 #[allow(clippy::large_enum_variant)]
 pub enum ReadConn {
-    Sqlite(Object<SqliteReader>),
+    Sqlite(SqliteRead),
     Pg(Object<AsyncPgConnection>),
+}
+
+/// A SQLite connection to read on: the writer when no one writes, else a
+/// reader. Any commit by another connection empties a connection's page
+/// cache (WAL mode), and the writer makes every commit, so its cache is
+/// the one that stays warm; a reader reloads the pages it reads from the
+/// files after nearly every commit under load.
+pub enum SqliteRead {
+    Reader(Object<SqliteReader>),
+    /// The idle writer, with the write turn for as long as the read runs.
+    Writer(Gated<Object<SqliteConn>>),
+}
+
+impl std::ops::Deref for SqliteRead {
+    type Target = SqliteConn;
+    fn deref(&self) -> &SqliteConn {
+        match self {
+            Self::Reader(conn) => conn,
+            Self::Writer(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for SqliteRead {
+    fn deref_mut(&mut self) -> &mut SqliteConn {
+        match self {
+            Self::Reader(conn) => conn,
+            Self::Writer(conn) => conn,
+        }
+    }
+}
+
+/// Tests keep the writer read-only while it reads, as the readers are, so
+/// that a write sent to a read fails there whichever connection serves it.
+#[cfg(feature = "test-support")]
+impl Drop for SqliteRead {
+    fn drop(&mut self) {
+        if let Self::Writer(conn) = self {
+            let _ = run_now(conn.batch_execute("PRAGMA query_only = OFF"));
+        }
+    }
 }
 
 /// Lives only for one unit of work, so the size gap of the variants is moot.
@@ -169,6 +183,18 @@ impl WriteGate {
             set_to: std::sync::Arc::default(),
             carts,
         }
+    }
+
+    /// The writing connection, if no writer holds the turn now: a read
+    /// takes it instead of a reader (see [`SqliteRead`]).
+    async fn idle_writer(&self, pool: &Pool<SqliteConn>) -> Option<Gated<Object<SqliteConn>>> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        let conn = pool.get().await.ok()?;
+        Some(Gated {
+            conn,
+            _turn_ends: TurnEnds(self.carts.clone()),
+            _permit: permit,
+        })
     }
 
     async fn enter<O, E: std::fmt::Display>(
@@ -254,7 +280,7 @@ impl Drop for OpenTransaction {
     }
 }
 
-/// The result of a future of an inline connection ([`OnThisThread`]),
+/// The result of a future of an inline connection ([`SqliteConn`]),
 /// which is ready when first polled.
 fn run_now<T>(future: impl std::future::Future<Output = T>) -> T {
     let mut future = std::pin::pin!(future);
@@ -299,13 +325,12 @@ macro_rules! sqlite_pool {
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 if let Some(carts) = carts {
-                    conn.spawn_blocking(move |c| {
-                        use diesel::connection::SimpleConnection as _;
-                        carts.register(c)?;
-                        c.batch_execute(cart_cache::TRIGGERS)
-                    })
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                    use diesel::connection::SimpleConnection as _;
+                    let c = conn.sync();
+                    carts
+                        .register(c)
+                        .and_then(|()| c.batch_execute(cart_cache::TRIGGERS))
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 }
                 Ok(conn)
             })
@@ -668,6 +693,14 @@ impl Store {
         Ok(setting.setting)
     }
 
+    /// Tries to create table `name` inside a read: every connection that
+    /// serves reads must refuse (see [`SqliteRead`]).
+    #[cfg(feature = "test-support")]
+    pub async fn write_in_a_read(&self, name: &str) -> StoreResult<()> {
+        let sql = format!("CREATE TABLE {name} (x INTEGER)");
+        read!(self, |c| Ok(c.batch_execute(&sql).await?))
+    }
+
     /// Commits made through this store (all its clones) since start.
     pub fn commits(&self) -> &CommitCounts {
         &self.commits
@@ -715,9 +748,23 @@ impl Store {
         };
         let since = std::time::Instant::now();
         let conn = match &self.pool {
-            DbPool::Sqlite { reader, .. } => {
-                ReadConn::Sqlite(reader.get().await.map_err(pool_error)?)
-            }
+            DbPool::Sqlite {
+                reader,
+                writer,
+                gate,
+                ..
+            } => match gate.idle_writer(writer).await {
+                #[cfg(feature = "test-support")]
+                Some(mut conn) => {
+                    conn.batch_execute("PRAGMA query_only = ON").await?;
+                    ReadConn::Sqlite(SqliteRead::Writer(conn))
+                }
+                #[cfg(not(feature = "test-support"))]
+                Some(conn) => ReadConn::Sqlite(SqliteRead::Writer(conn)),
+                None => {
+                    ReadConn::Sqlite(SqliteRead::Reader(reader.get().await.map_err(pool_error)?))
+                }
+            },
             DbPool::Pg(pool) => ReadConn::Pg(pg_conn(pool).await?),
         };
         self.commits.read_waits.add(since);

@@ -317,7 +317,7 @@ impl Store {
                 .values(row)
                 .execute(c)
                 .await?;
-            // SQLite's async wrapper has no multi-row INSERT; rows go one by one
+            // diesel-async has no multi-row INSERT on SQLite; rows go one by one
             // inside the same transaction, which costs no extra commit.
             for line in order_lines_of(&order_id, &cart) {
                 diesel::insert_into(order_lines::table)

@@ -123,7 +123,7 @@ impl Store {
                     },
                 )
                 .collect();
-            // SQLite's async wrapper has no multi-row INSERT; rows go one by one
+            // diesel-async has no multi-row INSERT on SQLite; rows go one by one
             // inside the same transaction, which costs no extra commit.
             for row in product_rows {
                 diesel::insert_into(products::table)

@@ -11,6 +11,31 @@ on_both_backends!(
     an_idle_shop_commits_nothing
 );
 
+/// On SQLite a read runs on the writing connection when no one writes and
+/// on a reader otherwise: a write sent to a read by mistake fails on both.
+#[tokio::test]
+async fn a_read_cannot_write_on_either_sqlite_connection() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let store = app.shop.store();
+    let refused = |result: Result<(), kassa::store::StoreError>| {
+        let error = result.expect_err("a read wrote");
+        assert!(error.to_string().contains("readonly"), "{error}");
+    };
+    // No writer: the read is served by the writing connection.
+    refused(store.write_in_a_read("written_by_the_idle_writer").await);
+    // A writer holds the turn: the read goes to a reader.
+    let turn = store.light().await.unwrap();
+    refused(store.write_in_a_read("written_by_a_reader").await);
+    drop(turn);
+    // The writing connection writes again once the read is over.
+    app.add_to_cart("espresso-cup", 2).await;
+    let cart = app.get_html("/cart").await;
+    assert!(
+        cart.contains("value=\"2\" class=\"qty\""),
+        "the line was stored"
+    );
+}
+
 /// Asked inside each kind of transaction, one after the other, so the
 /// writing connection's switch between them is seen both ways (on SQLite
 /// one connection makes both kinds).
