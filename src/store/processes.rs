@@ -93,7 +93,7 @@ impl StepSave {
         diesel::dsl::Eq<processes::state, &'static str>,
         diesel::dsl::Eq<processes::context, &str>,
         diesel::dsl::Eq<processes::failure, Option<&str>>,
-        diesel::dsl::Eq<processes::is_final, bool>,
+        Option<diesel::dsl::Eq<processes::is_final, bool>>,
         diesel::dsl::Eq<processes::version, i64>,
         diesel::dsl::Eq<processes::lease_expires_at, time::PrimitiveDateTime>,
         diesel::dsl::Eq<processes::updated_at, time::PrimitiveDateTime>,
@@ -102,7 +102,10 @@ impl StepSave {
             processes::state.eq(self.state),
             processes::context.eq(self.context.as_str()),
             processes::failure.eq(self.failure.as_deref()),
-            processes::is_final.eq(self.is_final),
+            // Set only when it becomes true (a final process stays final):
+            // an UPDATE naming the column rewrites the entry of the index
+            // of running processes, a page written at every save.
+            self.is_final.then(|| processes::is_final.eq(true)),
             processes::version.eq(self.version + 1),
             processes::lease_expires_at.eq(self.lease_until),
             processes::updated_at.eq(self.at),
