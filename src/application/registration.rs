@@ -5,7 +5,7 @@
 use super::Shop;
 use crate::application::error::AppResult;
 use crate::registration::RegistrationError;
-use crate::store::registrations::RegistrationStatus;
+use crate::store::registrations::{NewRegistration, RegistrationStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrationProblem {
@@ -17,16 +17,57 @@ pub enum RegistrationProblem {
 
 pub const UNAVAILABLE_MESSAGE: &str = "We could not check your registration, please try again.";
 
+/// What the check of the buyer's registration found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The registration's id at the API (none when no API is configured).
+    pub id: Option<String>,
+    /// A registration the API made just now, not yet recorded: the caller
+    /// records it with its next change (`Store::save_checkout`), or on its
+    /// own (`record`).
+    pub unrecorded: Option<NewRegistration>,
+}
+
 /// Makes sure the cart's buyer has a live registration for `email`, and
-/// tells its id (none when no registration API is configured). A resubmit
-/// with the same email calls nobody; another email replaces it.
+/// records it. See [`check`].
 pub async fn ensure(
     shop: &Shop,
     cart_id: &str,
     email: &str,
 ) -> AppResult<Result<Option<String>, RegistrationProblem>> {
+    Ok(match check(shop, cart_id, email).await? {
+        Ok(checked) => {
+            record(shop, checked.unrecorded.as_ref()).await?;
+            Ok(checked.id)
+        }
+        Err(problem) => Err(problem),
+    })
+}
+
+/// Records a registration the check made, if it made one.
+pub async fn record(shop: &Shop, new: Option<&NewRegistration>) -> AppResult<()> {
+    if let Some(new) = new {
+        shop.store.save_registration(new).await?;
+    }
+    Ok(())
+}
+
+/// Makes sure the cart's buyer has a live registration for `email`, and
+/// tells its id. A resubmit with the same email calls nobody; another
+/// email replaces it. A registration made now is left for the caller to
+/// record: one the API made and a crash kept from being recorded is made
+/// again under the same key, as it would be after a crash between the
+/// call and a record of its own.
+pub async fn check(
+    shop: &Shop,
+    cart_id: &str,
+    email: &str,
+) -> AppResult<Result<Checked, RegistrationProblem>> {
     let Some(api) = &shop.registration else {
-        return Ok(Ok(None));
+        return Ok(Ok(Checked {
+            id: None,
+            unrecorded: None,
+        }));
     };
     let existing = shop.store.registration_of_cart(cart_id).await?;
     if let Some(r) = &existing
@@ -36,7 +77,10 @@ pub async fn ensure(
             RegistrationStatus::Pending | RegistrationStatus::Confirmed
         )
     {
-        return Ok(Ok(existing.map(|r| r.registration_id)));
+        return Ok(Ok(Checked {
+            id: existing.map(|r| r.registration_id),
+            unrecorded: None,
+        }));
     }
     let generation = existing.map(|r| r.generation + 1).unwrap_or(1);
     // One key per cart and generation: a retry of this very call gives
@@ -45,10 +89,15 @@ pub async fn ensure(
     match api.create(email, cart_id, &key).await {
         Ok(id) => {
             crate::crash::point("registration.created");
-            shop.store
-                .save_registration(cart_id, email, &id, generation)
-                .await?;
-            Ok(Ok(Some(id)))
+            Ok(Ok(Checked {
+                id: Some(id.clone()),
+                unrecorded: Some(NewRegistration {
+                    cart_id: cart_id.to_owned(),
+                    email: email.to_owned(),
+                    registration_id: id,
+                    generation,
+                }),
+            }))
         }
         Err(RegistrationError::Refused(reason)) => Ok(Err(RegistrationProblem::Refused(reason))),
         Err(e) => {

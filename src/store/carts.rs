@@ -5,6 +5,7 @@
 use super::cart_cache::CachedCart;
 use super::prepared::Prepare;
 use super::processes::{Fence, hold_fence};
+use super::registrations::NewRegistration;
 use super::rows::{CartLineRow, CartRow, ProductRow};
 use super::schema::{cart_lines, carts, products};
 use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
@@ -424,35 +425,52 @@ impl Store {
         })
     }
 
-    /// Stores the checkout form if the cart is still open at `version`.
+    /// Stores the checkout form if the cart is still open at `version`,
+    /// with the buyer's new registration if the form's check made one.
     pub async fn save_checkout(
         &self,
         cart_id: &str,
         version: i64,
         details: &CheckoutDetails,
+        registration: Option<&NewRegistration>,
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let updated = light_conn!(self, |c| {
-            diesel::update(
-                carts::table
-                    .find(cart_id)
-                    .filter(carts::version.eq(version))
-                    .filter(carts::status.eq(CartStatus::Open.as_str())),
-            )
-            .set((
-                carts::checkout.eq(json),
-                carts::version.eq(carts::version + 1),
-                carts::updated_at.eq(now()),
-            ))
-            .prepared()
-            .execute(c)
-            .await
-        })?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict("cart changed while saving checkout"))
+        let at = now();
+        macro_rules! save {
+            ($c:ident) => {
+                diesel::update(
+                    carts::table
+                        .find(cart_id)
+                        .filter(carts::version.eq(version))
+                        .filter(carts::status.eq(CartStatus::Open.as_str())),
+                )
+                .set((
+                    carts::checkout.eq(&json),
+                    carts::version.eq(carts::version + 1),
+                    carts::updated_at.eq(at),
+                ))
+                .prepared()
+                .execute($c)
+                .await
+            };
+        }
+        let conflict = || StoreError::Conflict("cart changed while saving checkout");
+        match registration {
+            // The registration the form's check just made lands with the
+            // form: one commit instead of two. A cart changed meanwhile
+            // stores neither.
+            Some(new) => light_tx!(self, |c| {
+                super::registrations::record_registration!(c, new, at);
+                match save!(c)? {
+                    1 => Ok(()),
+                    _ => Err(conflict()),
+                }
+            }),
+            None => match light_conn!(self, |c| save!(c))? {
+                1 => Ok(()),
+                _ => Err(conflict()),
+            },
         }
     }
 

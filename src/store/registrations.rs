@@ -26,6 +26,67 @@ crate::domain::stored_names!(RegistrationStatus {
     Deleted => "deleted",
 });
 
+/// A registration the API has just made for a cart, to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRegistration {
+    pub cart_id: String,
+    pub email: String,
+    pub registration_id: String,
+    pub generation: i64,
+}
+
+/// Inside a write transaction: records `$new` as the cart's pending
+/// registration. One it replaces that is still pending gets its deletion
+/// queued in the same transaction.
+macro_rules! record_registration {
+    ($c:ident, $new:expr, $at:expr) => {{
+        use $crate::store::schema::{outbox, registrations};
+        let new: &$crate::store::registrations::NewRegistration = $new;
+        let at: time::PrimitiveDateTime = $at;
+        let old: Option<(String, String)> = registrations::table
+            .find(&new.cart_id)
+            .select((registrations::registration_id, registrations::status))
+            .first($c)
+            .await
+            .optional()?;
+        if let Some((old_id, status)) = old {
+            if old_id != new.registration_id
+                && status == $crate::store::registrations::RegistrationStatus::Pending.as_str()
+            {
+                let payload = $crate::domain::events::EventPayload {
+                    registration_id: Some(old_id),
+                    ..Default::default()
+                };
+                diesel::insert_into(outbox::table)
+                    .values($crate::store::outbox::event(
+                        $crate::domain::events::EventKind::RegistrationAbandoned,
+                        &new.cart_id,
+                        &payload,
+                    )?)
+                    .execute($c)
+                    .await?;
+            }
+            diesel::delete(registrations::table.find(&new.cart_id))
+                .execute($c)
+                .await?;
+        }
+        diesel::insert_into(registrations::table)
+            .values((
+                registrations::cart_id.eq(&new.cart_id),
+                registrations::email.eq(&new.email),
+                registrations::registration_id.eq(&new.registration_id),
+                registrations::status
+                    .eq($crate::store::registrations::RegistrationStatus::Pending.as_str()),
+                registrations::generation.eq(new.generation),
+                registrations::created_at.eq(at),
+                registrations::updated_at.eq(at),
+            ))
+            .execute($c)
+            .await?;
+    }};
+}
+pub(crate) use record_registration;
+
 #[derive(Debug, Clone)]
 pub struct CartRegistration {
     pub email: String,
@@ -84,50 +145,12 @@ impl Store {
         .transpose()
     }
 
-    /// Records the cart's new pending registration. One it replaces that
-    /// is still pending gets its deletion queued in the same transaction.
-    pub async fn save_registration(
-        &self,
-        cart_id: &str,
-        email: &str,
-        registration_id: &str,
-        generation: i64,
-    ) -> StoreResult<()> {
+    /// Records the cart's new pending registration (see
+    /// [`record_registration!`]).
+    pub async fn save_registration(&self, new: &NewRegistration) -> StoreResult<()> {
         let at = now();
         light_tx!(self, |c| {
-            let old: Option<(String, String)> = registrations::table
-                .find(cart_id)
-                .select((registrations::registration_id, registrations::status))
-                .first(c)
-                .await
-                .optional()?;
-            if let Some((old_id, status)) = old {
-                if old_id != registration_id && status == RegistrationStatus::Pending.as_str() {
-                    let payload = EventPayload {
-                        registration_id: Some(old_id),
-                        ..Default::default()
-                    };
-                    diesel::insert_into(outbox::table)
-                        .values(event(EventKind::RegistrationAbandoned, cart_id, &payload)?)
-                        .execute(c)
-                        .await?;
-                }
-                diesel::delete(registrations::table.find(cart_id))
-                    .execute(c)
-                    .await?;
-            }
-            diesel::insert_into(registrations::table)
-                .values((
-                    registrations::cart_id.eq(cart_id),
-                    registrations::email.eq(email),
-                    registrations::registration_id.eq(registration_id),
-                    registrations::status.eq(RegistrationStatus::Pending.as_str()),
-                    registrations::generation.eq(generation),
-                    registrations::created_at.eq(at),
-                    registrations::updated_at.eq(at),
-                ))
-                .execute(c)
-                .await?;
+            super::registrations::record_registration!(c, new, at);
             Ok::<_, StoreError>(())
         })
     }

@@ -298,6 +298,7 @@ on_both_backends!(
     a_down_registration_api_is_retried_until_it_is_back,
     a_crash_between_commit_and_call_confirms_once_after_restart,
     the_customer_system_hears_of_shipping_delivery_and_refund,
+    a_checkout_form_lands_with_its_new_registration_in_one_commit,
 );
 
 async fn the_customer_system_hears_of_shipping_delivery_and_refund(backend: Backend) {
@@ -376,4 +377,35 @@ async fn the_customer_system_hears_of_shipping_delivery_and_refund(backend: Back
         ],
         "{heard}"
     );
+}
+
+/// The registration the form's check makes at the customer API is
+/// recorded in the form's own commit, and is the one the order keeps.
+async fn a_checkout_form_lands_with_its_new_registration_in_one_commit(backend: Backend) {
+    let app = shop(backend, |_| {}).await;
+    let store = app.shop.store();
+    app.add_to_cart("hand-grinder", 1).await;
+    let before = store.commits().get();
+    assert_redirect(
+        &app.submit_checkout(&checkout_form()).await,
+        "/checkout/review",
+    );
+    let after = store.commits().get();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 1),
+        "(durable, light) commits of the form with a new registration"
+    );
+    // Recorded with the form: "Place order" does not ask the API again.
+    registration_knobs(&app, serde_json::json!({ "down": true })).await;
+    let placed = app.confirm_review().await;
+    assert_placed(&placed);
+    let number = order_number(&location(&placed));
+    let order = app.order(&number).await;
+    let registration = store
+        .registration_of_cart(&order.cart_id)
+        .await
+        .unwrap()
+        .expect("the form's registration is recorded");
+    assert_eq!(registration.email, "ann@example.com");
 }
