@@ -249,7 +249,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
     // The cart validator of the external registration: a refusal is the
     // email field's problem; no answer, the whole form's.
     let registered = match registration::check(shop, &cart.id, details.email.as_str()).await? {
-        Ok(checked) => checked.unrecorded,
+        Ok(checked) => checked,
         Err(RegistrationProblem::Refused(reason)) => {
             let mut errors = FieldErrors::default();
             errors.add("email", reason);
@@ -265,7 +265,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
     };
     match shop
         .store
-        .save_checkout(&cart.id, cart.version, &details, registered.as_ref())
+        .save_checkout(&cart.id, cart.version, &details, registered.unrecorded())
         .await
     {
         // Without a review, the form just saved is what was reviewed.
@@ -274,10 +274,7 @@ pub async fn submit(shop: &Shop, cart: Cart, input: CheckoutInput) -> AppResult<
         }),
         Ok(()) => Ok(Submitted::Saved { placing: None }),
         Err(e) if e.is_retryable() => {
-            // The cart changed in another tab meanwhile: show it as it is
-            // now. The registration made for this form is the cart's all
-            // the same, so that it is confirmed or cleaned up later.
-            registration::record(shop, registered.as_ref()).await?;
+            // The cart changed in another tab meanwhile: show it as it is now.
             let cart = shop.store.cart(&cart.id).await?.ok_or(AppError::NotFound)?;
             let mut page = view(shop, cart, input, FieldErrors::default()).await?;
             page.notice = Some("Your cart changed while you were checking out. Please check it and send the form again.".into());

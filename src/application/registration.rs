@@ -19,13 +19,33 @@ pub const UNAVAILABLE_MESSAGE: &str = "We could not check your registration, ple
 
 /// What the check of the buyer's registration found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checked {
-    /// The registration's id at the API (none when no API is configured).
-    pub id: Option<String>,
+pub enum Checked {
+    /// No registration API is configured.
+    NoApi,
+    /// The cart's live registration, already recorded.
+    Recorded(String),
     /// A registration the API made just now, not yet recorded: the caller
-    /// records it with its next change (`Store::save_checkout`), or on its
-    /// own (`record`).
-    pub unrecorded: Option<NewRegistration>,
+    /// records it with its next change (`Store::save_checkout`).
+    New(NewRegistration),
+}
+
+impl Checked {
+    /// The registration's id at the API.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::NoApi => None,
+            Self::Recorded(id) => Some(id),
+            Self::New(new) => Some(&new.registration_id),
+        }
+    }
+
+    /// The registration still to be recorded, if any.
+    pub fn unrecorded(&self) -> Option<&NewRegistration> {
+        match self {
+            Self::New(new) => Some(new),
+            _ => None,
+        }
+    }
 }
 
 /// Makes sure the cart's buyer has a live registration for `email`, and
@@ -35,21 +55,14 @@ pub async fn ensure(
     cart_id: &str,
     email: &str,
 ) -> AppResult<Result<Option<String>, RegistrationProblem>> {
-    Ok(match check(shop, cart_id, email).await? {
-        Ok(checked) => {
-            record(shop, checked.unrecorded.as_ref()).await?;
-            Ok(checked.id)
-        }
-        Err(problem) => Err(problem),
-    })
-}
-
-/// Records a registration the check made, if it made one.
-pub async fn record(shop: &Shop, new: Option<&NewRegistration>) -> AppResult<()> {
-    if let Some(new) = new {
+    let checked = match check(shop, cart_id, email).await? {
+        Ok(checked) => checked,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    if let Some(new) = checked.unrecorded() {
         shop.store.save_registration(new).await?;
     }
-    Ok(())
+    Ok(Ok(checked.id().map(str::to_owned)))
 }
 
 /// Makes sure the cart's buyer has a live registration for `email`, and
@@ -64,10 +77,7 @@ pub async fn check(
     email: &str,
 ) -> AppResult<Result<Checked, RegistrationProblem>> {
     let Some(api) = &shop.registration else {
-        return Ok(Ok(Checked {
-            id: None,
-            unrecorded: None,
-        }));
+        return Ok(Ok(Checked::NoApi));
     };
     let existing = shop.store.registration_of_cart(cart_id).await?;
     if let Some(r) = &existing
@@ -77,10 +87,7 @@ pub async fn check(
             RegistrationStatus::Pending | RegistrationStatus::Confirmed
         )
     {
-        return Ok(Ok(Checked {
-            id: existing.map(|r| r.registration_id),
-            unrecorded: None,
-        }));
+        return Ok(Ok(Checked::Recorded(r.registration_id.clone())));
     }
     let generation = existing.map(|r| r.generation + 1).unwrap_or(1);
     // One key per cart and generation: a retry of this very call gives
@@ -89,15 +96,12 @@ pub async fn check(
     match api.create(email, cart_id, &key).await {
         Ok(id) => {
             crate::crash::point("registration.created");
-            Ok(Ok(Checked {
-                id: Some(id.clone()),
-                unrecorded: Some(NewRegistration {
-                    cart_id: cart_id.to_owned(),
-                    email: email.to_owned(),
-                    registration_id: id,
-                    generation,
-                }),
-            }))
+            Ok(Ok(Checked::New(NewRegistration {
+                cart_id: cart_id.to_owned(),
+                email: email.to_owned(),
+                registration_id: id,
+                generation,
+            })))
         }
         Err(RegistrationError::Refused(reason)) => Ok(Err(RegistrationProblem::Refused(reason))),
         Err(e) => {

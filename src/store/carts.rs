@@ -426,7 +426,7 @@ impl Store {
     }
 
     /// Stores the checkout form if the cart is still open at `version`,
-    /// with the buyer's new registration if the form's check made one.
+    /// and the buyer's new registration if the form's check made one.
     pub async fn save_checkout(
         &self,
         cart_id: &str,
@@ -455,22 +455,21 @@ impl Store {
                 .await
             };
         }
-        let conflict = || StoreError::Conflict("cart changed while saving checkout");
-        match registration {
+        let updated = match registration {
             // The registration the form's check just made lands with the
-            // form: one commit instead of two. A cart changed meanwhile
-            // stores neither.
+            // form: one commit instead of two. It is the cart's even if
+            // the cart changed meanwhile, so that it is confirmed or
+            // cleaned up later.
             Some(new) => light_tx!(self, |c| {
                 super::registrations::record_registration!(c, new, at);
-                match save!(c)? {
-                    1 => Ok(()),
-                    _ => Err(conflict()),
-                }
-            }),
-            None => match light_conn!(self, |c| save!(c))? {
-                1 => Ok(()),
-                _ => Err(conflict()),
-            },
+                Ok::<_, StoreError>(save!(c)?)
+            })?,
+            None => light_conn!(self, |c| save!(c))?,
+        };
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("cart changed while saving checkout"))
         }
     }
 

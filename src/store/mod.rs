@@ -190,11 +190,15 @@ impl WriteGate {
     async fn idle_writer(&self, pool: &Pool<SqliteConn>) -> Option<Gated<Object<SqliteConn>>> {
         let permit = self.permits.clone().try_acquire_owned().ok()?;
         let conn = pool.get().await.ok()?;
-        Some(Gated {
+        Some(self.gated(conn, permit))
+    }
+
+    fn gated<O>(&self, conn: O, permit: tokio::sync::OwnedSemaphorePermit) -> Gated<O> {
+        Gated {
             conn,
             _turn_ends: TurnEnds(self.carts.clone()),
             _permit: permit,
-        })
+        }
     }
 
     async fn enter<O, E: std::fmt::Display>(
@@ -206,11 +210,7 @@ impl WriteGate {
             .map_err(|_| StoreError::Pool("the database is busy: no write turn in time".into()))?
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         let conn = get.await.map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok(Gated {
-            conn,
-            _turn_ends: TurnEnds(self.carts.clone()),
-            _permit: permit,
-        })
+        Ok(self.gated(conn, permit))
     }
 }
 
