@@ -9,8 +9,10 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::Crc;
 use std::cell::RefCell;
+
+mod chunked;
 
 /// Below this a compressed body is hardly smaller than its headers cost.
 const WORTH_IT: usize = 1024;
@@ -53,10 +55,10 @@ pub async fn gzip<B: MessageBody + 'static>(
 }
 
 thread_local! {
-    /// One deflate state per worker, reset for each page: a new one costs
-    /// a quarter of a megabyte allocated and cleared, more than the
-    /// compression itself.
-    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+    /// One deflate state per worker, and the chunks of pages it keeps
+    /// compressed: a new state costs a quarter of a megabyte allocated
+    /// and cleared, more than the compression itself.
+    static DEFLATER: RefCell<chunked::Deflater> = RefCell::new(chunked::Deflater::new());
 }
 
 /// The gzip header (RFC 1952): deflate, no name, no time, unknown OS.
@@ -67,20 +69,7 @@ pub(crate) fn gzip_bytes(input: &[u8]) -> Option<Vec<u8>> {
     let size = u32::try_from(input.len()).ok()?;
     let mut out = Vec::with_capacity(input.len() / 3 + 64);
     out.extend_from_slice(&GZIP_HEADER);
-    DEFLATE.with_borrow_mut(|deflate| {
-        deflate.reset();
-        loop {
-            let read = usize::try_from(deflate.total_in()).ok()?;
-            let status = deflate
-                .compress_vec(&input[read..], &mut out, FlushCompress::Finish)
-                .ok()?;
-            match status {
-                Status::StreamEnd => return Some(()),
-                // The output is full: room for more.
-                Status::Ok | Status::BufError => out.reserve(out.capacity().max(4096)),
-            }
-        }
-    })?;
+    DEFLATER.with_borrow_mut(|deflater| deflater.deflate(input, &mut out))?;
     let mut crc = Crc::new();
     crc.update(input);
     out.extend_from_slice(&crc.sum().to_le_bytes());
