@@ -192,6 +192,9 @@ pub struct RegistrationSettings {
 #[serde(deny_unknown_fields)]
 pub struct OutboxSettings {
     pub poll_ms: u64,
+    /// Events one worker claims at a time; a full batch is followed by
+    /// the next at once, not after the next poll.
+    pub batch: u32,
     /// How long a claimed event is a worker's before another may take it.
     pub lock_ms: u64,
     pub retry_base_ms: u64,
@@ -493,6 +496,7 @@ impl Default for Settings {
             },
             outbox: OutboxSettings {
                 poll_ms: 500,
+                batch: 20,
                 lock_ms: 30_000,
                 retry_base_ms: 500,
                 retry_max_ms: 5 * 60 * 1000,
@@ -598,6 +602,9 @@ impl Settings {
         self.validate_admin()?;
         self.validate_accounts()?;
         self.mail.validate()?;
+        require(self.outbox.batch > 0, "outbox.batch", || {
+            "must be at least 1".into()
+        })?;
         require(
             self.mail.timeout_ms < self.outbox.lock_ms,
             "mail.timeout_ms",

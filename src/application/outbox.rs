@@ -19,10 +19,9 @@ pub async fn run(shop: Shop) {
 /// Claims and delivers the events of `lane` until the node stops (after
 /// the delivery in hand) or the task is dropped.
 pub(super) async fn work(shop: Shop, lane: Lane) {
-    let settings = shop.settings.outbox.clone();
     let worker = crate::ids::new_holder();
     let abandon_after = Duration::from_millis(shop.settings.registration.abandon_after_ms);
-    let mut tick = super::stopping::ticks(Duration::from_millis(settings.poll_ms));
+    let mut tick = super::stopping::ticks(Duration::from_millis(shop.settings.outbox.poll_ms));
     while shop.stopping.next_tick(&mut tick).await {
         if lane == Lane::Events
             && shop.registration.is_some()
@@ -30,57 +29,68 @@ pub(super) async fn work(shop: Shop, lane: Lane) {
         {
             tracing::warn!(error = %e, "could not look for abandoned registrations");
         }
-        let items = match shop
-            .store
-            .claim_outbox(&worker, lane, Duration::from_millis(settings.lock_ms), 20)
-            .await
-        {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim outbox events");
-                continue;
+        // A full batch may not be all: the next is claimed at once.
+        while deliver_batch(&shop, lane, &worker).await && !shop.stopping.is_set() {}
+    }
+}
+
+/// Claims a batch of `lane`'s events and delivers them; whether the batch
+/// was full.
+async fn deliver_batch(shop: &Shop, lane: Lane, worker: &str) -> bool {
+    let settings = &shop.settings.outbox;
+    let batch = i64::from(settings.batch);
+    let items = match shop
+        .store
+        .claim_outbox(worker, lane, Duration::from_millis(settings.lock_ms), batch)
+        .await
+    {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim outbox events");
+            return false;
+        }
+    };
+    let full = items.len() as i64 >= batch;
+    let mut items = items.into_iter();
+    for item in items.by_ref() {
+        let outcome = match lane {
+            Lane::Events => deliver(shop, &item).await,
+            Lane::Mail => super::mail::deliver(shop, &item).await,
+        };
+        let saved = match outcome {
+            Ok(delivered) => {
+                if lane == Lane::Events {
+                    crate::crash::point("outbox.delivered");
+                }
+                shop.store.outbox_done(&item.id, worker, &delivered).await
+            }
+            Err(Undelivered::Later(error)) => {
+                let wait = backoff(settings, item.attempts);
+                tracing::info!(event = %item.id, kind = item.kind.as_str(), %error, ?wait, "event delivery retried later");
+                shop.store
+                    .outbox_retry(&item.id, worker, &error, wait)
+                    .await
+            }
+            Err(Undelivered::Never(reason)) => {
+                tracing::error!(event = %item.id, kind = item.kind.as_str(), %reason, "event can never be delivered; kept as failed");
+                shop.store.outbox_failed(&item.id, worker, &reason).await
             }
         };
-        let mut items = items.into_iter();
-        for item in items.by_ref() {
-            let outcome = match lane {
-                Lane::Events => deliver(&shop, &item).await,
-                Lane::Mail => super::mail::deliver(&shop, &item).await,
-            };
-            let saved = match outcome {
-                Ok(delivered) => {
-                    if lane == Lane::Events {
-                        crate::crash::point("outbox.delivered");
-                    }
-                    shop.store.outbox_done(&item.id, &worker, &delivered).await
-                }
-                Err(Undelivered::Later(error)) => {
-                    let wait = backoff(&settings, item.attempts);
-                    tracing::info!(event = %item.id, kind = item.kind.as_str(), %error, ?wait, "event delivery retried later");
-                    shop.store
-                        .outbox_retry(&item.id, &worker, &error, wait)
-                        .await
-                }
-                Err(Undelivered::Never(reason)) => {
-                    tracing::error!(event = %item.id, kind = item.kind.as_str(), %reason, "event can never be delivered; kept as failed");
-                    shop.store.outbox_failed(&item.id, &worker, &reason).await
-                }
-            };
-            if let Err(e) = saved {
-                tracing::warn!(event = %item.id, error = %e, "outbox state not saved; the event runs again");
-            }
-            if shop.stopping.is_set() {
-                break;
-            }
+        if let Err(e) = saved {
+            tracing::warn!(event = %item.id, error = %e, "outbox state not saved; the event runs again");
         }
-        // Stopping: what is claimed but not begun is another node's at once.
-        let rest: Vec<String> = items.map(|item| item.id).collect();
-        if !rest.is_empty()
-            && let Err(e) = shop.store.release_outbox_claims(&rest, &worker).await
-        {
-            tracing::warn!(error = %e, "outbox claims not released; they run out by themselves");
+        if shop.stopping.is_set() {
+            break;
         }
     }
+    // Stopping: what is claimed but not begun is another node's at once.
+    let rest: Vec<String> = items.map(|item| item.id).collect();
+    if !rest.is_empty()
+        && let Err(e) = shop.store.release_outbox_claims(&rest, worker).await
+    {
+        tracing::warn!(error = %e, "outbox claims not released; they run out by themselves");
+    }
+    full
 }
 
 fn backoff(settings: &crate::config::OutboxSettings, attempts: i64) -> Duration {

@@ -25,6 +25,7 @@ on_both_backends!(
     a_mail_survives_a_crash_between_commit_and_send,
     a_mail_server_that_is_down_delays_mails_and_blocks_nothing_else,
     staff_see_each_mail_with_its_state_and_content_and_can_send_it_again,
+    a_backlog_larger_than_a_batch_goes_out_before_the_next_poll,
 );
 
 const STAFF: &str = "admin@kassa.example";
@@ -71,6 +72,28 @@ async fn all_sent(app: &TestApp, number: &str, count: usize) -> Vec<MailRecord> 
     })
     .await;
     mails_of(app, number).await
+}
+
+/// A worker that claimed a full batch claims the next at once: at more
+/// orders a second than batches a poll, mail must not fall further and
+/// further behind.
+async fn a_backlog_larger_than_a_batch_goes_out_before_the_next_poll(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.jobs.run = false;
+        s.outbox.batch = 2;
+        s.outbox.poll_ms = 3_600_000;
+    })
+    .await;
+    let mut numbers = Vec::new();
+    for _ in 0..5 {
+        numbers.push(offline_order(&app, "cash_on_delivery").await);
+    }
+    // Its first poll is at once; the next would be in an hour.
+    let worker = tokio::spawn(kassa::application::mail::run(app.shop.clone()));
+    for number in &numbers {
+        all_sent(&app, number, 1).await;
+    }
+    worker.abort();
 }
 
 /// The received mail whose subject starts with `subject`.
