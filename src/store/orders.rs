@@ -5,7 +5,7 @@ use super::catalogue::use_voucher;
 use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
 use super::prepared::Prepare;
-use super::processes::{Fence, hold_fence};
+use super::processes::{Fence, Finish, hold_fence, write_step};
 use super::rows::{OrderLineRow, OrderRow, PaymentRow, ShippingMethodRow};
 use super::schema::{
     carts, counters, order_lines, orders, outbox, payments, products, shipping_methods,
@@ -222,6 +222,38 @@ pub enum Cancellation<'a> {
     PaymentExpired { payment_key: &'a str },
 }
 
+/// An order that is not cancelled, the status named as written rather
+/// than bound: the partial unique index of a cart's live order
+/// (`orders_one_live_per_cart`) serves only a lookup that names its
+/// predicate.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+pub(super) struct Live;
+
+impl diesel::Expression for Live {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for Live {}
+
+impl<QS> diesel::SelectableExpression<QS> for Live {}
+
+impl<GB> diesel::expression::ValidGrouping<GB> for Live {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Live {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_identifier("orders")?;
+        out.push_sql(".");
+        out.push_identifier("status")?;
+        out.push_sql(" <> 'cancelled'");
+        Ok(())
+    }
+}
+
 /// Why an order was not placed.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
@@ -242,91 +274,99 @@ impl Store {
     /// Turns a frozen cart into an order in one transaction: snapshot of
     /// lines and totals, order number, the payment attached, stock taken,
     /// cart closed. The order placed for the cart before is returned again.
+    /// `finish`, if given, makes the save of the process that the order
+    /// ends: written in the same transaction, after the fence's save.
     pub async fn place_order(
         &self,
         draft: &OrderDraft,
         currency: Currency,
         token: &str,
         fence: &Fence<'_>,
+        finish: Option<&Finish<'_>>,
     ) -> Result<PlacedOrder, PlaceError> {
         let placed = write_tx!(self, |c| {
             hold_fence!(c, fence);
-            let existing: Option<(String, String, String)> = orders::table
-                .filter(orders::cart_id.eq(&draft.cart_id))
-                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
-                .select((orders::id, orders::number, orders::token))
-                .first(c)
-                .await
-                .optional()?;
-            let payment_key = draft.payment_key.as_ref().map(IdempotencyKey::as_str);
-            if let Some((id, number, token)) = existing {
-                // Placed by a run that died before its save: its
-                // settlement, if it had one, is made again (as settling
-                // late would).
-                if let Some(settlement) = draft.settlement {
-                    settle!(c, &id, payment_key, settlement);
+            let placed = 'placed: {
+                let existing: Option<(String, String, String)> = orders::table
+                    .filter(orders::cart_id.eq(&draft.cart_id))
+                    .filter(Live)
+                    .select((orders::id, orders::number, orders::token))
+                    .first(c)
+                    .await
+                    .optional()?;
+                let payment_key = draft.payment_key.as_ref().map(IdempotencyKey::as_str);
+                if let Some((id, number, token)) = existing {
+                    // Placed by a run that died before its save: its
+                    // settlement, if it had one, is made again (as settling
+                    // late would).
+                    if let Some(settlement) = draft.settlement {
+                        settle!(c, &id, payment_key, settlement);
+                    }
+                    break 'placed PlacedOrder { id, number, token };
                 }
-                return Ok(PlacedOrder { id, number, token });
-            }
-            let Some((cart_row, line_rows)) = load_cart!(c, &draft.cart_id) else {
-                return Err(PlaceError::Refused(OrderRefusal::CartGone));
-            };
-            let user_id = cart_row.user_id.clone();
-            let cart = super::carts::to_cart(cart_row, line_rows)?;
-            let details = &draft.details;
-            let shipping = shipping_methods::table
-                .find(&details.shipping_method)
-                .select(ShippingMethodRow::as_select())
-                .first(c)
-                .await
-                .optional()?
-                .map(ShippingMethodRow::into_domain)
-                .transpose()?;
-            // The voucher as the shop keeps it now, not as the cart saw it:
-            // checked and its use counted here, in the order's transaction.
-            let voucher = match &details.voucher {
-                Some(applied) => Some(
-                    use_voucher!(c, &applied.code)
-                        .map_err(|problem| PlaceError::Refused(OrderRefusal::Voucher(problem)))?,
-                ),
-                None => None,
-            };
-            let priced = order_totals(draft, &cart, shipping.as_ref(), voucher.as_ref(), currency)
-                .map_err(PlaceError::Refused)?;
+                let Some((cart_row, line_rows)) = load_cart!(c, &draft.cart_id) else {
+                    return Err(PlaceError::Refused(OrderRefusal::CartGone));
+                };
+                let user_id = cart_row.user_id.clone();
+                let cart = super::carts::to_cart(cart_row, line_rows)?;
+                let details = &draft.details;
+                let shipping = shipping_methods::table
+                    .find(&details.shipping_method)
+                    .select(ShippingMethodRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()?
+                    .map(ShippingMethodRow::into_domain)
+                    .transpose()?;
+                // The voucher as the shop keeps it now, not as the cart saw it:
+                // checked and its use counted here, in the order's transaction.
+                let voucher = match &details.voucher {
+                    Some(applied) => {
+                        Some(use_voucher!(c, &applied.code).map_err(|problem| {
+                            PlaceError::Refused(OrderRefusal::Voucher(problem))
+                        })?)
+                    }
+                    None => None,
+                };
+                let priced =
+                    order_totals(draft, &cart, shipping.as_ref(), voucher.as_ref(), currency)
+                        .map_err(PlaceError::Refused)?;
 
-            let sequence: i64 = diesel::update(counters::table.find("order_number"))
-                .set(counters::value.eq(counters::value + 1))
-                .returning(counters::value)
-                .prepared()
-                .get_result(c)
-                .await?;
-            let number = OrderNumber::from_sequence(sequence);
-            let order_id = new_id();
-            let at = now();
-            let row = order_row(
-                &order_id,
-                number.as_str(),
-                token,
-                user_id,
-                draft,
-                &priced,
-                currency,
-                at,
-            )?;
-            diesel::insert_into(orders::table)
-                .values(row)
-                .execute(c)
-                .await?;
-            // diesel-async has no multi-row INSERT on SQLite; rows go one by one
-            // inside the same transaction, which costs no extra commit.
-            for line in order_lines_of(&order_id, &cart) {
-                diesel::insert_into(order_lines::table)
-                    .values(line)
+                let sequence: i64 = diesel::update(counters::table.find("order_number"))
+                    .set(counters::value.eq(counters::value + 1))
+                    .returning(counters::value)
+                    .prepared()
+                    .get_result(c)
+                    .await?;
+                let number = OrderNumber::from_sequence(sequence);
+                let order_id = new_id();
+                let at = now();
+                let row = order_row(
+                    &order_id,
+                    number.as_str(),
+                    token,
+                    user_id,
+                    draft,
+                    &priced,
+                    currency,
+                    at,
+                )?;
+                diesel::insert_into(orders::table)
+                    .values(row)
                     .execute(c)
                     .await?;
-            }
-            if let Some(key) = &draft.payment_key {
-                diesel::update(payments::table.filter(payments::idempotency_key.eq(key.as_str())))
+                // diesel-async has no multi-row INSERT on SQLite; rows go one by one
+                // inside the same transaction, which costs no extra commit.
+                for line in order_lines_of(&order_id, &cart) {
+                    diesel::insert_into(order_lines::table)
+                        .values(line)
+                        .execute(c)
+                        .await?;
+                }
+                if let Some(key) = &draft.payment_key {
+                    diesel::update(
+                        payments::table.filter(payments::idempotency_key.eq(key.as_str())),
+                    )
                     .set((
                         payments::order_id.eq(&order_id),
                         payments::version.eq(payments::version + 1),
@@ -335,26 +375,34 @@ impl Store {
                     .prepared()
                     .execute(c)
                     .await?;
+                }
+                take_stock!(c, &cart)?;
+                diesel::update(carts::table.find(&draft.cart_id))
+                    .set((
+                        carts::status.eq(cart_status_after(draft.status).as_str()),
+                        carts::order_id.eq(&order_id),
+                        carts::version.eq(carts::version + 1),
+                        carts::updated_at.eq(at),
+                    ))
+                    .prepared()
+                    .execute(c)
+                    .await?;
+                if let Some(settlement) = draft.settlement {
+                    settle!(c, &order_id, payment_key, settlement);
+                }
+                PlacedOrder {
+                    id: order_id,
+                    number: number.as_str().to_owned(),
+                    token: token.to_owned(),
+                }
+            };
+            if let Some(finish) = finish {
+                let save = finish(&placed)?;
+                if write_step!(c, fence.process_id, fence.holder, &save)? == 0 {
+                    return Err(StoreError::Conflict("the process moved on meanwhile").into());
+                }
             }
-            take_stock!(c, &cart)?;
-            diesel::update(carts::table.find(&draft.cart_id))
-                .set((
-                    carts::status.eq(cart_status_after(draft.status).as_str()),
-                    carts::order_id.eq(&order_id),
-                    carts::version.eq(carts::version + 1),
-                    carts::updated_at.eq(at),
-                ))
-                .prepared()
-                .execute(c)
-                .await?;
-            if let Some(settlement) = draft.settlement {
-                settle!(c, &order_id, payment_key, settlement);
-            }
-            Ok(PlacedOrder {
-                id: order_id,
-                number: number.as_str().to_owned(),
-                token: token.to_owned(),
-            })
+            Ok(placed)
         });
         // Stock and voucher uses changed.
         self.catalogue.changed();
@@ -367,7 +415,7 @@ impl Store {
         let live: Option<(String, String, String)> = read!(self, |c| {
             orders::table
                 .filter(orders::cart_id.eq(cart_id))
-                .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+                .filter(Live)
                 .select((orders::id, orders::number, orders::token))
                 .first(c)
                 .await

@@ -10,7 +10,7 @@ use super::schema::place_order_process as processes;
 use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read};
 use crate::domain::cart::CartStatus;
 use crate::domain::checkout::CheckoutDetails;
-use crate::domain::placeorder::{Context, FailureReason, Process, State};
+use crate::domain::placeorder::{Context, FailureReason, PlacedOrder, Process, State};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
@@ -30,6 +30,11 @@ pub struct Fence<'a> {
     /// change land together or not at all.
     pub carries: Option<&'a StepSave>,
 }
+
+/// The save of the process that an order placed ends (the process
+/// succeeds with it), made once the order's id and number are known:
+/// `Store::place_order` writes it in the order's transaction.
+pub type Finish<'a> = dyn Fn(&PlacedOrder) -> StoreResult<StepSave> + Send + Sync + 'a;
 
 /// The process as a step left it, ready to be written: on its own
 /// (`Store::save_step`) or with the next change a step makes (`Fence`).
@@ -361,6 +366,8 @@ impl Store {
                 .filter(processes::is_final.eq(false))
                 .filter(processes::state.eq_any(&resting))
                 .filter(processes::updated_at.lt(at - age))
+                // Implied, and what the index of running processes has.
+                .filter(processes::created_at.lt(at - age))
                 .order(processes::updated_at.asc())
                 .limit(limit)
                 .select(processes::id)
@@ -384,6 +391,8 @@ impl Store {
                         .or(processes::failure.is_not_null()),
                 )
                 .filter(processes::updated_at.lt(at - idle))
+                // Implied, and what the index of running processes has.
+                .filter(processes::created_at.lt(at - idle))
                 .filter(
                     processes::lease_expires_at
                         .is_null()

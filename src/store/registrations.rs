@@ -5,7 +5,6 @@ use super::prepared::Prepare;
 use super::schema::{orders, outbox, registrations};
 use super::{Store, StoreError, StoreResult, light_tx, now, read};
 use crate::domain::events::{EventKind, EventPayload};
-use crate::domain::order::OrderStatus;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
@@ -190,7 +189,7 @@ impl Store {
                     .filter(diesel::dsl::not(diesel::dsl::exists(
                         orders::table
                             .filter(orders::cart_id.eq(registrations::cart_id))
-                            .filter(orders::status.ne(OrderStatus::Cancelled.as_str())),
+                            .filter(super::orders::Live),
                     )))
                     .select((registrations::cart_id, registrations::registration_id))
                     .limit($limit)

@@ -7,6 +7,7 @@ use crate::hosted::wait_for;
 on_both_backends!(
     durable_commits_wait_for_the_disk_and_light_ones_do_not,
     a_cash_on_delivery_checkout_makes_few_durable_commits,
+    a_cash_order_and_the_end_of_its_process_are_one_commit,
     the_metrics_page_counts_the_commits,
     an_idle_shop_commits_nothing
 );
@@ -83,12 +84,43 @@ async fn a_cash_on_delivery_checkout_makes_few_durable_commits(backend: Backend)
     // outside the shop holds, reaches the disk with it.
     assert_eq!(durable, 1, "the order is durable, and alone");
     // The cart, the form, the attempt begun, the payment, the cart frozen,
-    // the last save of the process on its own, the outbox's claims and
-    // "done"s. The other saves of the process travel in the payment's,
-    // the freeze's and the order's transactions: the offline gateway
-    // changes nothing outside and waits for nobody, so none is written
-    // before a call to it.
-    assert!(light <= 10, "{light} light commits");
+    // the outbox's claims and "done"s. The saves of the process travel in
+    // the payment's, the freeze's and the order's transactions: the
+    // offline gateway changes nothing outside and waits for nobody, so
+    // none is written before a call to it.
+    assert!(light <= 9, "{light} light commits");
+}
+
+/// A cash order is settled as it is placed, which ends the attempt: the
+/// process is saved final in the order's own commit, not in one after it.
+async fn a_cash_order_and_the_end_of_its_process_are_one_commit(backend: Backend) {
+    // No outbox worker: only the shopper's requests commit.
+    let app = spawn_app_with(backend, |s| {
+        s.registration.enabled = false;
+        s.jobs.run = false;
+    })
+    .await;
+    let store = app.shop.store();
+    let (durable_before, light_before) = store.commits().get();
+    app.add_to_cart("hand-grinder", 1).await;
+    let success = app.buy(&checkout_form()).await;
+    let (durable, light) = store.commits().get();
+    let (durable, light) = (durable - durable_before, light - light_before);
+    // The cart with its line, the form, the attempt begun, the cash
+    // payment, the cart frozen; then the order with the process's last save.
+    assert_eq!((durable, light), (1, 5), "durable and light commits");
+    let order = app.order(&order_number(&success)).await;
+    let process = store
+        .latest_process_of_cart(&order.cart_id)
+        .await
+        .unwrap()
+        .expect("the attempt");
+    assert_eq!(process.state, kassa::domain::placeorder::State::Success);
+    assert_eq!(
+        process.context.order.map(|o| o.id),
+        Some(order.id),
+        "the process names its order"
+    );
 }
 
 /// The benchmark reads commits per flow from `/metrics`.

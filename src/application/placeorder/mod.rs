@@ -14,7 +14,6 @@ use crate::domain::cart::Cart;
 use crate::domain::placeorder::coordinator::{self, Turn, status_of};
 use crate::domain::placeorder::{FailureReason, Process, State};
 use crate::ids::{new_holder, new_id, new_idempotency_key};
-use crate::store::processes::StepSave;
 use ports::ShopPorts;
 use std::time::Duration;
 
@@ -284,11 +283,13 @@ async fn step(
             break;
         }
         moved |= turn.moved();
-        if !turn.saves() {
+        // Saved final with the order that ended it.
+        let finished = ports.take_finished();
+        if !turn.saves() || finished {
             continue;
         }
         if travels_with_next_change(&turn, &process) {
-            ports.carry(StepSave::of(&process, shop.lease())?);
+            ports.carry(&process)?;
             continue;
         }
         ports.drop_pending();

@@ -8,13 +8,13 @@ use crate::domain::money::Currency;
 use crate::domain::payment::{
     FlowStatus, IdempotencyKey, PaymentMethodOption, PaymentRequest, PaymentStart, Settlement,
 };
-use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports};
+use crate::domain::placeorder::{OrderDraft, PlacedOrder, PortError, Ports, Process};
 use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
 use crate::store::payments::Recording;
-use crate::store::processes::{Fence, StepSave};
+use crate::store::processes::{Fence, Finish, StepSave};
 use std::sync::Arc;
 
 pub struct ShopPorts<'a> {
@@ -30,8 +30,12 @@ pub struct ShopPorts<'a> {
     cart: Option<Cart>,
     /// A save of the process waiting for the next change a step makes in
     /// the store, to travel in its transaction (`Fence::carries`); written
-    /// on its own before anything outside the store changes.
-    pending: Option<StepSave>,
+    /// on its own before anything outside the store changes. With it, the
+    /// process it saves.
+    pending: Option<(StepSave, Process)>,
+    /// The process's final save was written with the order that ended it:
+    /// the coordinator has nothing left to save.
+    finished: bool,
     /// Saves written since the coordinator last asked (each moves the
     /// stored version on by one).
     landed: i64,
@@ -53,15 +57,25 @@ impl<'a> ShopPorts<'a> {
             registration_id,
             cart: None,
             pending: None,
+            finished: false,
             landed: 0,
             lost_lease: false,
         }
     }
 
-    /// Lets `save` wait for the next change a step makes, replacing a save
-    /// still waiting (the newer one says all the older one would).
-    pub fn carry(&mut self, save: StepSave) {
-        self.pending = Some(save);
+    /// Lets the save of `process` wait for the next change a step makes,
+    /// replacing a save still waiting (the newer one says all the older
+    /// one would).
+    pub fn carry(&mut self, process: &Process) -> Result<(), StoreError> {
+        let save = StepSave::of(process, self.shop.lease())?;
+        self.pending = Some((save, process.clone()));
+        Ok(())
+    }
+
+    /// Whether the process was saved final with its order since the last
+    /// call.
+    pub fn take_finished(&mut self) -> bool {
+        std::mem::take(&mut self.finished)
     }
 
     /// A save still waiting is made moot by one written now.
@@ -81,7 +95,7 @@ impl<'a> ShopPorts<'a> {
     /// Writes a waiting save on its own: before a change outside the
     /// store, and when a pass ends.
     pub async fn flush(&mut self) -> Result<(), PortError> {
-        let Some(save) = self.pending.take() else {
+        let Some((save, process)) = self.pending.take() else {
             return Ok(());
         };
         let fence = self.fence;
@@ -102,7 +116,7 @@ impl<'a> ShopPorts<'a> {
                 ))
             }
             Err(e) => {
-                self.pending = Some(save);
+                self.pending = Some((save, process));
                 Err(store_error(e))
             }
         }
@@ -111,7 +125,7 @@ impl<'a> ShopPorts<'a> {
     /// The fence for a change in the store, carrying the waiting save.
     fn fence(&self) -> Fence<'_> {
         Fence {
-            carries: self.pending.as_ref(),
+            carries: self.pending.as_ref().map(|(save, _)| save),
             ..self.fence
         }
     }
@@ -287,15 +301,42 @@ impl Ports for ShopPorts<'_> {
 
     async fn place_order(&mut self, draft: &OrderDraft) -> Result<PlacedOrder, PortError> {
         self.cart = None;
+        // An order settled as it is placed ends the process: its final
+        // save, made as `place_order::run` makes it, goes with the order.
+        let lease = self.shop.lease();
+        let ending = draft
+            .settlement
+            .and(self.pending.as_ref())
+            .map(|(_, process)| {
+                move |order: &PlacedOrder| {
+                    let mut done = process.clone();
+                    // After the save the fence carries.
+                    done.version += 1;
+                    done.state =
+                        crate::domain::placeorder::settled(&mut done.context, order.clone());
+                    StepSave::of(&done, lease)
+                }
+            });
+        let finish = ending.as_ref().map(|f| f as &Finish<'_>);
         let mut last = None;
         for _ in 0..3 {
             match self
                 .shop
                 .store
-                .place_order(draft, self.shop.currency, &random_token(), &self.fence())
+                .place_order(
+                    draft,
+                    self.shop.currency,
+                    &random_token(),
+                    &self.fence(),
+                    finish,
+                )
                 .await
             {
                 Ok(order) => {
+                    if finish.is_some() {
+                        self.landed += 1;
+                        self.finished = true;
+                    }
                     self.changed();
                     crate::crash::point("placeorder.order_placed");
                     return Ok(order);

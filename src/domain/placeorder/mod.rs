@@ -28,6 +28,7 @@ mod fake;
 mod model;
 
 pub use order_rules::{OrderRefusal, cart_status_after, order_totals};
+pub use place_order::settled;
 
 use super::cart::Cart;
 use super::catalogue::ShippingMethod;

@@ -5,7 +5,9 @@
 //! and the process succeeds. Rollback: the order is cancelled and its
 //! stock put back.
 
-use super::{Context, FailureReason, OrderDraft, PortError, Ports, Rollback, State, Transition};
+use super::{
+    Context, FailureReason, OrderDraft, PlacedOrder, PortError, Ports, Rollback, State, Transition,
+};
 use crate::domain::order::OrderStatus;
 
 pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition, PortError> {
@@ -38,11 +40,7 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
         Err(unavailable) => return Err(unavailable),
     };
     if draft.settlement.is_some() {
-        // Placed and settled in one change: from here on the money is the
-        // shop's, and nothing is left to undo.
-        ctx.order = Some(order);
-        ctx.rollbacks.clear();
-        return Ok(Transition::Next(State::Success));
+        return Ok(Transition::Next(settled(ctx, order)));
     }
     ctx.push_rollback(Rollback::CancelOrder {
         order_id: order.id.clone(),
@@ -53,6 +51,15 @@ pub async fn run(ctx: &mut Context, ports: &mut dyn Ports) -> Result<Transition,
     } else {
         Ok(Transition::Next(State::ValidatePayment))
     }
+}
+
+/// Where an order placed and settled in one change leaves the process:
+/// from here on the money is the shop's, and nothing is left to undo. The
+/// shop also writes the process so, in the order's own transaction.
+pub fn settled(ctx: &mut Context, order: PlacedOrder) -> State {
+    ctx.order = Some(order);
+    ctx.rollbacks.clear();
+    State::Success
 }
 
 pub async fn rollback(order_id: &str, ports: &mut dyn Ports) -> Result<(), PortError> {

@@ -1,0 +1,15 @@
+-- Indexes that every write of their row rewrote, for lookups served as
+-- well without them.
+--
+-- Running processes by age: `updated_at` changes at every save of a
+-- process, so its entry was rewritten at every save. The sweeper's
+-- lookups name the implied bound on `created_at` (a process updated
+-- before a time was created before it), whose entry changes only when
+-- the process becomes final.
+DROP INDEX place_order_process_by_age;
+CREATE INDEX place_order_process_by_start ON place_order_process (is_final, created_at);
+-- The live order of a cart: the partial unique index
+-- `orders_one_live_per_cart` serves the lookups, which name its
+-- predicate as written (`status <> 'cancelled'`); no lookup asks for a
+-- cart's orders whatever their status.
+DROP INDEX orders_by_cart;
