@@ -1,9 +1,10 @@
 //! The catalogue, shipping methods and vouchers, served from memory: every
 //! page needs them and they change rarely. A snapshot is loaded in one read
-//! and kept until this node commits a change to them (an order takes stock
-//! or a voucher use, a cancellation gives them back: the store functions
-//! that write them say so, `changed`) or `ttl` has passed,
-//! which bounds how long another node's change stays unseen here. Prices,
+//! and kept until this node commits a change to them (a cancellation gives
+//! stock back, staff edit a product: the store functions that write them
+//! say so, `changed`) or `ttl` has passed, which bounds how long another
+//! node's change stays unseen here. An order's stock and voucher use are
+//! applied to the snapshot in memory instead (`took`). Prices,
 //! stock and voucher limits are checked again in the order's own
 //! transaction, so a stale page never sells what is not there.
 
@@ -88,6 +89,45 @@ impl CatalogueCache {
     }
 }
 
+/// What an order took from the catalogue: stock by product, and a use of
+/// its voucher.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub stock: Vec<(String, i64)>,
+    pub voucher: Option<String>,
+}
+
+impl CatalogueCache {
+    /// This node committed an order that took `taken`. The snapshot, if it
+    /// was current, is kept with it applied, as reading it again would find
+    /// it: every order read the whole catalogue again before. Any other
+    /// snapshot is stale, as after `changed`.
+    pub fn took(&self, taken: &Taken) {
+        let mut held = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        let before = self.generation.fetch_add(1, Ordering::AcqRel);
+        let Some(current) = held.as_ref().filter(|s| s.generation == before) else {
+            return;
+        };
+        let mut products = current.products.clone();
+        for (id, quantity) in &taken.stock {
+            if let Some(product) = products.iter_mut().find(|p| &p.id == id) {
+                product.stock -= quantity;
+            }
+        }
+        let mut vouchers = current.vouchers.clone();
+        if let Some(terms) = taken.voucher.as_ref().and_then(|c| vouchers.get_mut(c)) {
+            terms.uses += 1;
+        }
+        *held = Some(Arc::new(Snapshot {
+            generation: before + 1,
+            loaded: current.loaded,
+            products,
+            shipping_methods: current.shipping_methods.clone(),
+            vouchers,
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +149,52 @@ mod tests {
         assert!(cache.fresh().is_none());
 
         let uncached = CatalogueCache::new(Duration::ZERO);
+        uncached.took(&Taken::default());
+        assert!(uncached.fresh().is_none());
         uncached.keep(uncached.generation(), vec![], vec![], HashMap::new());
         assert!(uncached.fresh().is_none(), "a zero ttl keeps nothing");
+    }
+
+    fn product(id: &str, stock: i64) -> Product {
+        Product {
+            id: id.into(),
+            name: id.into(),
+            description: String::new(),
+            price: crate::domain::money::Money::new(
+                100,
+                crate::domain::money::Currency::parse("EUR").unwrap(),
+            ),
+            vat_rate_bp: 1900,
+            stock,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn an_order_of_this_node_is_applied_to_a_current_snapshot() {
+        let cache = CatalogueCache::new(Duration::from_secs(60));
+        let generation = cache.generation();
+        cache.keep(
+            generation,
+            vec![product("a", 5), product("b", 1)],
+            vec![],
+            HashMap::new(),
+        );
+        cache.took(&Taken {
+            stock: vec![("a".into(), 2), ("b".into(), 1)],
+            voucher: None,
+        });
+        let snapshot = cache.fresh().expect("kept with the order applied");
+        assert_eq!(snapshot.product("a").unwrap().stock, 3);
+        assert!(!snapshot.product("b").unwrap().is_available());
+
+        // A read that began before the order is stale when it lands.
+        let generation = cache.generation();
+        cache.took(&Taken::default());
+        cache.keep(generation, vec![product("a", 5)], vec![], HashMap::new());
+        assert!(cache.fresh().is_none());
+        // And an order then is not applied to it: the next read loads.
+        cache.took(&Taken::default());
+        assert!(cache.fresh().is_none());
     }
 }

@@ -2,6 +2,7 @@
 
 use super::carts::load_cart;
 use super::catalogue::use_voucher;
+use super::catalogue_cache::Taken;
 use super::mail::queue_order_mails;
 use super::outbox::{abandon_registration, event};
 use super::prepared::Prepare;
@@ -286,6 +287,8 @@ impl Store {
     ) -> Result<PlacedOrder, PlaceError> {
         let placed = write_tx!(self, |c| {
             hold_fence!(c, fence);
+            // Stock and a voucher use taken by a new order.
+            let mut taken = None;
             let placed = 'placed: {
                 let existing: Option<(String, String, String)> = orders::table
                     .filter(orders::cart_id.eq(&draft.cart_id))
@@ -377,6 +380,14 @@ impl Store {
                     .await?;
                 }
                 take_stock!(c, &cart)?;
+                taken = Some(Taken {
+                    stock: cart
+                        .lines
+                        .iter()
+                        .map(|line| (line.product_id.clone(), line.quantity))
+                        .collect(),
+                    voucher: details.voucher.as_ref().map(|v| v.code.clone()),
+                });
                 diesel::update(carts::table.find(&draft.cart_id))
                     .set((
                         carts::status.eq(cart_status_after(draft.status).as_str()),
@@ -402,11 +413,15 @@ impl Store {
                     return Err(StoreError::Conflict("the process moved on meanwhile").into());
                 }
             }
-            Ok(placed)
+            Ok((placed, taken))
         });
-        // Stock and voucher uses changed.
-        self.catalogue.changed();
-        placed
+        match &placed {
+            Ok((_, Some(taken))) => self.catalogue.took(taken),
+            // Placed by an earlier run, which may not have got as far as
+            // saying so; or a failed commit, which may have landed.
+            Ok((_, None)) | Err(_) => self.catalogue.changed(),
+        }
+        placed.map(|(placed, _)| placed)
     }
 
     /// The cart's order that is not cancelled, if any: the one a running
