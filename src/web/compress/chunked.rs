@@ -82,52 +82,92 @@ impl Deflater {
     /// Appends `input` to `out` as one whole raw deflate stream. `None` if
     /// the encoder fails.
     pub(crate) fn deflate(&mut self, input: &[u8], out: &mut Vec<u8>) -> Option<()> {
-        // The chunk before, if it came from the kept ones: the dictionary.
-        let mut previous: Option<(&[u8], u64)> = None;
+        let mut chunks: Vec<(&[u8], u64)> = Vec::new();
         let mut start = 0;
         for end in chunk_ends(input) {
             let chunk = &input[start..end];
+            chunks.push((chunk, self.hasher.hash_one(chunk)));
             start = end;
+        }
+        // The chunk before, if it came from the kept ones: the dictionary.
+        let mut previous: Option<(&[u8], u64)> = None;
+        // The chunk before was compressed here, and the stream goes on.
+        let mut compressing = false;
+        for (i, &(chunk, chunk_hash)) in chunks.iter().enumerate() {
             let (dictionary, dictionary_hash) = previous.unwrap_or((&[], 0));
-            let chunk_hash = self.hasher.hash_one(chunk);
             let key = Key {
                 dictionary: dictionary_hash,
                 chunk: chunk_hash,
             };
-            match self.kept.get(&key) {
-                Some(kept) if *kept.chunk == *chunk && *kept.dictionary == *dictionary => {
-                    out.extend_from_slice(&kept.deflated);
-                    #[cfg(test)]
-                    {
-                        self.hits += 1;
-                    }
-                    previous = Some((chunk, chunk_hash));
+            if let Some(kept) = self.kept.get(&key)
+                && *kept.chunk == *chunk
+                && *kept.dictionary == *dictionary
+            {
+                out.extend_from_slice(&kept.deflated);
+                #[cfg(test)]
+                {
+                    self.hits += 1;
                 }
-                _ => {
-                    let from = out.len();
-                    self.deflate_chunk(dictionary, chunk, out)?;
-                    self.keep(key, dictionary, chunk, &out[from..]);
-                    previous = None;
-                }
+                previous = Some((chunk, chunk_hash));
+                compressing = false;
+                continue;
             }
+            let from = out.len();
+            if self.seen.contains(&key) {
+                // Seen before: compressed on its own, to be kept.
+                self.start(dictionary)?;
+                self.compress(chunk, FlushCompress::Sync, out)?;
+                self.keep(key, dictionary, chunk, &out[from..]);
+            } else {
+                // A chunk of this page only, as far as is known (the one
+                // with the form's token, say): the stream goes on, sparing
+                // a new compressor's state for each, and one begun for it
+                // is spared the dictionary. It ends with a flush only
+                // where the next chunk does not go on with it.
+                if !compressing {
+                    self.start(&[])?;
+                }
+                // Seen now, so that a next chunk just like it is known as
+                // seen: it will be compressed on its own, after a flush.
+                self.saw(key);
+                let next_goes_on = chunks.get(i + 1).is_some_and(|&(_, next)| {
+                    let next = Key {
+                        dictionary: 0,
+                        chunk: next,
+                    };
+                    !self.kept.contains_key(&next) && !self.seen.contains(&next)
+                });
+                let flush = if next_goes_on {
+                    FlushCompress::None
+                } else {
+                    FlushCompress::Sync
+                };
+                self.compress(chunk, flush, out)?;
+            }
+            previous = None;
+            compressing = true;
         }
         out.extend_from_slice(&FINAL_EMPTY_BLOCK);
         Some(())
     }
 
-    /// Compresses `chunk` after `dictionary`, ending with a sync flush.
-    fn deflate_chunk(&mut self, dictionary: &[u8], chunk: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    /// A fresh stream, which may refer back into `dictionary`.
+    fn start(&mut self, dictionary: &[u8]) -> Option<()> {
         self.deflate.reset();
         if !dictionary.is_empty() {
             self.deflate.set_dictionary(dictionary).ok()?;
         }
+        Some(())
+    }
+
+    /// Compresses `chunk` onto the stream; a sync flush ends it on a byte,
+    /// with everything written out.
+    fn compress(&mut self, chunk: &[u8], flush: FlushCompress, out: &mut Vec<u8>) -> Option<()> {
         let before = self.deflate.total_in();
         loop {
             out.reserve(chunk.len() / 2 + 64);
             let read = usize::try_from(self.deflate.total_in() - before).ok()?;
-            self.deflate
-                .compress_vec(&chunk[read..], out, FlushCompress::Sync)
-                .ok()?;
+            self.deflate.compress_vec(&chunk[read..], out, flush).ok()?;
             let all_read = usize::try_from(self.deflate.total_in() - before).ok()? == chunk.len();
             // A flush is complete once it leaves room in the output.
             if all_read && out.len() < out.capacity() {
@@ -136,13 +176,15 @@ impl Deflater {
         }
     }
 
-    fn keep(&mut self, key: Key, dictionary: &[u8], chunk: &[u8], deflated: &[u8]) {
-        if self.seen.insert(key) {
-            if self.seen.len() > SEEN_KEYS {
-                self.seen.clear();
-            }
-            return;
+    /// Remembers a chunk seen once, to keep it when it comes back.
+    fn saw(&mut self, key: Key) {
+        if self.seen.len() >= SEEN_KEYS {
+            self.seen.clear();
         }
+        self.seen.insert(key);
+    }
+
+    fn keep(&mut self, key: Key, dictionary: &[u8], chunk: &[u8], deflated: &[u8]) {
         let kept = Kept {
             dictionary: dictionary.into(),
             chunk: chunk.into(),
@@ -328,6 +370,61 @@ mod tests {
         assert_eq!(inflate(&out), shoppers[11]);
         // The shopper's own first chunk is new; every other one is kept.
         assert_eq!(deflater.hits, chunks - 1);
+    }
+
+    #[test]
+    fn a_page_new_all_through_is_one_stream_and_nothing_is_kept() {
+        let mut deflater = Deflater::new();
+        // The form's token in every product's form, as on a new visitor's
+        // home page: no chunk comes back.
+        let page = |token: usize| {
+            let mut page = String::new();
+            for i in 0..120 {
+                page.push_str(&format!(
+                    "<form method=\"post\" action=\"/cart/add\">\n  <input type=\"hidden\" name=\"csrf_token\" value=\"{token:048x}\">\n  <input type=\"hidden\" name=\"product_id\" value=\"p{i}\">\n</form>\n"
+                ));
+            }
+            page.into_bytes()
+        };
+        for token in 0..8 {
+            let page = page(token);
+            let mut out = Vec::new();
+            deflater.deflate(&page, &mut out).unwrap();
+            assert_eq!(inflate(&out), page);
+            let mut whole = Vec::with_capacity(page.len());
+            Compress::new(Compression::fast(), false)
+                .compress_vec(&page, &mut whole, FlushCompress::Finish)
+                .unwrap();
+            // A sync flush between chunks costs a few bytes each (an empty
+            // stored block, and a new block begun).
+            let chunks = chunk_ends(&page).count();
+            assert!(
+                out.len() <= whole.len() + 12 * chunks,
+                "{} against {} compressed whole, {chunks} chunks",
+                out.len(),
+                whole.len()
+            );
+        }
+        assert_eq!(deflater.kept_bytes, 0);
+        assert_eq!(deflater.hits, 0);
+    }
+
+    #[test]
+    fn a_chunk_twice_in_a_row_reads_back() {
+        // One line past the longest chunk is a chunk of its own: the page
+        // is the same new chunk twice, then a kept one, then new ones.
+        let line = |c: char| format!("{}\n", c.to_string().repeat(MAX_CHUNK + 10));
+        let mut deflater = Deflater::new();
+        let kept = line('k');
+        for _ in 0..2 {
+            deflater.deflate(kept.as_bytes(), &mut Vec::new()).unwrap();
+        }
+        for (round, new) in ['a', 'b', 'c'].into_iter().enumerate() {
+            let page = format!("{0}{0}{kept}{1}{1}", line(new), line('z')).into_bytes();
+            let mut out = Vec::new();
+            deflater.deflate(&page, &mut out).unwrap();
+            assert_eq!(inflate(&out), page, "round {round}");
+        }
     }
 
     #[test]
