@@ -3,8 +3,9 @@
 //! and kept until this node commits a change to them (a cancellation gives
 //! stock back, staff edit a product: the store functions that write them
 //! say so, `changed`) or `ttl` has passed, which bounds how long another
-//! node's change stays unseen here. An order's stock and voucher use are
-//! applied to the snapshot in memory instead (`took`). Prices,
+//! node's change stays unseen here. On SQLite, where this node is the only
+//! one that writes, an order's stock and voucher use are applied to the
+//! snapshot in memory instead (`took`). Prices,
 //! stock and voucher limits are checked again in the order's own
 //! transaction, so a stale page never sells what is not there.
 
