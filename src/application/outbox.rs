@@ -50,7 +50,7 @@ async fn deliver_batch(shop: &Shop, lane: Lane, worker: &str) -> bool {
             return false;
         }
     };
-    let full = items.len() as i64 >= batch;
+    let full = !items.is_empty() && items.len() as i64 >= batch;
     let mut items = items.into_iter();
     for item in items.by_ref() {
         let outcome = match lane {

@@ -3,8 +3,8 @@
 //! and kept until this node commits a change to them (a cancellation gives
 //! stock back, staff edit a product: the store functions that write them
 //! say so, `changed`) or `ttl` has passed, which bounds how long another
-//! node's change stays unseen here. On SQLite, where this node is the only
-//! one that writes, an order's stock and voucher use are applied to the
+//! node's change stays unseen here. Where this node is the only one that
+//! writes (SQLite), an order's stock and voucher use are applied to the
 //! snapshot in memory instead (`took`). Prices,
 //! stock and voucher limits are checked again in the order's own
 //! transaction, so a stale page never sells what is not there.
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 pub struct CatalogueCache {
     ttl: Duration,
+    /// This node is the only one that writes (SQLite): its own orders are
+    /// all the catalogue's changes but staff edits, which say `changed`.
+    sole_writer: bool,
     /// Counts this node's commits that changed the catalogue: a snapshot
     /// of an older count may miss one of them.
     generation: AtomicU64,
@@ -42,9 +45,10 @@ impl Snapshot {
 
 impl CatalogueCache {
     /// `ttl` zero: every read loads afresh.
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, sole_writer: bool) -> Self {
         Self {
             ttl,
+            sole_writer,
             generation: AtomicU64::new(0),
             snapshot: RwLock::new(None),
         }
@@ -102,8 +106,13 @@ impl CatalogueCache {
     /// This node committed an order that took `taken`. The snapshot, if it
     /// was current, is kept with it applied, as reading it again would find
     /// it: every order read the whole catalogue again before. Any other
-    /// snapshot is stale, as after `changed`.
+    /// snapshot is stale, as after `changed`; so is every snapshot where
+    /// other nodes write too, so that their orders are read with this one's.
     pub fn took(&self, taken: &Taken) {
+        if !self.sole_writer {
+            self.changed();
+            return;
+        }
         let mut held = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
         let before = self.generation.fetch_add(1, Ordering::AcqRel);
         let Some(current) = held.as_ref().filter(|s| s.generation == before) else {
@@ -135,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_is_fresh_until_a_commit_or_its_age() {
-        let cache = CatalogueCache::new(Duration::from_secs(60));
+        let cache = CatalogueCache::new(Duration::from_secs(60), true);
         assert!(cache.fresh().is_none());
         let generation = cache.generation();
         cache.keep(generation, vec![], vec![], HashMap::new());
@@ -149,7 +158,7 @@ mod tests {
         cache.keep(generation, vec![], vec![], HashMap::new());
         assert!(cache.fresh().is_none());
 
-        let uncached = CatalogueCache::new(Duration::ZERO);
+        let uncached = CatalogueCache::new(Duration::ZERO, true);
         uncached.took(&Taken::default());
         assert!(uncached.fresh().is_none());
         uncached.keep(uncached.generation(), vec![], vec![], HashMap::new());
@@ -173,7 +182,7 @@ mod tests {
 
     #[test]
     fn an_order_of_this_node_is_applied_to_a_current_snapshot() {
-        let cache = CatalogueCache::new(Duration::from_secs(60));
+        let cache = CatalogueCache::new(Duration::from_secs(60), true);
         let generation = cache.generation();
         cache.keep(
             generation,
@@ -197,5 +206,19 @@ mod tests {
         // And an order then is not applied to it: the next read loads.
         cache.took(&Taken::default());
         assert!(cache.fresh().is_none());
+
+        // Where other nodes write, an order of this node reads it again.
+        let shared = CatalogueCache::new(Duration::from_secs(60), false);
+        shared.keep(
+            shared.generation(),
+            vec![product("a", 5)],
+            vec![],
+            HashMap::new(),
+        );
+        shared.took(&Taken {
+            stock: vec![("a".into(), 2)],
+            voucher: None,
+        });
+        assert!(shared.fresh().is_none());
     }
 }

@@ -73,6 +73,14 @@ pub enum DbPool {
     Pg(Pool<AsyncPgConnection>),
 }
 
+impl DbPool {
+    /// Whether this node is the only one that writes the database: an
+    /// embedded SQLite file is one node's.
+    fn sole_writer(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
+    }
+}
+
 /// A connection for reading, for one unit of work.
 #[allow(clippy::large_enum_variant)]
 pub enum ReadConn {
@@ -619,10 +627,11 @@ const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Store {
     fn new(pool: DbPool) -> Self {
+        let catalogue = catalogue_cache::CatalogueCache::new(CATALOGUE_TTL, pool.sole_writer());
         Self {
             pool,
             commits: std::sync::Arc::default(),
-            catalogue: std::sync::Arc::new(catalogue_cache::CatalogueCache::new(CATALOGUE_TTL)),
+            catalogue: std::sync::Arc::new(catalogue),
             #[cfg(feature = "test-support")]
             statements: Statements::default(),
         }
@@ -631,7 +640,10 @@ impl Store {
     /// Another node's change to the catalogue shows here within `ttl`
     /// (zero: the catalogue is read afresh every time).
     pub fn refresh_catalogue_within(mut self, ttl: std::time::Duration) -> Self {
-        self.catalogue = std::sync::Arc::new(catalogue_cache::CatalogueCache::new(ttl));
+        self.catalogue = std::sync::Arc::new(catalogue_cache::CatalogueCache::new(
+            ttl,
+            self.pool.sole_writer(),
+        ));
         self
     }
 

@@ -416,13 +416,9 @@ impl Store {
             Ok((placed, taken))
         });
         match &placed {
-            // SQLite: this node is the only one that writes.
-            Ok((_, Some(taken))) if matches!(self.pool, super::DbPool::Sqlite { .. }) => {
-                self.catalogue.took(taken);
-            }
-            // Other nodes' orders are read with this one's. Or the order
-            // was placed by an earlier run, which may not have got as far
-            // as saying so; or a failed commit may have landed.
+            Ok((_, Some(taken))) => self.catalogue.took(taken),
+            // Placed by an earlier run, which may not have got as far as
+            // saying so; or a failed commit, which may have landed.
             _ => self.catalogue.changed(),
         }
         placed.map(|(placed, _)| placed)

@@ -4,17 +4,19 @@
 //! every answer was a fifth of a page's CPU.
 //!
 //! A page is cut at line ends chosen by their content, so a line added
-//! above does not move the cuts below it. Each chunk is compressed on its
-//! own, ending with a sync flush (the byte-aligned empty stored block), so
-//! compressed chunks can be put one after another; an empty final block
-//! closes the stream. A chunk may refer back into the chunk before it,
-//! given to the compressor as its dictionary: the reader has just written
-//! those bytes out, so pages shrink nearly as much as compressed whole. A
-//! kept chunk is used only where both its bytes and its dictionary's bytes
-//! are the same as when it was compressed. After a chunk that was not
-//! kept (the one with the session's form token, say) the next chunk is
-//! compressed without a dictionary, so that it can be kept for every
-//! shopper, whatever came before it.
+//! above does not move the cuts below it. A chunk seen before is
+//! compressed on its own and kept, ending with a sync flush (the
+//! byte-aligned empty stored block), so that kept chunks can be put one
+//! after another; an empty final block closes the stream. It may refer
+//! back into the chunk before it, given to the compressor as its
+//! dictionary: the reader has just written those bytes out, so pages
+//! shrink nearly as much as compressed whole. A kept chunk is used only
+//! where both its bytes and its dictionary's bytes are the same as when it
+//! was compressed. After a chunk that was not kept (the one with the
+//! session's form token, say) the next chunk takes no dictionary, so that
+//! it can be kept for every shopper, whatever came before it. A chunk seen
+//! for the first time goes on the stream of the chunks before it, as a
+//! page compressed whole would.
 
 use flate2::{Compress, Compression, FlushCompress};
 use std::collections::{HashMap, HashSet};
