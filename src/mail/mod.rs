@@ -14,7 +14,6 @@ pub use message::parse_mailbox;
 
 use crate::config::{MailSettings, MailTransportKind};
 use anyhow::Context;
-use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 use message::Letterhead;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,9 +62,10 @@ pub struct Mailer {
 #[derive(Clone)]
 enum Transport {
     Smtp(smtp::SmtpSender),
+    /// `<id>.eml` files in `dir`, each written first in `partial`.
     Files {
-        transport: AsyncFileTransport<Tokio1Executor>,
         dir: Arc<PathBuf>,
+        partial: Arc<PathBuf>,
     },
 }
 
@@ -93,11 +93,15 @@ impl Mailer {
             }
             MailTransportKind::File => {
                 let dir = data_dir.join("mail");
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating the mail directory {}", dir.display()))?;
+                let partial = data_dir.join("mail.partial");
+                for dir in [&dir, &partial] {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("creating the mail directory {}", dir.display())
+                    })?;
+                }
                 Transport::Files {
-                    transport: AsyncFileTransport::new(&dir),
                     dir: Arc::new(dir),
+                    partial: Arc::new(partial),
                 }
             }
         };
@@ -112,11 +116,11 @@ impl Mailer {
         let message = message::build(mail, &self.letterhead)?;
         match &self.transport {
             Transport::Smtp(sender) => sender.send(message).await,
-            Transport::Files { transport, .. } => transport
-                .send(message)
-                .await
-                .map(|_id| ())
-                .map_err(|e| SendError::Transient(format!("writing the mail file: {e}"))),
+            Transport::Files { dir, partial } => {
+                write_whole(dir.clone(), partial.clone(), message.formatted())
+                    .await
+                    .map_err(|e| SendError::Transient(format!("writing the mail file: {e}")))
+            }
         }
     }
 
@@ -127,6 +131,25 @@ impl Mailer {
             Transport::Files { dir, .. } => format!("files in {}", dir.display()),
         }
     }
+}
+
+/// Writes a mail as `<id>.eml` in `dir`, whole or not at all: written in
+/// `partial` first and then moved, so that a node killed while writing
+/// leaves no cut-off mail where mails are read (what it left in `partial`
+/// is sent again, as its row is not yet sent).
+async fn write_whole(
+    dir: Arc<PathBuf>,
+    partial: Arc<PathBuf>,
+    bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let name = format!("{}.eml", uuid::Uuid::new_v4());
+        let written = partial.join(&name);
+        std::fs::write(&written, &bytes)?;
+        std::fs::rename(&written, dir.join(&name))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 impl fmt::Debug for Mailer {
