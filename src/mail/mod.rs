@@ -143,7 +143,7 @@ async fn write_whole(
     bytes: Vec<u8>,
 ) -> std::io::Result<()> {
     tokio::task::spawn_blocking(move || {
-        let name = format!("{}.eml", uuid::Uuid::new_v4());
+        let name = format!("{}.eml", crate::ids::new_id());
         let written = partial.join(&name);
         std::fs::write(&written, &bytes)?;
         std::fs::rename(&written, dir.join(&name))
