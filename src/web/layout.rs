@@ -40,11 +40,18 @@ pub fn render<T: Template>(view: &T) -> PageResult<HttpResponse> {
     render_with(StatusCode::OK, view)
 }
 
+/// Room for a whole page at once: askama's own hint counts only a
+/// template's literal text, and a page that outgrows its buffer is copied
+/// each time the buffer doubles.
+const PAGE_BYTES: usize = 16 * 1024;
+
 pub fn render_with<T: Template>(status: StatusCode, view: &T) -> PageResult<HttpResponse> {
+    let mut page = String::with_capacity(T::SIZE_HINT.max(PAGE_BYTES));
+    view.render_into(&mut page)?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(view.render()?))
+        .body(page))
 }
 
 /// Post/Redirect/Get: 303 makes the browser follow with a GET.
