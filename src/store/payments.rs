@@ -3,10 +3,9 @@
 
 use super::outbox::{abandon_registration, event};
 use super::prepared::Prepare;
-use super::processes::{Fence, hold_fence};
 use super::rows::PaymentRow;
 use super::schema::{outbox, payments, webhook_events};
-use super::{Store, StoreError, StoreResult, light_conn, light_tx, now, read, with_conn, write_tx};
+use super::{Store, StoreResult, light_conn, now, read, with_conn, write_tx};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::money::{Currency, Money};
 use crate::domain::payment::{IdempotencyKey, PaymentRequest, PaymentStatus};
@@ -14,31 +13,22 @@ use crate::ids::new_id;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// How a started payment is recorded (see `PaymentGateway::held_outside`).
-#[derive(Debug, Clone, Copy)]
-pub enum Recording<'a> {
-    /// A payment a provider holds: on disk before the process goes on,
-    /// whoever holds its lease (the provider has it either way).
-    Durable,
-    /// A payment only the shop knows of (cash): a light commit under the
-    /// step's lease, with the save the fence carries; the order's durable
-    /// commit takes it to disk.
-    Fenced(&'a Fence<'a>),
-}
+/// A started payment only the shop knows of (cash): recorded with the next
+/// change a step makes in the store, under the step's lease
+/// (`Fence::records`), instead of in a commit of its own; the order's
+/// durable commit takes it to disk.
+#[derive(Debug, Clone)]
+pub struct StartedPayment(PaymentRow);
 
-impl Store {
-    /// Records a started payment, committed as `recording` says; a repeat
-    /// of the same attempt changes nothing.
-    pub async fn record_payment_started(
-        &self,
+impl StartedPayment {
+    pub fn new(
         cart_id: &str,
         request: &PaymentRequest,
         provider_reference: Option<&str>,
         registration_id: Option<&str>,
-        recording: Recording<'_>,
-    ) -> StoreResult<()> {
+    ) -> Self {
         let at = now();
-        let row = PaymentRow {
+        Self(PaymentRow {
             id: new_id(),
             process_id: request.reference.clone(),
             cart_id: cart_id.to_owned(),
@@ -59,24 +49,47 @@ impl Store {
             captured_minor: 0,
             refunded_minor: 0,
             released: false,
-        };
-        macro_rules! insert {
-            ($c:expr) => {
-                diesel::insert_into(payments::table)
-                    .values(row)
-                    .on_conflict_do_nothing()
-                    .prepared()
-                    .execute($c)
-                    .await
-            };
-        }
-        match recording {
-            Recording::Durable => with_conn!(self, |c| insert!(c))?,
-            Recording::Fenced(fence) => light_tx!(self, |c| {
-                hold_fence!(c, fence);
-                Ok::<_, StoreError>(insert!(c)?)
-            })?,
-        };
+        })
+    }
+}
+
+/// Inside a transaction: records a started payment; a repeat of the same
+/// attempt (its idempotency key) changes nothing.
+macro_rules! record_started {
+    ($c:expr, $started:expr) => {{
+        use $crate::store::prepared::Prepare as _;
+        let started: &$crate::store::payments::StartedPayment = $started;
+        diesel::insert_into($crate::store::schema::payments::table)
+            .values(started.row())
+            .on_conflict_do_nothing()
+            .prepared()
+            .execute($c)
+            .await
+    }};
+}
+pub(crate) use record_started;
+
+impl StartedPayment {
+    pub(super) fn row(&self) -> &PaymentRow {
+        &self.0
+    }
+}
+
+/// The same payment: the same row, made once.
+impl PartialEq for StartedPayment {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for StartedPayment {}
+
+impl Store {
+    /// Records a payment a provider holds, on disk before the process goes
+    /// on, whoever holds its lease (the provider has it either way); a
+    /// repeat of the same attempt changes nothing.
+    pub async fn record_payment_started(&self, started: &StartedPayment) -> StoreResult<()> {
+        with_conn!(self, |c| record_started!(c, started))?;
         Ok(())
     }
 

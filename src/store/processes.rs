@@ -29,6 +29,9 @@ pub struct Fence<'a> {
     /// instead of a commit of its own: the step before the change and the
     /// change land together or not at all.
     pub carries: Option<&'a StepSave>,
+    /// A payment only the shop knows of, recorded in the change's
+    /// transaction as well.
+    pub records: Option<&'a super::payments::StartedPayment>,
 }
 
 /// The save of the process that an order placed ends (the process
@@ -120,8 +123,8 @@ impl StepSave {
 
 /// Inside a write transaction: goes on only while the fence's holder holds
 /// the lease, and keeps it held (the row stays locked) until the commit;
-/// otherwise leaves the body with a conflict. A save the fence carries is
-/// written here, so it holds the lease as well.
+/// otherwise leaves the body with a conflict. A save the fence carries and
+/// a payment it records are written here, so they hold the lease as well.
 macro_rules! hold_fence {
     ($c:ident, $fence:expr) => {{
         use $crate::store::prepared::Prepare as _;
@@ -148,6 +151,9 @@ macro_rules! hold_fence {
                 "the attempt passed to another holder of its lease",
             )
             .into());
+        }
+        if let Some(started) = fence.records {
+            $crate::store::payments::record_started!($c, started)?;
         }
     }};
 }
@@ -333,6 +339,15 @@ impl Store {
 
     /// Writes a step taken before (`StepSave::of`) on its own; `false`
     /// when the lease was lost or another save came first.
+    /// Writes what `fence` carries and records, with nothing else: a
+    /// conflict when its holder no longer holds the lease.
+    pub async fn land(&self, fence: &Fence<'_>) -> StoreResult<()> {
+        light_tx!(self, |c| {
+            hold_fence!(c, fence);
+            Ok::<_, StoreError>(())
+        })
+    }
+
     pub async fn save_step(&self, id: &str, owner: &str, save: &StepSave) -> StoreResult<bool> {
         let saved = light_conn!(self, |c| write_step!(c, id, owner, save))?;
         Ok(saved == 1)

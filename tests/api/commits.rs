@@ -83,12 +83,12 @@ async fn a_cash_on_delivery_checkout_makes_few_durable_commits(backend: Backend)
     // The order, settled as it is placed. The cash payment, which nobody
     // outside the shop holds, reaches the disk with it.
     assert_eq!(durable, 1, "the order is durable, and alone");
-    // The cart, the form, the attempt begun, the payment, the cart frozen,
-    // the outbox's claims and "done"s. The saves of the process travel in
-    // the payment's, the freeze's and the order's transactions: the
+    // The cart, the form, the attempt begun, the cart frozen (with the
+    // cash payment), the outbox's claims and "done"s. The saves of the
+    // process travel in the freeze's and the order's transactions: the
     // offline gateway changes nothing outside and waits for nobody, so
     // none is written before a call to it.
-    assert!(light <= 9, "{light} light commits");
+    assert!(light <= 8, "{light} light commits");
 }
 
 /// A cash order is settled as it is placed, which ends the attempt: the
@@ -106,9 +106,9 @@ async fn a_cash_order_and_the_end_of_its_process_are_one_commit(backend: Backend
     let success = app.buy(&checkout_form()).await;
     let (durable, light) = store.commits().get();
     let (durable, light) = (durable - durable_before, light - light_before);
-    // The cart with its line, the form, the attempt begun, the cash
-    // payment, the cart frozen; then the order with the process's last save.
-    assert_eq!((durable, light), (1, 5), "durable and light commits");
+    // The cart with its line, the form, the attempt begun, the cart frozen
+    // with the cash payment; then the order with the process's last save.
+    assert_eq!((durable, light), (1, 4), "durable and light commits");
     let order = app.order(&order_number(&success)).await;
     let process = store
         .latest_process_of_cart(&order.cart_id)

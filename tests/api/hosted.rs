@@ -699,6 +699,7 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
         process_id: &process.id,
         holder: "node-a",
         carries: None,
+        records: None,
     };
     let refused = store.reopen_cart(&process.cart_id, &paused).await;
     assert!(
@@ -717,6 +718,7 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
         process_id: &process.id,
         holder: "node-b",
         carries: None,
+        records: None,
     };
     store.reopen_cart(&process.cart_id, &holder).await.unwrap();
     assert_eq!(cart_status().await, CartStatus::Open);
@@ -766,8 +768,8 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
     assert_eq!(after.version, saved.version, "nor saved");
 
     // A payment only the shop knows of (cash) is recorded under the lease,
-    // with the save the fence carries.
-    use kassa::store::payments::Recording;
+    // with the change the fence goes with and the save it carries.
+    use kassa::store::payments::StartedPayment;
     let cash = kassa::domain::payment::PaymentRequest {
         gateway: "offline".into(),
         method: "cash_on_delivery".into(),
@@ -778,38 +780,72 @@ async fn a_holder_that_lost_the_lease_changes_nothing_in_the_store(backend: Back
             .clone()
             .expect("the card attempt's payment")
     };
+    let started = StartedPayment::new(&process.cart_id, &cash, None, None);
     let payments = async || store.count_orphaned_payments().await.unwrap();
     let before = payments().await;
-    let refused = store
-        .record_payment_started(
-            &process.cart_id,
-            &cash,
-            None,
-            None,
-            Recording::Fenced(&paused),
-        )
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict(_))),
-        "{refused:?}"
+    refused_for_the_lease(
+        store
+            .land(&Fence {
+                records: Some(&started),
+                ..paused
+            })
+            .await,
     );
     assert_eq!(payments().await, before, "not recorded without the lease");
     let save = StepSave::of(&after, Duration::from_secs(30)).unwrap();
-    let carrying = Fence {
+    let recording = Fence {
         carries: Some(&save),
+        records: Some(&started),
         ..holder
     };
-    store
-        .record_payment_started(
-            &process.cart_id,
-            &cash,
-            None,
-            None,
-            Recording::Fenced(&carrying),
-        )
-        .await
-        .unwrap();
+    store.land(&recording).await.unwrap();
     assert_eq!(payments().await, before + 1, "recorded");
     let recorded = store.process(&process.id).await.unwrap().unwrap();
     assert_eq!(recorded.version, after.version + 1, "saved with the record");
+
+    // With a change: the cart's freeze records it in its transaction, and
+    // a refused freeze (the lease moved on) records nothing.
+    let another = kassa::domain::payment::PaymentRequest {
+        idempotency_key: kassa::ids::new_idempotency_key(),
+        ..cash
+    };
+    let started = StartedPayment::new(&process.cart_id, &another, None, None);
+    store.reopen_cart(&process.cart_id, &holder).await.unwrap();
+    let version = store.cart(&process.cart_id).await.unwrap().unwrap().version;
+    refused_for_the_lease(
+        store
+            .freeze_cart(
+                &process.cart_id,
+                version,
+                &Fence {
+                    records: Some(&started),
+                    ..paused
+                },
+            )
+            .await,
+    );
+    assert_eq!(
+        payments().await,
+        before + 1,
+        "not recorded by a refused change"
+    );
+    let freezing = Fence {
+        records: Some(&started),
+        ..holder
+    };
+    assert!(
+        store
+            .freeze_cart(&process.cart_id, version, &freezing)
+            .await
+            .unwrap()
+    );
+    assert_eq!(payments().await, before + 2, "recorded with the freeze");
+}
+
+/// A change refused because its fence's holder lost the lease.
+fn refused_for_the_lease<T: std::fmt::Debug>(result: Result<T, kassa::store::StoreError>) {
+    assert!(
+        matches!(result, Err(kassa::store::StoreError::Conflict(_))),
+        "{result:?}"
+    );
 }

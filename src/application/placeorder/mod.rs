@@ -264,6 +264,7 @@ async fn step(
         process_id: &process_id,
         holder: owner,
         carries: None,
+        records: None,
     };
     let mut ports = ShopPorts::new(shop, &cart_id, registration_id.as_deref(), fence);
     let mut moved = false;
@@ -291,6 +292,21 @@ async fn step(
         if travels_with_next_change(&turn, &process) {
             ports.carry(&process)?;
             continue;
+        }
+        if ports.records_payment() {
+            // A payment waiting to be recorded goes with this save.
+            ports.carry(&process)?;
+            match ports.flush().await {
+                Ok(()) => {
+                    process.version += ports.take_landed();
+                    continue;
+                }
+                Err(_) if ports.lost_lease() => {
+                    lost_lease = true;
+                    break;
+                }
+                Err(e) => return Err(AppError::Unavailable(e.to_string())),
+            }
         }
         ports.drop_pending();
         if !shop

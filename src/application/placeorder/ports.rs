@@ -13,7 +13,7 @@ use crate::ids::random_token;
 use crate::payment::{GatewayError, PaymentGateway};
 use crate::store::StoreError;
 use crate::store::orders::{Cancellation, PlaceError};
-use crate::store::payments::Recording;
+use crate::store::payments::StartedPayment;
 use crate::store::processes::{Fence, Finish, StepSave};
 use std::sync::Arc;
 
@@ -33,6 +33,9 @@ pub struct ShopPorts<'a> {
     /// on its own before anything outside the store changes. With it, the
     /// process it saves.
     pending: Option<(StepSave, Process)>,
+    /// A payment only the shop knows of (cash), started and waiting, like
+    /// a save, for the next change in the store or the end of the pass.
+    recording: Option<StartedPayment>,
     /// The process's final save was written with the order that ended it:
     /// the coordinator has nothing left to save.
     finished: bool,
@@ -57,6 +60,7 @@ impl<'a> ShopPorts<'a> {
             registration_id,
             cart: None,
             pending: None,
+            recording: None,
             finished: false,
             landed: 0,
             lost_lease: false,
@@ -83,6 +87,12 @@ impl<'a> ShopPorts<'a> {
         self.pending = None;
     }
 
+    /// Whether a started payment waits to be recorded: a save the
+    /// coordinator writes now goes with it (`carry`, then `flush`).
+    pub fn records_payment(&self) -> bool {
+        self.recording.is_some()
+    }
+
     /// How many saves were written since the last call.
     pub fn take_landed(&mut self) -> i64 {
         std::mem::take(&mut self.landed)
@@ -92,9 +102,24 @@ impl<'a> ShopPorts<'a> {
         self.lost_lease
     }
 
-    /// Writes a waiting save on its own: before a change outside the
-    /// store, and when a pass ends.
+    /// Writes a waiting save on its own, with a payment waiting to be
+    /// recorded: before a change outside the store, and when a pass ends.
     pub async fn flush(&mut self) -> Result<(), PortError> {
+        if self.recording.is_some() {
+            return match self.shop.store.land(&self.fence()).await {
+                Ok(()) => {
+                    self.changed();
+                    Ok(())
+                }
+                Err(StoreError::Conflict(_)) => {
+                    self.lost_lease = true;
+                    Err(PortError::Unavailable(
+                        "the attempt passed to another holder of its lease".into(),
+                    ))
+                }
+                Err(e) => Err(store_error(e)),
+            };
+        }
         let Some((save, process)) = self.pending.take() else {
             return Ok(());
         };
@@ -122,16 +147,20 @@ impl<'a> ShopPorts<'a> {
         }
     }
 
-    /// The fence for a change in the store, carrying the waiting save.
+    /// The fence for a change in the store, carrying the waiting save and
+    /// the payment waiting to be recorded.
     fn fence(&self) -> Fence<'_> {
         Fence {
             carries: self.pending.as_ref().map(|(save, _)| save),
+            records: self.recording.as_ref(),
             ..self.fence
         }
     }
 
-    /// The change the fence was given to made it: so did its save.
+    /// The change the fence was given to made it: so did its save and its
+    /// payment.
     fn changed(&mut self) {
+        self.recording = None;
         if self.pending.take().is_some() {
             self.landed += 1;
         }
@@ -211,26 +240,22 @@ impl Ports for ShopPorts<'_> {
         let gateway = self.ready(request).await?;
         let start = gateway.start_flow(request).await.map_err(gateway_error)?;
         crate::crash::point("placeorder.payment_started");
-        let held_outside = gateway.held_outside();
-        let fence = self.fence();
-        let recording = if held_outside {
-            Recording::Durable
+        let started = StartedPayment::new(
+            self.cart_id,
+            request,
+            start.provider_reference.as_deref(),
+            self.registration_id,
+        );
+        if gateway.held_outside() {
+            self.shop
+                .store
+                .record_payment_started(&started)
+                .await
+                .map_err(store_error)?;
         } else {
-            Recording::Fenced(&fence)
-        };
-        self.shop
-            .store
-            .record_payment_started(
-                self.cart_id,
-                request,
-                start.provider_reference.as_deref(),
-                self.registration_id,
-                recording,
-            )
-            .await
-            .map_err(store_error)?;
-        if !held_outside {
-            self.changed();
+            // Nothing outside holds it: recorded with the next change (the
+            // cart's freeze), as the waiting save is.
+            self.recording = Some(started);
         }
         crate::crash::point("placeorder.payment_recorded");
         Ok(start)
@@ -266,6 +291,8 @@ impl Ports for ShopPorts<'_> {
             Ok(()) | Err(GatewayError::Refused(_)) => {}
             Err(e) => return Err(gateway_error(e)),
         }
+        // A payment waiting to be recorded is recorded before it is voided.
+        self.flush().await?;
         crate::crash::point("placeorder.payment_voided");
         self.shop
             .store
