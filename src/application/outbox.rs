@@ -51,18 +51,26 @@ async fn deliver_batch(shop: &Shop, lane: Lane, worker: &str) -> bool {
         }
     };
     let full = !items.is_empty() && items.len() as i64 >= batch;
+    // The events' deliveries are safe to repeat: the batch's are marked
+    // done together, in one commit at its end (a crash before it delivers
+    // them again). A mail is marked sent as soon as it went out.
+    let mut delivered_events: Vec<(String, Delivered)> = Vec::new();
     let mut items = items.into_iter();
     for item in items.by_ref() {
         let outcome = match lane {
-            Lane::Events => deliver(shop, &item).await,
+            Lane::Events => deliver(shop, &item, &delivered_events).await,
             Lane::Mail => super::mail::deliver(shop, &item).await,
         };
         let saved = match outcome {
+            Ok(delivered) if lane == Lane::Events => {
+                crate::crash::point("outbox.delivered");
+                delivered_events.push((item.id.clone(), delivered));
+                Ok(())
+            }
             Ok(delivered) => {
-                if lane == Lane::Events {
-                    crate::crash::point("outbox.delivered");
-                }
-                shop.store.outbox_done(&item.id, worker, &delivered).await
+                shop.store
+                    .outbox_done(&[(item.id.clone(), delivered)], worker)
+                    .await
             }
             Err(Undelivered::Later(error)) => {
                 let wait = backoff(settings, item.attempts);
@@ -82,6 +90,9 @@ async fn deliver_batch(shop: &Shop, lane: Lane, worker: &str) -> bool {
         if shop.stopping.is_set() {
             break;
         }
+    }
+    if let Err(e) = shop.store.outbox_done(&delivered_events, worker).await {
+        tracing::warn!(events = delivered_events.len(), error = %e, "outbox events not marked done; they run again");
     }
     // Stopping: what is claimed but not begun is another node's at once.
     let rest: Vec<String> = items.map(|item| item.id).collect();
@@ -114,8 +125,13 @@ pub(super) enum Undelivered {
     Never(String),
 }
 
-/// What one event means for the outside world.
-async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivered> {
+/// What one event means for the outside world. `earlier`: what the events
+/// delivered before it in the same batch, not yet recorded, left.
+async fn deliver(
+    shop: &Shop,
+    item: &OutboxItem,
+    earlier: &[(String, Delivered)],
+) -> Result<Delivered, Undelivered> {
     let effect = item.kind.registration_effect();
     match effect {
         RegistrationEffect::None => {
@@ -135,7 +151,8 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivere
         return Ok(Delivered::Plain);
     };
     // Another event of the same change got there first (an expiry both
-    // cancels the order and the payment): nothing to call again.
+    // cancels the order and the payment), recorded or earlier in this
+    // batch: nothing to call again.
     let known = shop
         .store
         .registration_status(registration_id)
@@ -145,7 +162,11 @@ async fn deliver(shop: &Shop, item: &OutboxItem) -> Result<Delivered, Undelivere
         RegistrationEffect::Confirm => RegistrationStatus::Confirmed,
         _ => RegistrationStatus::Deleted,
     };
-    if known == Some(done) {
+    let done_in_batch = earlier.iter().any(|(_, delivered)| {
+        matches!(delivered, Delivered::Registration { registration_id: id, status }
+            if id == registration_id && *status == done)
+    });
+    if known == Some(done) || done_in_batch {
         return Ok(Delivered::Plain);
     }
     let result = match effect {

@@ -221,17 +221,12 @@ impl Store {
         Ok(claimed)
     }
 
-    /// The event `id` was delivered: marked done, in one commit with what
-    /// its delivery leaves to record.
-    pub async fn outbox_done(
-        &self,
-        id: &str,
-        worker: &str,
-        delivered: &Delivered,
-    ) -> StoreResult<()> {
+    /// The events `done` were delivered: marked done, in one commit with
+    /// what their deliveries leave to record.
+    pub async fn outbox_done(&self, done: &[(String, Delivered)], worker: &str) -> StoreResult<()> {
         macro_rules! done {
-            ($c:expr) => {
-                diesel::update(outbox::table.find(id).filter(outbox::locked_by.eq(worker)))
+            ($c:expr, $id:expr) => {
+                diesel::update(outbox::table.find($id).filter(outbox::locked_by.eq(worker)))
                     .set((
                         outbox::status.eq("done"),
                         outbox::locked_until.eq(None::<time::PrimitiveDateTime>),
@@ -242,23 +237,33 @@ impl Store {
                     .await
             };
         }
-        match delivered {
-            Delivered::Plain => {
-                light_conn!(self, |c| done!(c))?;
+        match done {
+            [] => {}
+            [(id, Delivered::Plain)] => {
+                light_conn!(self, |c| done!(c, id))?;
             }
-            Delivered::MailSent { mail_id, content } => {
+            _ => {
                 light_tx!(self, |c| {
-                    super::mail::mark_mail_sent!(c, mail_id, content)?;
-                    done!(c)
-                })?;
-            }
-            Delivered::Registration {
-                registration_id,
-                status,
-            } => {
-                light_tx!(self, |c| {
-                    super::registrations::mark_registration_status!(c, registration_id, *status)?;
-                    done!(c)
+                    for (id, delivered) in done {
+                        match delivered {
+                            Delivered::Plain => {}
+                            Delivered::MailSent { mail_id, content } => {
+                                super::mail::mark_mail_sent!(c, mail_id, content)?;
+                            }
+                            Delivered::Registration {
+                                registration_id,
+                                status,
+                            } => {
+                                super::registrations::mark_registration_status!(
+                                    c,
+                                    registration_id,
+                                    *status
+                                )?;
+                            }
+                        }
+                        done!(c, id)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
                 })?;
             }
         }

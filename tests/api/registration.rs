@@ -299,7 +299,38 @@ on_both_backends!(
     a_crash_between_commit_and_call_confirms_once_after_restart,
     the_customer_system_hears_of_shipping_delivery_and_refund,
     a_checkout_form_lands_with_its_new_registration_in_one_commit,
+    a_batch_of_confirmations_is_marked_done_in_one_commit,
 );
+
+/// The events a worker delivers in one batch are safe to deliver again,
+/// so they are marked done together: one commit for the batch's claim and
+/// one for its "done", not one per event.
+async fn a_batch_of_confirmations_is_marked_done_in_one_commit(backend: Backend) {
+    let app = shop(backend, |s| {
+        s.jobs.run = false;
+        s.outbox.poll_ms = 3_600_000;
+    })
+    .await;
+    for _ in 0..3 {
+        app.add_to_cart("espresso-cup", 1).await;
+        app.buy(&checkout_form()).await;
+    }
+    assert_eq!(app.order_count().await, 3);
+    let store = app.shop.store();
+    let (_, light_before) = store.commits().get();
+    // Its first poll is at once; the next would be in an hour.
+    let worker = tokio::spawn(kassa::application::outbox::run(app.shop.clone()));
+    settled(&app).await;
+    worker.abort();
+    wait_for_stat(&app, "confirmed", 3).await;
+    let (_, light) = store.commits().get();
+    assert_eq!(
+        light - light_before,
+        2,
+        "the batch's claim and its \"done\", with the registrations' new status"
+    );
+    assert_eq!(store.count_pending_outbox().await.unwrap(), 0);
+}
 
 async fn the_customer_system_hears_of_shipping_delivery_and_refund(backend: Backend) {
     use kassa::application::fulfilment::{Command, Outcome, act, order_sheet};
