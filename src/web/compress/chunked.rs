@@ -206,18 +206,21 @@ impl Deflater {
 /// Where `page`'s chunks end, the last at its end.
 fn chunk_ends(page: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut start = 0;
-    let mut line_ends = memchr::memchr_iter(b'\n', page);
     std::iter::from_fn(move || {
         if start >= page.len() {
             return None;
         }
-        for newline in line_ends.by_ref() {
+        // A chunk ends at a line end at least MIN_CHUNK bytes on: the line
+        // ends before that are not looked at.
+        let mut from = (start + MIN_CHUNK - 1).min(page.len());
+        while let Some(at) = memchr::memchr(b'\n', &page[from..]) {
+            let newline = from + at;
             let end = newline + 1;
-            let len = end - start;
-            if len >= MAX_CHUNK || (len >= MIN_CHUNK && cuts_after(&page[..newline])) {
+            if end - start >= MAX_CHUNK || cuts_after(&page[..newline]) {
                 start = end;
                 return Some(end);
             }
+            from = end;
         }
         start = page.len();
         Some(start)
@@ -256,6 +259,44 @@ mod tests {
             ));
         }
         page.into_bytes()
+    }
+
+    #[test]
+    fn chunks_end_where_the_rule_says_though_short_lines_are_skipped() {
+        // The rule read at every line end.
+        fn at_every_line_end(page: &[u8]) -> Vec<usize> {
+            let mut ends = Vec::new();
+            let mut start = 0;
+            for (newline, _) in page.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+                let len = newline + 1 - start;
+                if len >= MAX_CHUNK || (len >= MIN_CHUNK && cuts_after(&page[..newline])) {
+                    ends.push(newline + 1);
+                    start = newline + 1;
+                }
+            }
+            if start < page.len() {
+                ends.push(page.len());
+            }
+            ends
+        }
+        let mut varied = String::new();
+        for i in 0..3000 {
+            varied.push_str(&"x".repeat(i * 7919 % 300));
+            varied.push_str(&format!("{i}\n"));
+        }
+        let long = format!("{}\n{}\n", "a".repeat(MAX_CHUNK + 3), "b".repeat(10));
+        for page in [
+            page("t", 200),
+            page("u", 3),
+            varied.into_bytes(),
+            long.into_bytes(),
+            b"\n\n\n".to_vec(),
+        ] {
+            assert_eq!(
+                chunk_ends(&page).collect::<Vec<_>>(),
+                at_every_line_end(&page)
+            );
+        }
     }
 
     #[test]
