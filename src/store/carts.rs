@@ -483,6 +483,7 @@ impl Store {
     ) -> StoreResult<bool> {
         let frozen = light_tx!(self, |c| {
             hold_fence!(c, fence);
+            struct CartFrozen;
             let changed = diesel::update(
                 carts::table
                     .find(cart_id)
@@ -494,7 +495,7 @@ impl Store {
                 carts::version.eq(carts::version + 1),
                 carts::updated_at.eq(now()),
             ))
-            .prepared()
+            .prepared_as::<CartFrozen>()
             .execute(c)
             .await?;
             if changed == 1 {

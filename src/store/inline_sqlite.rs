@@ -46,6 +46,8 @@ impl InlineSqlite {
     where
         Q: QueryFragment<Sqlite> + QueryId,
     {
+        #[cfg(feature = "test-support")]
+        same_sql_under_one_type(&query)?;
         let mut names = Default::default();
         let mut out = Vec::new();
         for row in self.0.load(Untyped(query))? {
@@ -63,12 +65,47 @@ impl InlineSqlite {
     where
         Q: QueryFragment<Sqlite> + QueryId,
     {
+        #[cfg(feature = "test-support")]
+        same_sql_under_one_type(&statement)?;
         for row in self.0.load(Untyped(statement))? {
             row?;
         }
         let changed: i64 = diesel::RunQueryDsl::get_result(diesel::select(changes()), &mut self.0)?;
         Ok(usize::try_from(changed).unwrap_or_default())
     }
+}
+
+/// A statement diesel keeps prepared under its type (`store::prepared::
+/// Keyed`, and diesel's own) must write the same SQL at every run, or a
+/// run would find another run's statement: checked in test builds.
+#[cfg(feature = "test-support")]
+fn same_sql_under_one_type<Q>(query: &Q) -> QueryResult<()>
+where
+    Q: QueryFragment<Sqlite> + QueryId,
+{
+    use diesel::query_builder::QueryBuilder as _;
+    use std::collections::HashMap;
+    thread_local! {
+        static WRITTEN: std::cell::RefCell<HashMap<std::any::TypeId, String>> =
+            std::cell::RefCell::default();
+    }
+    let Some(id) = Q::query_id() else {
+        return Ok(());
+    };
+    if !query.is_safe_to_cache_prepared(&Sqlite)? {
+        return Ok(());
+    }
+    let mut builder = diesel::sqlite::SqliteQueryBuilder::new();
+    query.to_sql(&mut builder, &Sqlite)?;
+    let sql = builder.finish();
+    WRITTEN.with_borrow_mut(|written| {
+        let first = written.entry(id).or_insert_with(|| sql.clone());
+        assert_eq!(
+            *first, sql,
+            "a statement kept prepared under one type wrote other SQL"
+        );
+    });
+    Ok(())
 }
 
 diesel::define_sql_function! {

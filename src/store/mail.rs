@@ -48,6 +48,7 @@ macro_rules! mark_mail_sent {
         use $crate::store::schema::mails;
         let content: &$crate::store::mail::MailContent = $content;
         let at = $crate::store::now();
+        struct MailSent;
         diesel::update(
             mails::table
                 .find($id)
@@ -63,7 +64,7 @@ macro_rules! mark_mail_sent {
             mails::sent_at.eq(at),
             mails::updated_at.eq(at),
         ))
-        .prepared()
+        .prepared_as::<MailSent>()
         .execute($c)
         .await
     }};

@@ -160,6 +160,7 @@ macro_rules! take_stock {
         lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
         let mut sold_out = None;
         for line in lines {
+            struct StockTaken;
             let taken = diesel::update(
                 products::table
                     .find(&line.product_id)
@@ -169,7 +170,7 @@ macro_rules! take_stock {
                 products::stock.eq(products::stock - line.quantity),
                 products::version.eq(products::version + 1),
             ))
-            .prepared()
+            .prepared_as::<StockTaken>()
             .execute($c)
             .await?;
             if taken != 1 {
@@ -335,10 +336,11 @@ impl Store {
                     order_totals(draft, &cart, shipping.as_ref(), voucher.as_ref(), currency)
                         .map_err(PlaceError::Refused)?;
 
+                struct NextOrderNumber;
                 let sequence: i64 = diesel::update(counters::table.find("order_number"))
                     .set(counters::value.eq(counters::value + 1))
                     .returning(counters::value)
-                    .prepared()
+                    .prepared_as::<NextOrderNumber>()
                     .get_result(c)
                     .await?;
                 let number = OrderNumber::from_sequence(sequence);
@@ -367,6 +369,7 @@ impl Store {
                         .await?;
                 }
                 if let Some(key) = &draft.payment_key {
+                    struct PaymentOfOrder;
                     diesel::update(
                         payments::table.filter(payments::idempotency_key.eq(key.as_str())),
                     )
@@ -375,7 +378,7 @@ impl Store {
                         payments::version.eq(payments::version + 1),
                         payments::updated_at.eq(at),
                     ))
-                    .prepared()
+                    .prepared_as::<PaymentOfOrder>()
                     .execute(c)
                     .await?;
                 }
@@ -388,6 +391,7 @@ impl Store {
                         .collect(),
                     voucher: details.voucher.as_ref().map(|v| v.code.clone()),
                 });
+                struct CartOrdered;
                 diesel::update(carts::table.find(&draft.cart_id))
                     .set((
                         carts::status.eq(cart_status_after(draft.status).as_str()),
@@ -395,7 +399,7 @@ impl Store {
                         carts::version.eq(carts::version + 1),
                         carts::updated_at.eq(at),
                     ))
-                    .prepared()
+                    .prepared_as::<CartOrdered>()
                     .execute(c)
                     .await?;
                 if let Some(settlement) = draft.settlement {

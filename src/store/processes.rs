@@ -135,13 +135,14 @@ macro_rules! hold_fence {
                 $crate::store::processes::write_step!($c, fence.process_id, fence.holder, save)?
             }
             None => {
+                struct LeaseHeld;
                 diesel::update(
                     fenced::table
                         .find(fence.process_id)
                         .filter(fenced::lease_owner.eq(fence.holder)),
                 )
                 .set(fenced::lease_owner.eq(fence.holder))
-                .prepared()
+                .prepared_as::<LeaseHeld>()
                 .execute($c)
                 .await?
             }

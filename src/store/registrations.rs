@@ -102,12 +102,13 @@ macro_rules! mark_registration_status {
         use $crate::store::prepared::Prepare as _;
         use $crate::store::schema::registrations;
         let status: $crate::store::registrations::RegistrationStatus = $status;
+        struct RegistrationStatusSet;
         diesel::update(registrations::table.filter(registrations::registration_id.eq($id)))
             .set((
                 registrations::status.eq(status.as_str()),
                 registrations::updated_at.eq($crate::store::now()),
             ))
-            .prepared()
+            .prepared_as::<RegistrationStatusSet>()
             .execute($c)
             .await
     }};
