@@ -27,38 +27,14 @@ port=18400
 sandbox_port=18401
 shop=http://127.0.0.1:$port
 
-if [ -z "${BENCH_LOADGEN_BIN:-}" ]; then
-  (cd bench/loadgen && cargo build --release --quiet)
-  BENCH_LOADGEN_BIN=${CARGO_TARGET_DIR:-bench/loadgen/target}/release/kassa-loadgen
-fi
-loadgen=$(realpath "$BENCH_LOADGEN_BIN")
-
-work=$(mktemp -d -t kassa-counts.XXXXXX)
-pids=()
-stop() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap stop EXIT
-
-for p in $port $sandbox_port; do
-  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
-    echo "counts: port $p is taken"
-    exit 1
-  fi
-done
-
-export RUST_LOG=warn KASSA_DATA_DIR=$work/data KASSA_SHOP__DEMO_STOCK=1000000000
-export KASSA_SANDBOX__SERVE_BESIDE_SHOP=false KASSA_SANDBOX__BIND=127.0.0.1:$sandbox_port
-export KASSA_PAYMENT__HOSTED__API_URL=http://127.0.0.1:$sandbox_port
-export KASSA_REGISTRATION__URL=http://127.0.0.1:$sandbox_port
-KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET=$(openssl rand -hex 32)
-export KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET
+name=counts
+. bench/lib.sh
+bench_loadgen
+bench_work
+export KASSA_DATA_DIR=$work/data
 unset KASSA_DATABASE_URL
 mkdir -p "$work/data"
-"$kassa" sandbox >"$work/sandbox.log" 2>&1 &
-pids+=($!)
+bench_sandbox
 
 # The shop, under callgrind (instrumented only when asked) or as it is.
 start_shop() {

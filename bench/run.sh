@@ -32,38 +32,12 @@ if [ -z "${BENCH_KASSA_BIN:-}" ]; then
   cargo build --release --quiet
   BENCH_KASSA_BIN=${CARGO_TARGET_DIR:-target}/release/kassa
 fi
-if [ -z "${BENCH_LOADGEN_BIN:-}" ]; then
-  (cd bench/loadgen && cargo build --release --quiet)
-  BENCH_LOADGEN_BIN=${CARGO_TARGET_DIR:-bench/loadgen/target}/release/kassa-loadgen
-fi
+name=bench
+. bench/lib.sh
+bench_loadgen
 kassa=$(realpath "$BENCH_KASSA_BIN")
-loadgen=$(realpath "$BENCH_LOADGEN_BIN")
-
-work=$(mktemp -d -t kassa-bench.XXXXXX)
-pids=()
-stop() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap stop EXIT
-
-for p in $port $sandbox_port; do
-  if curl -s -o /dev/null "http://127.0.0.1:$p/"; then
-    echo "bench: port $p is taken"
-    exit 1
-  fi
-done
-
-export RUST_LOG=warn
-export KASSA_SHOP__DEMO_STOCK=1000000000
-export KASSA_SANDBOX__SERVE_BESIDE_SHOP=false KASSA_SANDBOX__BIND=127.0.0.1:$sandbox_port
-export KASSA_PAYMENT__HOSTED__API_URL=http://127.0.0.1:$sandbox_port
-export KASSA_REGISTRATION__URL=http://127.0.0.1:$sandbox_port
-KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET=$(openssl rand -hex 32)
-export KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET
-"$kassa" sandbox >"$work/sandbox.log" 2>&1 &
-pids+=($!)
+bench_work
+bench_sandbox
 
 ticks_per_second=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -85,10 +85,9 @@ where
 {
     use diesel::query_builder::QueryBuilder as _;
     use std::collections::HashMap;
-    thread_local! {
-        static WRITTEN: std::cell::RefCell<HashMap<std::any::TypeId, String>> =
-            std::cell::RefCell::default();
-    }
+    use std::sync::{Mutex, OnceLock};
+    // One for the process: the runs of a statement may be on any thread.
+    static WRITTEN: OnceLock<Mutex<HashMap<std::any::TypeId, String>>> = OnceLock::new();
     let Some(id) = Q::query_id() else {
         return Ok(());
     };
@@ -98,13 +97,15 @@ where
     let mut builder = diesel::sqlite::SqliteQueryBuilder::new();
     query.to_sql(&mut builder, &Sqlite)?;
     let sql = builder.finish();
-    WRITTEN.with_borrow_mut(|written| {
-        let first = written.entry(id).or_insert_with(|| sql.clone());
-        assert_eq!(
-            *first, sql,
-            "a statement kept prepared under one type wrote other SQL"
-        );
-    });
+    let mut written = WRITTEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let first = written.entry(id).or_insert_with(|| sql.clone());
+    assert_eq!(
+        *first, sql,
+        "a statement kept prepared under one type wrote other SQL"
+    );
     Ok(())
 }
 
@@ -231,4 +232,59 @@ impl<Q: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Untyped<Q> {
 
 impl<Q> Query for Untyped<Q> {
     type SqlType = diesel::sql_types::Untyped;
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod tests {
+    use super::*;
+    use crate::store::prepared::Prepare;
+    use crate::store::run_now;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    diesel::table! {
+        notes (id) {
+            id -> Integer,
+            body -> Text,
+            seen -> Bool,
+        }
+    }
+
+    fn connection() -> InlineSqlite {
+        let mut conn = run_now(InlineSqlite::establish(":memory:")).unwrap();
+        run_now(conn.batch_execute(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, seen BOOL NOT NULL);
+             INSERT INTO notes VALUES (1, 'a', FALSE);",
+        ))
+        .unwrap();
+        conn
+    }
+
+    /// An UPDATE whose text depends on whether `seen` is set, kept under
+    /// the type `K`.
+    fn change<K: 'static>(conn: &mut InlineSqlite, seen: Option<bool>) -> QueryResult<usize> {
+        run_now(
+            diesel::update(notes::table.find(1))
+                .set((notes::body.eq("b"), seen.map(|s| notes::seen.eq(s))))
+                .prepared_as::<K>()
+                .execute(conn),
+        )
+    }
+
+    #[test]
+    fn a_statement_kept_under_its_type_runs_again_with_the_same_text() {
+        struct SeenSet;
+        let mut conn = connection();
+        assert_eq!(change::<SeenSet>(&mut conn, Some(true)).unwrap(), 1);
+        assert_eq!(change::<SeenSet>(&mut conn, Some(false)).unwrap(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "wrote other SQL")]
+    fn a_statement_kept_under_one_type_with_other_text_is_caught() {
+        struct SeenMaybeSet;
+        let mut conn = connection();
+        change::<SeenMaybeSet>(&mut conn, Some(true)).unwrap();
+        let _ = change::<SeenMaybeSet>(&mut conn, None);
+    }
 }

@@ -284,11 +284,20 @@ mod tests {
             varied.push_str(&"x".repeat(i * 7919 % 300));
             varied.push_str(&format!("{i}\n"));
         }
+        // Lines of 1 to 13 bytes: a line ends at nearly every offset.
+        let mut short = String::new();
+        for i in 0..4000 {
+            short.push_str(
+                &format!("{:016x}", (i as u64).wrapping_mul(2_654_435_761))[..1 + i % 13],
+            );
+            short.push('\n');
+        }
         let long = format!("{}\n{}\n", "a".repeat(MAX_CHUNK + 3), "b".repeat(10));
         for page in [
             page("t", 200),
             page("u", 3),
             varied.into_bytes(),
+            short.into_bytes(),
             long.into_bytes(),
             b"\n\n\n".to_vec(),
         ] {
