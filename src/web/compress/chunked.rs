@@ -300,6 +300,9 @@ mod tests {
             short.into_bytes(),
             long.into_bytes(),
             b"\n\n\n".to_vec(),
+            // A line end on every byte; lines of exactly 64 bytes.
+            "\n".repeat(3 * MIN_CHUNK + 5).into_bytes(),
+            format!("{}\n", "y".repeat(63)).repeat(40).into_bytes(),
         ] {
             assert_eq!(
                 chunk_ends(&page).collect::<Vec<_>>(),
