@@ -401,6 +401,9 @@ fn http_server(
             )
             // Inside the logger, whose body wrapper would hide the page's bytes.
             .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip))
+            .wrap(actix_web::middleware::from_fn(
+                crate::web::session::end_outdated_login,
+            ))
             .wrap(session_middleware)
             // Outermost: everything logged while a request is served
             // carries its id; it writes the access line too.

@@ -13,6 +13,27 @@ use std::sync::OnceLock;
 pub struct LoggedIn {
     pub user_id: String,
     pub email: String,
+    /// The password this login was made with, as `login_stamp` gives it.
+    pub stamp: String,
+}
+
+/// What a login remembers of the account's password: a new password ends
+/// every login made with the old one. Taken from the stored hash (salted,
+/// so the same password set again is a new stamp too), and short: it is
+/// neither the hash nor enough of it to check a password against.
+pub fn login_stamp(password_hash: &str) -> String {
+    let mut stamp = super::sha256_hex(password_hash.as_bytes());
+    stamp.truncate(16);
+    stamp
+}
+
+/// Whether a login with `stamp` still stands: the account is there and its
+/// password is the one the login was made with.
+pub async fn login_stands(shop: &Shop, user_id: &str, stamp: &str) -> AppResult<bool> {
+    let hash = shop.store.user_password_hash(user_id).await?;
+    Ok(hash.is_some_and(|hash| {
+        subtle::ConstantTimeEq::ct_eq(login_stamp(&hash).as_bytes(), stamp.as_bytes()).into()
+    }))
 }
 
 /// Accounts are keyed by the lower-cased email.
@@ -33,7 +54,11 @@ pub async fn register(
     let email = account_email(registration.email.as_str());
     let hash = hash_password(registration.password).await?;
     match shop.store.create_user(&email, &hash).await? {
-        Some(user_id) => Ok(Ok(LoggedIn { user_id, email })),
+        Some(user_id) => Ok(Ok(LoggedIn {
+            user_id,
+            email,
+            stamp: login_stamp(&hash),
+        })),
         None => {
             let mut errors = FieldErrors::default();
             errors.add(
@@ -53,6 +78,7 @@ pub async fn login(shop: &Shop, email: &str, password: &str) -> AppResult<Option
     let ok = verify_password(password.to_owned(), stored).await?;
     Ok(match (user, ok) {
         (Some(user), true) => Some(LoggedIn {
+            stamp: login_stamp(&user.password_hash),
             user_id: user.id,
             email: user.email,
         }),
@@ -100,4 +126,21 @@ pub(crate) async fn verify_password(password: String, stored: Option<String>) ->
     })
     .await
     .map_err(|e| AppError::Internal(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_stamp;
+
+    #[test]
+    fn a_stamp_is_short_and_changes_with_the_hash() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+        assert_eq!(login_stamp(hash), login_stamp(hash));
+        assert_eq!(login_stamp(hash).len(), 16);
+        assert!(!hash.contains(&login_stamp(hash)));
+        assert_ne!(
+            login_stamp(hash),
+            login_stamp(&hash.replace("c2Fs", "c2Fm"))
+        );
+    }
 }

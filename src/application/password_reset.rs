@@ -7,7 +7,7 @@
 //! and past the limits (`accounts.*`: links per account, requests per
 //! client address, within a window) too: only no mail is sent.
 
-use super::accounts::{LoggedIn, account_email, hash_password};
+use super::accounts::{LoggedIn, account_email, hash_password, login_stamp};
 use super::{Shop, sha256_hex};
 use crate::application::error::AppResult;
 use crate::clock;
@@ -172,6 +172,7 @@ pub async fn reset_password(
             Ok(LoggedIn {
                 user_id: account.user_id,
                 email: account.email,
+                stamp: login_stamp(&hash),
             })
         }
         Err(refusal) => Err(ResetRefused::Link(refusal)),

@@ -72,4 +72,16 @@ impl Store {
             password_hash: u.password_hash,
         }))
     }
+
+    /// The password hash of the account with this id, if there is one.
+    pub async fn user_password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        Ok(read!(self, |c| {
+            users::table
+                .find(user_id)
+                .select(users::password_hash)
+                .first(c)
+                .await
+                .optional()
+        })?)
+    }
 }

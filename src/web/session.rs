@@ -3,14 +3,18 @@
 //! kept here beyond a short bound, and a value that would not fit is refused
 //! with a clear page instead of failing when the session is saved.
 
-use crate::application::accounts::LoggedIn;
+use crate::application::Shop;
+use crate::application::accounts::{self, LoggedIn};
 use crate::application::cart::CartClaim;
 use crate::domain::cart::CartOwner;
 use crate::domain::order::OrderRef;
 use crate::ids::random_token;
 use crate::web::error::{PageError, PageResult};
 use actix_session::{Session, SessionExt};
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, web};
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 
@@ -35,6 +39,10 @@ const FLASH_MAX_MESSAGES: usize = 3;
 pub struct SessionUser {
     pub id: String,
     pub email: String,
+    /// The password the login was made with (`accounts::login_stamp`);
+    /// empty in a login from before stamps, which no longer stands.
+    #[serde(default)]
+    pub stamp: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,8 +166,17 @@ impl ShopSession {
             &SessionUser {
                 id: user.user_id.clone(),
                 email: user.email.clone(),
+                stamp: user.stamp.clone(),
             },
         )
+    }
+
+    /// Ends a login that no longer stands, keeping the session: a new id,
+    /// no account and none of its cart.
+    fn end_login(&self) {
+        self.0.renew();
+        self.0.remove(USER);
+        self.0.remove(CART);
     }
 
     pub fn log_out(&self) {
@@ -226,6 +243,36 @@ impl ShopSession {
             token: o.token,
         })
     }
+}
+
+/// Logs out a shopper whose account's password changed since they logged
+/// in, before any page sees their session: a new password (by a reset
+/// link) ends the account's logins on other devices, and copies of their
+/// session cookie, which the cookie store cannot revoke by itself.
+pub async fn end_outdated_login(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let session = ShopSession(req.get_session());
+    if let Some(user) = session.user()
+        && let Some(shop) = req.app_data::<web::Data<Shop>>()
+    {
+        let stands = accounts::login_stands(shop, &user.id, &user.stamp)
+            .await
+            .map_err(PageError::from)?;
+        if !stands {
+            tracing::info!(user = %user.id, "login ended: the account's password changed");
+            session.end_login();
+            // A login from before stamps ends without a word about passwords.
+            if !user.stamp.is_empty() {
+                session.flash(
+                    FlashKind::Info,
+                    "Your password was changed, so you were logged out. Please log in again.",
+                )?;
+            }
+        }
+    }
+    next.call(req).await
 }
 
 /// `text` on one line and at most `FLASH_MAX_CHARS` characters long.

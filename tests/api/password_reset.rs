@@ -1,7 +1,8 @@
 //! The welcome mail, and setting a new password by a link in a mail: the
 //! answer to "Forgot your password?" never says whether an address has an
 //! account, a link works once and for an hour, a forged one is refused
-//! unlooked-up, and asking is limited per account and per client address.
+//! unlooked-up, asking is limited per account and per client address, and
+//! a new password ends the logins made with the old one.
 
 use crate::helpers::*;
 use crate::hosted::wait_for;
@@ -18,6 +19,7 @@ use std::time::Duration;
 on_both_backends!(
     registering_queues_one_welcome_mail,
     a_mailed_link_sets_a_new_password_once_and_logs_in,
+    a_new_password_ends_the_accounts_other_logins,
     known_and_unknown_addresses_get_the_same_answer,
     the_new_password_follows_the_rules_and_is_never_shown,
     an_expired_link_is_refused,
@@ -134,6 +136,15 @@ async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
     response.status() == StatusCode::SEE_OTHER
 }
 
+/// Logs `email` in on `app`'s client.
+async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/account/login",
+        &[("email", email.into()), ("password", password.into())],
+    )
+    .await
+}
+
 /// The page saying the link does not work, with its status and reason.
 async fn refused(response: reqwest::Response, status: StatusCode, refusal: LinkRefusal) {
     assert_eq!(response.status(), status);
@@ -216,6 +227,52 @@ async fn a_mailed_link_sets_a_new_password_once_and_logs_in(backend: Backend) {
     let again = set_password(&app, &token, "yet another password", "yet another password").await;
     refused(again, StatusCode::GONE, LinkRefusal::Used).await;
     assert!(logs_in(&app, "rita@example.com", NEW).await);
+}
+
+async fn a_new_password_ends_the_accounts_other_logins(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let email = "sam@example.com";
+    let user_id = account(&app, email).await;
+    let shown_in = |page: &str| page.contains("data-testid=\"user\">sam@example.com<");
+    // Logged in on another device, with two jugs in the account's cart:
+    // with the cookie store, that device's cookie is all there is of it.
+    let other = app.with_client(&client());
+    assert_redirect(&log_in(&other, email, OLD).await, "/");
+    other.add_to_cart("milk-jug", 2).await;
+    let before = other.get_html("/").await;
+    assert!(shown_in(&before), "{before}");
+
+    let link = new_link(&app, email, &user_id).await;
+    assert_redirect(&set_password(&app, &token_of(&link), NEW, NEW).await, "/");
+    // Who set it stays logged in.
+    assert!(shown_in(&app.get_html("/").await));
+
+    // The other device is logged out at its next page, and told why once.
+    let after = other.get_html("/").await;
+    assert!(!shown_in(&after), "{after}");
+    assert!(after.contains("data-testid=\"cart-count\">0<"), "{after}");
+    assert!(
+        after.contains("Your password was changed, so you were logged out."),
+        "{after}"
+    );
+    let next = other.get_html("/").await;
+    assert!(!shown_in(&next) && !next.contains("Your password was changed"));
+    // A form it sends as the account goes nowhere near the account's cart.
+    other.add_to_cart("milk-jug", 1).await;
+    assert!(
+        other
+            .get_html("/")
+            .await
+            .contains("data-testid=\"cart-count\">1<")
+    );
+
+    // With the new password it is back, and so is nothing lost: the
+    // account's cart and the line added meanwhile as a guest.
+    assert_redirect(&log_in(&other, email, NEW).await, "/");
+    let again = other.get_html("/").await;
+    assert!(shown_in(&again), "{again}");
+    assert!(again.contains("data-testid=\"cart-count\">3<"), "{again}");
+    assert!(shown_in(&other.get_html("/").await), "the new login stands");
 }
 
 async fn known_and_unknown_addresses_get_the_same_answer(backend: Backend) {
