@@ -65,6 +65,14 @@ export KASSA_SESSION__STORE=redis KASSA_SESSION__URL=redis://127.0.0.1:6379
 KASSA_SESSION__KEY=$(openssl rand -hex 64)
 KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET=$(openssl rand -hex 32)
 export KASSA_SESSION__KEY KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET
+# Where shoppers reach the shop, as behind a load balancer: node 1's
+# address. Every node sends the provider the same return and webhook
+# links, so a provider session one node began can be asked for again by
+# the other with the same idempotency key (with a link of its own it was
+# refused as the key reused with another body); a webhook sent while node
+# 1 is down is sent again by the provider, and the shoppers take a link
+# of either node to the node they are on.
+export KASSA_PUBLIC_URL=http://127.0.0.1:8081
 export KASSA_SANDBOX__SERVE_BESIDE_SHOP=false
 export KASSA_PAYMENT__HOSTED__API_URL=http://127.0.0.1:8090
 export KASSA_REGISTRATION__URL=http://127.0.0.1:8090
