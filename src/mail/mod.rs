@@ -99,6 +99,7 @@ impl Mailer {
                         format!("creating the mail directory {}", dir.display())
                     })?;
                 }
+                remove_abandoned(&partial, ABANDONED_AFTER);
                 Transport::Files {
                     dir: Arc::new(dir),
                     partial: Arc::new(partial),
@@ -150,6 +151,40 @@ async fn write_whole(
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+/// A file in `mail.partial` this old was left by a node killed while
+/// writing it (its mail is written again, whole, by the next try); a
+/// younger one may be another node's, still being written.
+const ABANDONED_AFTER: Duration = Duration::from_secs(600);
+
+/// Removes the files in `partial` older than `after`; what cannot be read
+/// or removed is logged and left.
+fn remove_abandoned(partial: &Path, after: Duration) {
+    let Ok(entries) = std::fs::read_dir(partial) else {
+        return;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age >= after);
+        if !old {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "abandoned mail file not removed")
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %partial.display(), "removed mail files left half-written");
+    }
 }
 
 impl fmt::Debug for Mailer {

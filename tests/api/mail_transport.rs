@@ -425,3 +425,35 @@ fn smtp_without_a_url_stops_start_up_naming_mail_url() {
     .expect("a usable SMTP setting");
     assert_eq!(ok.mail.url, server_url);
 }
+
+#[tokio::test]
+async fn mail_files_left_half_written_long_ago_are_removed_at_start() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let partial = data_dir.path().join("mail.partial");
+    std::fs::create_dir_all(&partial).expect("partial dir");
+    // Left by a node killed while writing, an hour ago...
+    let abandoned = partial.join("abandoned.eml");
+    std::fs::write(&abandoned, b"Subject: cut off").expect("written");
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)))
+        .expect("made old");
+    // ...and one another node may be writing now.
+    let in_hand = partial.join("in-hand.eml");
+    std::fs::write(&in_hand, b"Subject: being written").expect("written");
+
+    let mailer = Mailer::new(&Settings::default().mail, data_dir.path()).expect("mailer");
+    assert!(!abandoned.exists(), "the abandoned file is removed");
+    assert!(in_hand.exists(), "a file written just now is left");
+    mailer
+        .send(&order_mail("evt-after"))
+        .await
+        .expect("written");
+    assert_eq!(
+        std::fs::read_dir(data_dir.path().join("mail"))
+            .expect("mail dir")
+            .count(),
+        1
+    );
+}
