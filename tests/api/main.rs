@@ -25,6 +25,7 @@ mod logs;
 mod mail_transport;
 mod mails;
 mod metrics;
+mod migrations;
 mod nodes;
 mod orders_api;
 mod password_reset;

@@ -6,10 +6,12 @@
 -- lookups name the implied bound on `created_at` (a process updated
 -- before a time was created before it), whose entry changes only when
 -- the process becomes final.
-DROP INDEX place_order_process_by_age;
+-- IF EXISTS: a database migrated by an earlier build, whose 000070 made
+-- only orders_by_cart, has no index by age (000090 adds the rest).
+DROP INDEX IF EXISTS place_order_process_by_age;
 CREATE INDEX place_order_process_by_start ON place_order_process (is_final, created_at);
 -- The live order of a cart: the partial unique index
 -- `orders_one_live_per_cart` serves the lookups, which name its
 -- predicate as written (`status <> 'cancelled'`); no lookup asks for a
 -- cart's orders whatever their status.
-DROP INDEX orders_by_cart;
+DROP INDEX IF EXISTS orders_by_cart;

@@ -1,0 +1,2 @@
+-- Nothing to undo: the index is 000070's.
+SELECT 1;
