@@ -43,6 +43,12 @@ enum AdminCommand {
     /// Create a staff account. The password is read from standard input
     /// (one line) when it is not a terminal, else asked for twice.
     Add { email: String },
+    /// Give a staff account a new password, read as for `add`; the
+    /// member's sessions end.
+    Password { email: String },
+    /// Remove a staff account; its sessions end. What the member did stays
+    /// on record under their email.
+    Remove { email: String },
     /// Make an API key named NAME and print it; it is shown only this once.
     ApiKey { name: String },
     /// Revoke the live API key named NAME.
@@ -164,6 +170,19 @@ async fn admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             println!("created the staff account {email}");
         }
+        AdminCommand::Password { email } => {
+            let password = read_password()?;
+            let email = staff::set_staff_password(store, &email, &password)
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            println!("set a new password for {email}; their sessions are ended");
+        }
+        AdminCommand::Remove { email } => {
+            let email = staff::remove_staff(store, &email)
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            println!("removed the staff account {email}; its sessions are ended");
+        }
         AdminCommand::ApiKey { name } => {
             let key = api::create_key(store, &name)
                 .await?
@@ -210,7 +229,7 @@ fn read_password() -> anyhow::Result<String> {
     let password = rpassword::prompt_password("Password: ")?;
     let again = rpassword::prompt_password("Password again: ")?;
     if password != again {
-        anyhow::bail!("the two passwords differ; nothing was created");
+        anyhow::bail!("the two passwords differ; nothing was changed");
     }
     Ok(password)
 }

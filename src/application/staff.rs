@@ -10,6 +10,7 @@ use crate::domain::staff::{LoginLimits, check_staff_password, staff_email};
 use crate::ids::random_token;
 use crate::store::Store;
 use crate::store::seed::DEMO_STAFF_EMAIL;
+use crate::store::staff::StaffChange;
 use std::time::Duration;
 
 /// A signed-in staff member, as a back-office request sees them.
@@ -131,6 +132,43 @@ pub async fn add_staff(
     email: &str,
     password: &str,
 ) -> AppResult<Result<String, String>> {
+    let (email, hash) = match credentials(email, password).await? {
+        Ok(credentials) => credentials,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    Ok(match store.create_staff(&email, &hash).await? {
+        Some(_) => Ok(email),
+        None => Err(format!("a staff account for {email} exists already")),
+    })
+}
+
+/// Gives a staff account a new password (`kassa admin password`) and ends
+/// its sessions, on every node: `Err` with a message for the operator when
+/// the password is refused or there is no such account.
+pub async fn set_staff_password(
+    store: &Store,
+    email: &str,
+    password: &str,
+) -> AppResult<Result<String, String>> {
+    let (email, hash) = match credentials(email, password).await? {
+        Ok(credentials) => credentials,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    change(store, email, StaffChange::NewPassword(&hash)).await
+}
+
+/// Removes a staff account and its sessions (`kassa admin remove`): `Err`
+/// with a message for the operator when there is no such account.
+pub async fn remove_staff(store: &Store, email: &str) -> AppResult<Result<String, String>> {
+    match staff_email(email) {
+        Ok(email) => change(store, email, StaffChange::Removed).await,
+        Err(problem) => Ok(Err(problem)),
+    }
+}
+
+/// The account's email as stored and the password's hash, or what is wrong
+/// with them.
+async fn credentials(email: &str, password: &str) -> AppResult<Result<(String, String), String>> {
     let email = match staff_email(email) {
         Ok(email) => email,
         Err(problem) => return Ok(Err(problem)),
@@ -139,10 +177,19 @@ pub async fn add_staff(
         return Ok(Err(problem));
     }
     let hash = hash_password(password.to_owned()).await?;
-    Ok(match store.create_staff(&email, &hash).await? {
-        Some(_) => Ok(email),
-        None => Err(format!("a staff account for {email} exists already")),
-    })
+    Ok(Ok((email, hash)))
+}
+
+async fn change(
+    store: &Store,
+    email: String,
+    change: StaffChange<'_>,
+) -> AppResult<Result<String, String>> {
+    if !store.change_staff(&email, change).await? {
+        return Ok(Err(format!("there is no staff account for {email}")));
+    }
+    tracing::info!(staff = %email, change = change.name(), "staff account changed; its sessions ended");
+    Ok(Ok(email))
 }
 
 /// The demo's staff account, made when the shop runs with demo data and

@@ -29,6 +29,27 @@ pub struct StoredStaffSession {
     pub csrf_token: String,
 }
 
+/// What happens to a staff account whose sessions end. No `Debug`: the
+/// hash is never to be logged.
+#[derive(Clone, Copy)]
+pub enum StaffChange<'a> {
+    /// A new password, by its hash.
+    NewPassword(&'a str),
+    /// The account goes. What the member did stays on record under their
+    /// email (`Actor`).
+    Removed,
+}
+
+impl StaffChange<'_> {
+    /// What happened, for the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NewPassword(_) => "new password",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 /// One login attempt, counted with those before it in the window.
 #[derive(Debug, Clone)]
 pub struct CountedAttempt {
@@ -80,6 +101,35 @@ impl Store {
             email: r.email,
             password_hash: r.password_hash,
         }))
+    }
+
+    /// Changes the staff account with this email as `change` says and, in
+    /// the same transaction, ends its sessions; false without the account.
+    pub async fn change_staff(&self, email: &str, change: StaffChange<'_>) -> StoreResult<bool> {
+        write_tx!(self, |c| {
+            let id: Option<String> = staff::table
+                .filter(staff::email.eq(email))
+                .select(staff::id)
+                .first(c)
+                .await
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(false);
+            };
+            diesel::delete(staff_sessions::table.filter(staff_sessions::staff_id.eq(&id)))
+                .execute(c)
+                .await?;
+            match change {
+                StaffChange::NewPassword(hash) => {
+                    diesel::update(staff::table.find(&id))
+                        .set(staff::password_hash.eq(hash))
+                        .execute(c)
+                        .await?
+                }
+                StaffChange::Removed => diesel::delete(staff::table.find(&id)).execute(c).await?,
+            };
+            Ok::<_, StoreError>(true)
+        })
     }
 
     /// Stores a new session (by the hash of its id) and, in the same

@@ -316,6 +316,58 @@ async fn an_idle_session_expires(backend: Backend) {
     assert_eq!(store.count_staff_sessions().await.unwrap(), 0);
 }
 
+async fn a_new_password_or_removal_ends_the_members_sessions(backend: Backend) {
+    const NEW_PASSWORD: &str = "the boss's new password";
+    let app = shop_with_boss(backend, |_| {}).await;
+    let store = app.shop.store();
+    let (boss, jar) = staff_browser(&app);
+    assert_redirect(&log_in(&boss, BOSS, BOSS_PASSWORD, "").await, "/admin");
+    let session = cookie(&boss, &jar, "kassa_staff").unwrap();
+    assert_eq!(boss.get("/admin").await.status(), StatusCode::OK);
+
+    let refused = staff::set_staff_password(store, "nobody@example.com", NEW_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        Err("there is no staff account for nobody@example.com".into())
+    );
+    let short = staff::set_staff_password(store, BOSS, "short")
+        .await
+        .unwrap();
+    assert!(short.is_err_and(|problem| problem.contains("too short")));
+    assert_eq!(
+        boss.get("/admin").await.status(),
+        StatusCode::OK,
+        "unchanged"
+    );
+
+    let set = staff::set_staff_password(store, " Boss@Example.com ", NEW_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(set, Ok(BOSS.to_owned()));
+    assert_to_login(&boss.get("/admin").await, "/admin");
+    plant(&boss, &jar, "kassa_staff", &session);
+    assert_to_login(&boss.get("/admin").await, "/admin");
+    let old = log_in(&boss, BOSS, BOSS_PASSWORD, "").await;
+    assert_eq!(old.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_redirect(&log_in(&boss, BOSS, NEW_PASSWORD, "").await, "/admin");
+    assert_eq!(boss.get("/admin").await.status(), StatusCode::OK);
+
+    assert_eq!(
+        staff::remove_staff(store, BOSS).await.unwrap(),
+        Ok(BOSS.into())
+    );
+    assert_to_login(&boss.get("/admin").await, "/admin");
+    let gone = log_in(&boss, BOSS, NEW_PASSWORD, "").await;
+    assert_eq!(gone.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(store.count_staff_sessions().await.unwrap(), 0);
+    assert_eq!(
+        staff::remove_staff(store, BOSS).await.unwrap(),
+        Err(format!("there is no staff account for {BOSS}"))
+    );
+}
+
 async fn admin_forms_need_the_staff_sessions_csrf_token(backend: Backend) {
     let app = shop_with_boss(backend, |_| {}).await;
     // The login form without its token, or with a token of another browser.
@@ -640,6 +692,7 @@ on_both_backends!(
     logins_are_limited_per_account_on_every_node,
     logins_are_limited_per_address,
     an_idle_session_expires,
+    a_new_password_or_removal_ends_the_members_sessions,
     admin_forms_need_the_staff_sessions_csrf_token,
     the_demo_staff_account_comes_with_demo_data_only,
     api_keys_open_the_api_until_revoked,
@@ -733,6 +786,36 @@ async fn the_admin_commands_make_staff_and_keys_the_shop_accepts() {
     );
     let auth = format!("Bearer {key}");
     assert_eq!(ping(&app, Some(&auth)).await.status(), StatusCode::OK);
+
+    // A new password, then the account removed, from the command line.
+    let (ok, out, err) = kassa(
+        &config,
+        &["admin", "password", "Ops@Example.com"],
+        "ops password 2\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("ops@example.com"), "{out}");
+    let old = log_in(&app, "ops@example.com", "ops password 1", "").await;
+    assert_eq!(old.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_redirect(
+        &log_in(&app, "ops@example.com", "ops password 2", "").await,
+        "/admin",
+    );
+    let (ok, _, err) = kassa(
+        &config,
+        &["admin", "password", "ops@example.com"],
+        "short\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("too short"), "{err}");
+    let (ok, _, err) = kassa(&config, &["admin", "remove", "ops@example.com"], "");
+    assert!(ok, "{err}");
+    assert_to_login(&app.get("/admin").await, "/admin");
+    let gone = log_in(&app, "ops@example.com", "ops password 2", "").await;
+    assert_eq!(gone.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (ok, _, err) = kassa(&config, &["admin", "remove", "ops@example.com"], "");
+    assert!(!ok);
+    assert!(err.contains("no staff account"), "{err}");
 
     let (ok, _, err) = kassa(&config, &["admin", "revoke-key", "warehouse"], "");
     assert!(ok, "{err}");
