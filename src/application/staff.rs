@@ -91,15 +91,21 @@ pub async fn log_in(shop: &Shop, attempt: LoginAttempt<'_>) -> AppResult<Login> 
         csrf_token: random_token(),
     };
     let replaces = attempt.replaces.map(|id| sha256_hex(id.as_bytes()));
-    shop.store
+    let started = shop
+        .store
         .start_staff_session(
             &sha256_hex(session_id.as_bytes()),
             &member.staff_id,
+            &account.password_hash,
             &member.csrf_token,
             replaces.as_deref(),
             idle_limit(shop),
         )
         .await?;
+    if !started {
+        // The password changed, or the account went, while it was checked.
+        return Ok(Login::Refused);
+    }
     tracing::info!(staff = %member.email, "staff member logged in");
     Ok(Login::SignedIn { session_id, member })
 }

@@ -116,9 +116,9 @@ impl Store {
             let Some(id) = id else {
                 return Ok(false);
             };
-            diesel::delete(staff_sessions::table.filter(staff_sessions::staff_id.eq(&id)))
-                .execute(c)
-                .await?;
+            // The account's row first: a login being made now waits for it
+            // on PostgreSQL (see `start_staff_session`), and its session is
+            // then either refused or seen here and deleted.
             match change {
                 StaffChange::NewPassword(hash) => {
                     diesel::update(staff::table.find(&id))
@@ -128,21 +128,28 @@ impl Store {
                 }
                 StaffChange::Removed => diesel::delete(staff::table.find(&id)).execute(c).await?,
             };
+            diesel::delete(staff_sessions::table.filter(staff_sessions::staff_id.eq(&id)))
+                .execute(c)
+                .await?;
             Ok::<_, StoreError>(true)
         })
     }
 
-    /// Stores a new session (by the hash of its id) and, in the same
-    /// transaction, deletes the one it replaces and every session idle
-    /// for longer than `idle`.
+    /// Stores a new session (by the hash of its id) for the account whose
+    /// password was checked against `password_hash` and, in the same
+    /// transaction, deletes the one it replaces and every session idle for
+    /// longer than `idle`. False, and nothing stored, when the account has
+    /// another password by now or is gone (`change_staff` while the
+    /// password was being checked).
     pub async fn start_staff_session(
         &self,
         id_hash: &str,
         staff_id: &str,
+        password_hash: &str,
         csrf_token: &str,
         replaces: Option<&str>,
         idle: Duration,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let at = now();
         let row = StaffSessionRow {
             id_hash: id_hash.to_owned(),
@@ -152,6 +159,20 @@ impl Store {
             last_seen_at: at,
         };
         write_tx!(self, |c| {
+            // Changes nothing but holds the account's row (PostgreSQL) until
+            // the commit: a `change_staff` waits for it and then sees this
+            // session, or went first and this finds another password.
+            let unchanged = diesel::update(
+                staff::table
+                    .find(staff_id)
+                    .filter(staff::password_hash.eq(password_hash)),
+            )
+            .set(staff::password_hash.eq(password_hash))
+            .execute(c)
+            .await?;
+            if unchanged == 0 {
+                return Ok(false);
+            }
             if let Some(old) = replaces {
                 diesel::delete(staff_sessions::table.find(old))
                     .execute(c)
@@ -166,7 +187,7 @@ impl Store {
                 .values(&row)
                 .execute(c)
                 .await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(true)
         })
     }
 

@@ -25,6 +25,8 @@ const USER: &str = "user";
 pub(super) const CSRF_KEY: &str = "csrf";
 const FLASH: &str = "flash";
 const LAST_ORDER: &str = "last_order";
+/// Told to a shopper whose login a new password ended.
+const LOGIN_ENDED: &str = "Your password was changed, so you were logged out. Please log in again.";
 
 /// The most the session state may take as JSON. The cookie store encrypts
 /// it (a third larger in base64, plus the cookie's name), and browsers keep
@@ -171,12 +173,14 @@ impl ShopSession {
         )
     }
 
-    /// Ends a login that no longer stands, keeping the session: a new id,
-    /// no account and none of its cart.
+    /// Ends a login that no longer stands, keeping the session: a new id
+    /// and form token, no account, none of its cart and not its last order.
     fn end_login(&self) {
         self.0.renew();
         self.0.remove(USER);
         self.0.remove(CART);
+        self.0.remove(LAST_ORDER);
+        self.0.remove(CSRF_KEY);
     }
 
     pub fn log_out(&self) {
@@ -249,14 +253,19 @@ impl ShopSession {
 /// in, before any page sees their session: a new password (by a reset
 /// link) ends the account's logins on other devices, and copies of their
 /// session cookie, which the cookie store cannot revoke by itself.
+/// (Style sheets and other files under `/static/` are not looked at: they
+/// show nothing of the account.)
 pub async fn end_outdated_login(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let session = ShopSession(req.get_session());
-    if let Some(user) = session.user()
-        && let Some(shop) = req.app_data::<web::Data<Shop>>()
+    if !req.path().starts_with("/static/")
+        && let Some(user) = session.user()
     {
+        let shop = req.app_data::<web::Data<Shop>>().ok_or_else(|| {
+            PageError::Internal(anyhow::anyhow!("no shop to check a login against"))
+        })?;
         let stands = accounts::login_stands(shop, &user.id, &user.stamp)
             .await
             .map_err(PageError::from)?;
@@ -265,10 +274,7 @@ pub async fn end_outdated_login(
             session.end_login();
             // A login from before stamps ends without a word about passwords.
             if !user.stamp.is_empty() {
-                session.flash(
-                    FlashKind::Info,
-                    "Your password was changed, so you were logged out. Please log in again.",
-                )?;
+                session.flash(FlashKind::Info, LOGIN_ENDED)?;
             }
         }
     }

@@ -25,10 +25,11 @@ struct Row {
     name: String,
 }
 
-const SQLITE_INDEXES: &str = "SELECT name FROM sqlite_master \
+/// Each index with its definition.
+const SQLITE_INDEXES: &str = "SELECT name || ': ' || sql AS name FROM sqlite_master \
     WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name";
-const POSTGRES_INDEXES: &str =
-    "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname";
+const POSTGRES_INDEXES: &str = "SELECT indexname || ': ' || indexdef AS name FROM pg_indexes \
+    WHERE schemaname = 'public' ORDER BY indexname";
 const VERSIONS: &str = "SELECT version AS name FROM __diesel_schema_migrations ORDER BY version";
 
 /// The database of `resources` and what runs on it.
@@ -118,7 +119,9 @@ async fn a_database_whose_000070_made_only_orders_by_cart_migrates_to_the_fresh_
         "registrations_by_registration_id",
     ] {
         assert!(
-            fresh_indexes.iter().any(|name| name == index),
+            fresh_indexes
+                .iter()
+                .any(|name| name.starts_with(&format!("{index}: "))),
             "{fresh_indexes:?}"
         );
     }

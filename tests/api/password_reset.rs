@@ -230,7 +230,14 @@ async fn a_mailed_link_sets_a_new_password_once_and_logs_in(backend: Backend) {
 }
 
 async fn a_new_password_ends_the_accounts_other_logins(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Sessions in the cookie on SQLite, in Redis on PostgreSQL (several
+    // nodes): a login ends the same way in both.
+    let app = spawn_app_with(backend, |settings| {
+        if backend == Backend::Postgres {
+            use_redis_sessions(settings);
+        }
+    })
+    .await;
     let email = "sam@example.com";
     let user_id = account(&app, email).await;
     let shown_in = |page: &str| page.contains("data-testid=\"user\">sam@example.com<");
@@ -238,6 +245,14 @@ async fn a_new_password_ends_the_accounts_other_logins(backend: Backend) {
     // with the cookie store, that device's cookie is all there is of it.
     let other = app.with_client(&client());
     assert_redirect(&log_in(&other, email, OLD).await, "/");
+    // An order placed there, which /checkout leads back to while no new
+    // cart is begun...
+    other.add_to_cart("milk-jug", 1).await;
+    let confirmation = other.buy(&checkout_form()).await;
+    assert_eq!(
+        location(&other.get("/checkout/payment").await),
+        confirmation
+    );
     other.add_to_cart("milk-jug", 2).await;
     let before = other.get_html("/").await;
     assert!(shown_in(&before), "{before}");
@@ -257,6 +272,10 @@ async fn a_new_password_ends_the_accounts_other_logins(backend: Backend) {
     );
     let next = other.get_html("/").await;
     assert!(!shown_in(&next) && !next.contains("Your password was changed"));
+    // ...and no longer, once the login is ended.
+    let checkout = other.get("/checkout/payment").await;
+    assert_eq!(checkout.status(), StatusCode::SEE_OTHER);
+    assert_ne!(location(&checkout), confirmation);
     // A form it sends as the account goes nowhere near the account's cart.
     other.add_to_cart("milk-jug", 1).await;
     assert!(

@@ -342,11 +342,28 @@ async fn a_new_password_or_removal_ends_the_members_sessions(backend: Backend) {
         "unchanged"
     );
 
+    let before = store.staff_by_email(BOSS).await.unwrap().unwrap();
     let set = staff::set_staff_password(store, " Boss@Example.com ", NEW_PASSWORD)
         .await
         .unwrap();
     assert_eq!(set, Ok(BOSS.to_owned()));
     assert_to_login(&boss.get("/admin").await, "/admin");
+    assert_eq!(store.count_staff_sessions().await.unwrap(), 0);
+    // A login whose password was checked against the old hash while it
+    // changed starts no session.
+    let late = store
+        .start_staff_session(
+            "late-login",
+            &before.id,
+            &before.password_hash,
+            "token",
+            None,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    assert!(!late);
+    assert_eq!(store.count_staff_sessions().await.unwrap(), 0);
     plant(&boss, &jar, "kassa_staff", &session);
     assert_to_login(&boss.get("/admin").await, "/admin");
     let old = log_in(&boss, BOSS, BOSS_PASSWORD, "").await;
