@@ -83,13 +83,7 @@ case $what in
     path=${1:-/checkout}
     n=${2:-200}
     start_shop callgrind
-    jar=$work/jar
-    csrf=$(curl -fsS -c "$jar" -b "$jar" "$shop/" | grep -o 'name="csrf_token" value="[^"]*"' |
-      head -n 1 | sed 's/.*value="//; s/"$//')
-    curl -fsS -o /dev/null -c "$jar" -b "$jar" \
-      --data "product_id=hand-grinder&quantity=1&csrf_token=$csrf" "$shop/cart/add"
-    curl -fsS -o /dev/null -c "$jar" -b "$jar" "$shop/cart"
-    cookie="Cookie: kassa_session=$(awk '$6 == "kassa_session" {print $7}' "$jar")"
+    cookie=$(bench_cart_session "$work/jar")
     get() { curl -fsS -o /dev/null -H "$cookie" -H "Accept-Encoding: gzip, deflate, br, zstd" "$shop$path"; }
     # Warm: the worker's kept chunks and caches, as under load.
     for _ in $(seq 1 20); do get; done

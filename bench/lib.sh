@@ -1,5 +1,5 @@
 # Shared by bench/run.sh and bench/counts.sh (sourced; `name` names the
-# caller in messages, `port` and `sandbox_port` are set): the load
+# caller in messages, `port`, `sandbox_port` and `shop` are set): the load
 # generator, a work directory whose processes stop when the script ends,
 # the ports checked free, and the sandbox provider started beside the shop.
 
@@ -42,4 +42,17 @@ bench_sandbox() {
   export KASSA_PAYMENT__HOSTED__WEBHOOK_SECRET
   "$kassa" sandbox >"$work/sandbox.log" 2>&1 &
   pids+=($!)
+}
+
+# A shopper's session with one product in the cart, in the jar file $1;
+# prints the Cookie header that carries it.
+bench_cart_session() {
+  local jar=$1 csrf
+  csrf=$(curl -fsS -c "$jar" -b "$jar" "$shop/" | grep -o 'name="csrf_token" value="[^"]*"' |
+    head -n 1 | sed 's/.*value="//; s/"$//')
+  curl -fsS -o /dev/null -c "$jar" -b "$jar" \
+    --data "product_id=hand-grinder&quantity=1&csrf_token=$csrf" "$shop/cart/add"
+  # As a browser follows the redirect: the "added" message is shown once.
+  curl -fsS -o /dev/null -c "$jar" -b "$jar" "$shop/cart"
+  echo "Cookie: kassa_session=$(awk '$6 == "kassa_session" {print $7}' "$jar")"
 }

@@ -154,14 +154,7 @@ for backend in sqlite ${pg_url:+postgres}; do
   until curl -fsS -o /dev/null "http://127.0.0.1:$sandbox_port/console" 2>/dev/null; do sleep 0.05; done
 
   # A shopper's session with one product in the cart.
-  jar=$work/jar-$backend
-  csrf=$(curl -fsS -c "$jar" -b "$jar" "$shop/" | grep -o 'name="csrf_token" value="[^"]*"' |
-    head -n 1 | sed 's/.*value="//; s/"$//')
-  curl -fsS -o /dev/null -c "$jar" -b "$jar" \
-    --data "product_id=hand-grinder&quantity=1&csrf_token=$csrf" "$shop/cart/add"
-  # As a browser follows the redirect: the "added" message is shown once.
-  curl -fsS -o /dev/null -c "$jar" -b "$jar" "$shop/cart"
-  cookie="Cookie: kassa_session=$(awk '$6 == "kassa_session" {print $7}' "$jar")"
+  cookie=$(bench_cart_session "$work/jar-$backend")
   status=$(curl -s -o /dev/null -w '%{http_code}' -H "$cookie" "$shop/checkout")
   [ "$status" = 200 ] || { echo "bench: /checkout with the cart answered $status"; exit 1; }
 
